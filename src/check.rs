@@ -1,0 +1,188 @@
+//! One check, end to end: task dir → unpack → analyse → run → report.
+
+use std::collections::BTreeMap;
+
+use crate::analyze::{self, AnalyzeInput};
+use crate::archive::{self, ExtractRequest, ExtractSummary};
+use crate::config::CheckOptions;
+use crate::error::{Error, Result};
+use crate::finding::{BundleInfo, Cause, Finding, Kind, Report, TaskInfo, Verdict};
+use crate::sandbox::{self, RunRequest};
+use crate::taskdir::{SecretsMode, TaskDir};
+use crate::taskenv::{self, HostUser};
+
+/// Run one check and build its report. `Err` only when the check itself could not be
+/// carried out; everything about the bundle is in the report.
+pub fn run(opts: &CheckOptions) -> Result<Report> {
+    let mut taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let mut report = Report::new(opts.nomad_version);
+
+    let extract = unpack_all(opts, &taskdir, &mut report)?;
+    report.findings.extend(extract.findings.iter().cloned());
+
+    let host_user = HostUser::lookup(&opts.task.user);
+    let agent_env = opts
+        .run
+        .as_ref()
+        .map(|r| r.agent_env)
+        .unwrap_or(crate::config::AgentEnv::Default);
+    let env = taskenv::build(
+        &opts.task,
+        opts.nomad_version,
+        agent_env,
+        host_user.as_ref(),
+    );
+    report.task = task_info(opts, &taskdir, &env);
+
+    if !extract.rejected {
+        // Nomad ≥ 1.11.1 runs as the host uid with gid 0; before, runc resolved the name
+        // in the chroot. For permission checks the host ids are the best estimate.
+        let (uid, gid) = match &host_user {
+            Some(u) if opts.nomad_version.resolves_user_in_chroot() => (u.uid, u.gid),
+            Some(u) => (u.uid, 0),
+            None => (65534, 65534),
+        };
+        let analysis = analyze::analyze(&AnalyzeInput {
+            taskdir: &taskdir,
+            extract: &extract,
+            task: &opts.task,
+            env: &env,
+            version: opts.nomad_version,
+            uid,
+            gid,
+        });
+        report.task.resolved_command = analysis.resolved_command.clone();
+        report.findings.extend(analysis.findings);
+        report.summary.extend(analysis.summary);
+
+        if let (Some(run), Some(argv0)) = (&opts.run, &analysis.resolved_command) {
+            if !analysis.start_blocked {
+                match sandbox::run(&RunRequest {
+                    taskdir: &taskdir,
+                    task: &opts.task,
+                    env: &env,
+                    run,
+                    version: opts.nomad_version,
+                    client: &opts.client,
+                    argv0: argv0.clone(),
+                }) {
+                    Ok(result) => {
+                        report.findings.extend(result.findings);
+                        report.run = Some(result.outcome);
+                    }
+                    Err(e) => {
+                        report.findings.push(
+                            Finding::error(Kind::Run, Cause::StartFailure, argv0.clone())
+                                .message(format!("could not run the task here: {e}")),
+                        );
+                        report.verdict = Verdict::Error;
+                    }
+                }
+            }
+        }
+    }
+
+    report.settle_verdict();
+    if opts.keep {
+        report.kept_work_dir = Some(taskdir.keep().display().to_string());
+    }
+    Ok(report)
+}
+
+/// Unpack every artifact in order, as the artifact hook does (§6.2), and merge what the
+/// passes found.
+fn unpack_all(
+    opts: &CheckOptions,
+    taskdir: &TaskDir,
+    report: &mut Report,
+) -> Result<ExtractSummary> {
+    let mut merged = ExtractSummary::default();
+    let mut infos: Vec<BundleInfo> = Vec::new();
+    for art in &opts.artifacts {
+        let (host_dest, task_dest) = taskdir.destination(&art.destination)?;
+        std::fs::create_dir_all(&host_dest)
+            .map_err(|e| Error::io(format!("cannot create `{}`", host_dest.display()), e))?;
+        let summary = archive::extract(&ExtractRequest {
+            bundle: &art.file,
+            source_name: &art.source_name,
+            archive: art.archive,
+            dest: &host_dest,
+            dest_in_task: &task_dest,
+            mode: opts.extract,
+            version: opts.nomad_version,
+            limits: opts.limits,
+            safety: opts.safety,
+            chroot_env: &opts.chroot_env,
+        })?;
+        infos.push(BundleInfo {
+            path: art.file.display().to_string(),
+            format: summary.format.clone(),
+            detected_format: summary.detected_format.clone(),
+            entries: summary.entries,
+            unpacked_bytes: summary.unpacked_bytes,
+            extract: match opts.extract {
+                archive::ExtractMode::Nomad => "nomad".into(),
+                archive::ExtractMode::Tar => "tar".into(),
+            },
+        });
+        merged.entries += summary.entries;
+        merged.unpacked_bytes += summary.unpacked_bytes;
+        merged.rejected |= summary.rejected;
+        merged.findings.extend(summary.findings);
+        merged.links.extend(summary.links);
+        for (k, v) in summary.store_refs {
+            merged.store_refs.entry(k).or_default().extend(v);
+        }
+        if merged.rejected {
+            // A failed artifact download stops the task before anything else (§6.2).
+            break;
+        }
+    }
+    report.bundle = match infos.len() {
+        1 => infos.pop().unwrap_or_default(),
+        _ => BundleInfo {
+            path: infos
+                .iter()
+                .map(|i| i.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            format: infos
+                .iter()
+                .map(|i| i.format.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            detected_format: None,
+            entries: merged.entries,
+            unpacked_bytes: merged.unpacked_bytes,
+            extract: infos.first().map(|i| i.extract.clone()).unwrap_or_default(),
+        },
+    };
+    Ok(merged)
+}
+
+fn task_info(opts: &CheckOptions, taskdir: &TaskDir, env: &BTreeMap<String, String>) -> TaskInfo {
+    TaskInfo {
+        name: opts.task.name.clone(),
+        group: opts.task.group.clone(),
+        destination: opts
+            .artifacts
+            .first()
+            .map(|a| a.destination.clone())
+            .unwrap_or_default(),
+        command: opts.task.command.clone(),
+        args: opts.task.args.clone(),
+        resolved_command: None,
+        user: opts.task.user.clone(),
+        chroot_env: opts.chroot_env.entries.clone(),
+        env: env.clone(),
+        secrets_dir: Some(match taskdir.secrets {
+            SecretsMode::PlainDir => {
+                if opts.run.is_some() {
+                    "tmpfs noexec inside the sandbox".into()
+                } else {
+                    "plain directory (noexec modelled by the analysis)".into()
+                }
+            }
+        }),
+    }
+}

@@ -1,0 +1,79 @@
+//! Remove what we created when the process is interrupted (Ctrl-C, SIGTERM, SIGHUP).
+//!
+//! Normal exits clean up through `Drop`. Signals would skip destructors, so a thread
+//! waits for them, removes the registered work dirs, kills registered child process
+//! groups and exits with 128 + signal. SIGKILL cannot be caught: the sandbox is built so
+//! that its processes and mounts die with it (see `sandbox`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+pub fn register(dir: &Path) {
+    DIRS.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(dir.to_owned());
+}
+
+pub fn unregister(dir: &Path) {
+    DIRS.lock().unwrap_or_else(|e| e.into_inner()).remove(dir);
+}
+
+/// A child whose whole process group is killed on interruption.
+pub fn register_child(pid: i32) {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pid);
+}
+
+pub fn unregister_child(pid: i32) {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&pid);
+}
+
+/// Start the signal thread. Call once, early in `main`.
+pub fn install() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            run_now();
+            std::process::exit(128 + sig);
+        }
+    });
+}
+
+/// Kill registered children and remove registered dirs.
+pub fn run_now() {
+    let children: Vec<i32> = CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .copied()
+        .collect();
+    for pid in children {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    }
+    let dirs: Vec<PathBuf> = DIRS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect();
+    for d in dirs {
+        crate::taskdir::make_writable(&d);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -1,0 +1,363 @@
+//! Validated, typed settings for one check, built from the CLI (or a jobspec, or a test
+//! spec). No side effects beyond reading the client config files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::archive::{ArchiveKind, ExtractMode};
+use crate::cli::{AgentEnvArg, CheckArgs, CommonArgs, ExtractModeArg, JobTypeArg, NetworkArg};
+use crate::clientconfig::ClientConfig;
+use crate::error::{Error, Result};
+use crate::nomad::{self, NomadVersion};
+use crate::taskdir::ChrootEnv;
+
+/// Nomad's artifact limits (`client { artifact { … } }`); `None` = unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactLimits {
+    pub file_count: Option<u64>,
+    pub size: Option<u64>,
+}
+
+impl ArtifactLimits {
+    /// Nomad's defaults for a version: 1.0–1.4 had no limits.
+    pub fn nomad_default(version: NomadVersion) -> Self {
+        if version.has_decompression_limits() {
+            ArtifactLimits {
+                file_count: Some(nomad::DEFAULT_FILE_COUNT_LIMIT),
+                size: Some(nomad::DEFAULT_SIZE_LIMIT),
+            }
+        } else {
+            ArtifactLimits {
+                file_count: None,
+                size: None,
+            }
+        }
+    }
+}
+
+/// Our own caps, stricter than Nomad, applied even when Nomad's limits are off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafetyLimits {
+    pub max_unpacked_bytes: u64,
+    pub max_entries: u64,
+    pub max_name_len: usize,
+    pub max_depth: usize,
+}
+
+impl Default for SafetyLimits {
+    fn default() -> Self {
+        SafetyLimits {
+            max_unpacked_bytes: 64 << 30,
+            max_entries: 1_000_000,
+            max_name_len: 4096,
+            max_depth: 128,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    Host,
+    None,
+    Bridge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobType {
+    Batch,
+    Service,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentEnv {
+    /// A systemd service's environment (PATH only).
+    Default,
+    /// This process's environment minus the denylist.
+    Inherit,
+}
+
+/// One artifact to unpack into the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// The local file holding the bundle.
+    pub file: PathBuf,
+    /// The name go-getter sees (its suffix chooses the decompressor).
+    pub source_name: String,
+    /// `archive=` option.
+    pub archive: Option<ArchiveKind>,
+    /// `destination`, relative to the task dir.
+    pub destination: String,
+}
+
+/// What the task is: as `task { config { … } env { … } user … }` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSpec {
+    pub name: String,
+    pub group: Option<String>,
+    pub job: Option<String>,
+    /// `config.command`; `None` for the static check of every executable.
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    /// `user`; Nomad's default is `nobody`.
+    pub user: String,
+    /// The job's `env {}` (after interpolation).
+    pub env: Vec<(String, String)>,
+    pub work_dir: Option<String>,
+    pub memory_mb: u64,
+    pub memory_max_mb: Option<u64>,
+    pub cpu_mhz: u64,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub network: Network,
+    pub pid_mode_host: bool,
+    pub ipc_mode_host: bool,
+}
+
+/// How to run the task (absent with `--no-run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    pub agent_env: AgentEnv,
+    pub harden: bool,
+    pub pids_limit: u64,
+    pub timeout: Duration,
+    pub job_type: JobType,
+    pub healthy_after: Duration,
+    pub kill_signal: String,
+    pub kill_timeout: Duration,
+    pub trace: bool,
+}
+
+/// Everything one check needs.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub nomad_version: NomadVersion,
+    pub artifacts: Vec<Artifact>,
+    pub extract: ExtractMode,
+    pub chroot_env: ChrootEnv,
+    pub client: ClientConfig,
+    pub limits: ArtifactLimits,
+    pub safety: SafetyLimits,
+    pub task: TaskSpec,
+    pub run: Option<RunOptions>,
+    pub keep: bool,
+}
+
+/// Parse `30s`, `2m`, `1500ms`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| {
+        Error::Usage(format!(
+            "`{s}` is not a duration (expected e.g. 30s, 2m, 500ms)"
+        ))
+    })?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(Error::Usage(format!(
+                "`{s}`: unknown duration unit `{unit}` (use ms, s, m or h)"
+            )));
+        }
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Split `KEY=VALUE`.
+pub fn parse_pair(s: &str, what: &str) -> Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(Error::Usage(format!(
+            "{what} `{s}` must have the form KEY=VALUE"
+        ))),
+    }
+}
+
+impl CommonArgs {
+    /// Settings shared by every mode, with the client config files merged in.
+    pub fn resolve(
+        &self,
+    ) -> Result<(
+        NomadVersion,
+        ClientConfig,
+        ChrootEnv,
+        ArtifactLimits,
+        SafetyLimits,
+    )> {
+        let version: NomadVersion = self.nomad_version.parse().map_err(Error::Usage)?;
+        let client = ClientConfig::load(&self.client_config)?;
+        let chroot_env = if self.chroot_env.is_empty() {
+            ChrootEnv::from_client(version, &client)
+        } else {
+            ChrootEnv::from_args(version, &self.chroot_env).map_err(Error::Usage)?
+        };
+        let mut limits = ArtifactLimits::nomad_default(version);
+        if version.has_decompression_limits() {
+            if let Some(n) = client.file_count_limit {
+                limits.file_count = (n > 0).then_some(n);
+            }
+            if let Some(n) = client.size_limit {
+                limits.size = (n > 0).then_some(n);
+            }
+        }
+        if let Some(n) = self.file_count_limit {
+            limits.file_count = (n > 0).then_some(n);
+        }
+        if let Some(n) = self.size_limit {
+            limits.size = (n > 0).then_some(n);
+        }
+        let safety = SafetyLimits {
+            max_unpacked_bytes: self.max_unpacked_bytes,
+            max_entries: self.max_entries,
+            max_name_len: self.max_name_len,
+            max_depth: self.max_depth,
+        };
+        Ok((version, client, chroot_env, limits, safety))
+    }
+
+    pub fn extract_mode(&self) -> ExtractMode {
+        match self.extract {
+            ExtractModeArg::Nomad => ExtractMode::Nomad,
+            ExtractModeArg::Tar => ExtractMode::Tar,
+        }
+    }
+
+    /// The task as the command line describes it.
+    pub fn task_spec(&self, command: &[String]) -> Result<TaskSpec> {
+        let r = &self.run;
+        let env = r
+            .env
+            .iter()
+            .map(|e| parse_pair(e, "--env"))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(wd) = &r.work_dir {
+            if !wd.starts_with('/') {
+                // hashicorp/nomad:drivers/exec/driver.go validates work_dir this way.
+                return Err(Error::Usage(format!(
+                    "work_dir must be absolute but got relative path {wd:?}"
+                )));
+            }
+        }
+        Ok(TaskSpec {
+            name: r.task.clone(),
+            group: None,
+            job: None,
+            command: command.first().cloned(),
+            args: command.iter().skip(1).cloned().collect(),
+            user: r.user.clone().unwrap_or_else(|| "nobody".to_owned()),
+            env,
+            work_dir: r.work_dir.clone(),
+            memory_mb: r.memory,
+            memory_max_mb: r.memory_max,
+            cpu_mhz: r.cpu,
+            cap_add: r.cap_add.clone(),
+            cap_drop: r.cap_drop.clone(),
+            network: match r.network {
+                NetworkArg::Host => Network::Host,
+                NetworkArg::None => Network::None,
+                NetworkArg::Bridge => Network::Bridge,
+            },
+            pid_mode_host: false,
+            ipc_mode_host: false,
+        })
+    }
+
+    pub fn run_options(&self) -> Result<Option<RunOptions>> {
+        if self.no_run {
+            return Ok(None);
+        }
+        let r = &self.run;
+        Ok(Some(RunOptions {
+            agent_env: match r.agent_env {
+                AgentEnvArg::Default => AgentEnv::Default,
+                AgentEnvArg::Inherit => AgentEnv::Inherit,
+            },
+            harden: r.harden,
+            pids_limit: r.pids_limit,
+            timeout: parse_duration(&r.timeout)?,
+            job_type: match r.job_type {
+                JobTypeArg::Batch => JobType::Batch,
+                JobTypeArg::Service => JobType::Service,
+            },
+            healthy_after: parse_duration(&r.healthy_after)?,
+            kill_signal: r.kill_signal.clone(),
+            kill_timeout: parse_duration(&r.kill_timeout)?,
+            trace: !r.no_trace,
+        }))
+    }
+}
+
+impl CheckOptions {
+    pub fn from_args(args: &CheckArgs) -> Result<CheckOptions> {
+        let c = &args.common;
+        let Some(bundle) = &args.bundle else {
+            return Err(Error::Usage(
+                "no bundle given: try `nomad-chroot-check --help`".into(),
+            ));
+        };
+        let (nomad_version, client, chroot_env, limits, safety) = c.resolve()?;
+        let archive = args
+            .archive
+            .as_deref()
+            .map(|a| a.parse::<ArchiveKind>().map_err(Error::Usage))
+            .transpose()?;
+        let task = c.task_spec(&args.command)?;
+        // Without a command there is nothing to run: the static check covers every
+        // executable of the bundle.
+        let run = if task.command.is_some() {
+            c.run_options()?
+        } else {
+            None
+        };
+        Ok(CheckOptions {
+            nomad_version,
+            artifacts: vec![Artifact {
+                file: bundle.clone(),
+                source_name: bundle.to_string_lossy().into_owned(),
+                archive,
+                destination: args.destination.clone(),
+            }],
+            extract: c.extract_mode(),
+            chroot_env,
+            client,
+            limits,
+            safety,
+            task,
+            run,
+            keep: c.keep,
+        })
+    }
+
+    /// The job's env as a map (later entries win).
+    pub fn job_env(&self) -> BTreeMap<String, String> {
+        self.task.env.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn pairs() {
+        assert_eq!(
+            parse_pair("A=b=c", "--env").unwrap(),
+            ("A".into(), "b=c".into())
+        );
+        assert!(parse_pair("=x", "--env").is_err());
+    }
+}

@@ -1,0 +1,404 @@
+//! The one vocabulary every stage speaks: [`Finding`]s and the [`Report`] they end up in.
+//!
+//! `archive`, `analyze` and `sandbox` produce findings; `report` renders them. Field
+//! names are a public contract (`../shared/docs/report-format.md`): add, never rename.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::ExitCode;
+use crate::nomad::NomadVersion;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// What kind of problem a finding describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Something the task needs is not in the task's root.
+    Missing,
+    /// The archive holds an entry that Nomad refuses or that we refuse to write.
+    UnsafeEntry,
+    /// What Nomad's artifact unpacker does differently from `tar xzf`.
+    Artifact,
+    /// The path exists but the task may not use it (mode, owner, noexec mount).
+    Permission,
+    /// The kernel will refuse to execute it (`exec format error`).
+    ExecFormat,
+    /// A library is found but lacks a symbol version the program needs.
+    Version,
+    /// Runtime environment a program is likely to need (passwd, DNS, CA, locale…).
+    Environment,
+    /// The task's own behaviour when run (exit status, signal, timeout).
+    Run,
+    /// A fact worth knowing that changes nothing (e.g. what was not emulated).
+    Note,
+}
+
+/// Why: a finer label within a [`Kind`]. Serialised in kebab-case, e.g. `flattened-link`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    // kind = missing
+    Command,
+    Interpreter,
+    Library,
+    Shebang,
+    Symlink,
+    StoreReference,
+    Runtime,
+    // kind = unsafe-entry
+    PathTraversal,
+    LinkEscape,
+    Device,
+    Setuid,
+    Limit,
+    Corrupt,
+    Format,
+    // kind = artifact
+    FlattenedLink,
+    ChrootEnvCollision,
+    ExtensionMismatch,
+    FileCountLimit,
+    SizeLimit,
+    EmptyArchive,
+    Destination,
+    // kind = permission / exec-format / version
+    NotExecutable,
+    NotReadable,
+    NotSearchable,
+    Noexec,
+    WrongArchitecture,
+    WrongClass,
+    EmptyFile,
+    NoShebang,
+    ShebangTooLong,
+    SymbolVersion,
+    HostDivergence,
+    // kind = environment
+    User,
+    Dns,
+    Certificates,
+    Nsswitch,
+    Locale,
+    Path,
+    // kind = run
+    ExitCode,
+    Signal,
+    Timeout,
+    Oom,
+    StartFailure,
+    // kind = note
+    NotEmulated,
+}
+
+/// One fact about the bundle, found by any stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub kind: Kind,
+    pub cause: Cause,
+    /// For `missing`: the path as the task sees it. For `unsafe-entry`: the archive
+    /// member name as stored (lossy UTF-8).
+    pub path: String,
+    /// Shortest chain from the entrypoint to the thing that needs `path`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needed_by: Vec<String>,
+    /// What Nomad prints when this happens, for the chosen `--nomad-version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nomad_error: Option<String>,
+    /// The task's exit code Nomad reports when this happens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// A concrete fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// For runtime and missing findings: whether the host has this path (the
+    /// "works on my machine" diagnosis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_host: Option<bool>,
+}
+
+impl Finding {
+    pub fn new(severity: Severity, kind: Kind, cause: Cause, path: impl Into<String>) -> Self {
+        Finding {
+            severity,
+            kind,
+            cause,
+            path: path.into(),
+            needed_by: Vec::new(),
+            nomad_error: None,
+            exit_code: None,
+            message: None,
+            hint: None,
+            on_host: None,
+        }
+    }
+
+    pub fn error(kind: Kind, cause: Cause, path: impl Into<String>) -> Self {
+        Finding::new(Severity::Error, kind, cause, path)
+    }
+
+    pub fn warning(kind: Kind, cause: Cause, path: impl Into<String>) -> Self {
+        Finding::new(Severity::Warning, kind, cause, path)
+    }
+
+    pub fn info(kind: Kind, cause: Cause, path: impl Into<String>) -> Self {
+        Finding::new(Severity::Info, kind, cause, path)
+    }
+
+    pub fn message(mut self, m: impl Into<String>) -> Self {
+        self.message = Some(m.into());
+        self
+    }
+
+    pub fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+
+    pub fn nomad_error(mut self, e: impl Into<String>) -> Self {
+        self.nomad_error = Some(e.into());
+        self
+    }
+
+    pub fn exit_code(mut self, code: i32) -> Self {
+        self.exit_code = Some(code);
+        self
+    }
+
+    pub fn needed_by(mut self, chain: Vec<String>) -> Self {
+        self.needed_by = chain;
+        self
+    }
+
+    pub fn on_host(mut self, present: bool) -> Self {
+        self.on_host = Some(present);
+        self
+    }
+
+    /// Whether this finding means Nomad refuses the artifact outright (exit 2).
+    pub fn is_rejection(&self) -> bool {
+        self.severity == Severity::Error
+            && (self.kind == Kind::UnsafeEntry
+                || matches!(
+                    self.cause,
+                    Cause::FileCountLimit
+                        | Cause::SizeLimit
+                        | Cause::EmptyArchive
+                        | Cause::ExtensionMismatch
+                        | Cause::Destination
+                ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Reject,
+    Error,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Verdict::Pass => ExitCode::Pass,
+            Verdict::Fail => ExitCode::Fail,
+            Verdict::Reject => ExitCode::Reject,
+            Verdict::Error => ExitCode::Error,
+        }
+    }
+
+    /// The worse of two verdicts (reject and error outrank fail).
+    pub fn worst(self, other: Verdict) -> Verdict {
+        fn rank(v: Verdict) -> u8 {
+            match v {
+                Verdict::Pass => 0,
+                Verdict::Fail => 1,
+                Verdict::Reject => 2,
+                Verdict::Error => 3,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BundleInfo {
+    pub path: String,
+    /// e.g. `tar+gzip`: the format Nomad would choose (by name), see `detected_format`.
+    pub format: String,
+    /// The format the content really has, when it differs from `format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected_format: Option<String>,
+    pub entries: u64,
+    pub unpacked_bytes: u64,
+    /// How it was unpacked: `nomad` (go-getter's rules) or `tar` (links kept).
+    pub extract: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TaskInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub destination: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_command: Option<String>,
+    pub user: String,
+    /// host source → task destination, as Nomad builds it.
+    pub chroot_env: BTreeMap<String, String>,
+    /// The task's environment after Nomad's assembly (§4), when known.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// How `secrets/` and `private/` were made (tmpfs noexec, or a plain directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_dir: Option<String>,
+}
+
+/// What the run enforced, feature by feature (`applied`, or `skipped: <why>`).
+pub type Enforcement = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub timed_out: bool,
+    pub still_running: bool,
+    pub oom_killed: bool,
+    pub duration_ms: u64,
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+    pub enforced: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub nomad_version: NomadVersion,
+    pub verdict: Verdict,
+    pub bundle: BundleInfo,
+    pub task: TaskInfo,
+    pub findings: Vec<Finding>,
+    pub run: Option<RunOutcome>,
+    /// One-line root causes, worst first ("glibc-2.40 is not in the bundle: 14 binaries need it").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<String>,
+    /// Where the task directory was kept (`--keep`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_work_dir: Option<String>,
+}
+
+impl Report {
+    pub fn new(nomad_version: NomadVersion) -> Self {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            nomad_version,
+            verdict: Verdict::Pass,
+            bundle: BundleInfo::default(),
+            task: TaskInfo::default(),
+            findings: Vec::new(),
+            run: None,
+            summary: Vec::new(),
+            kept_work_dir: None,
+        }
+    }
+
+    /// Recompute the verdict from the findings: any rejection → reject, any error → fail.
+    /// A verdict of `error` (set by the caller) is kept.
+    pub fn settle_verdict(&mut self) {
+        if self.verdict == Verdict::Error {
+            return;
+        }
+        self.verdict = if self.findings.iter().any(Finding::is_rejection) {
+            Verdict::Reject
+        } else if self.findings.iter().any(|f| f.severity == Severity::Error) {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        self.verdict.exit_code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_follows_findings() {
+        let mut r = Report::new(NomadVersion::NEWEST);
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Pass);
+        r.findings
+            .push(Finding::warning(Kind::Artifact, Cause::FlattenedLink, "/x"));
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Pass);
+        r.findings.push(Finding::error(
+            Kind::Missing,
+            Cause::Library,
+            "/lib/libc.so.6",
+        ));
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Fail);
+        r.findings.push(Finding::error(
+            Kind::UnsafeEntry,
+            Cause::PathTraversal,
+            "../x",
+        ));
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Reject);
+        assert_eq!(r.exit_code() as i32, 2);
+    }
+
+    #[test]
+    fn serialises_contract_names() {
+        let f = Finding::error(Kind::UnsafeEntry, Cause::PathTraversal, "../../etc/passwd")
+            .message("entry contains '..'");
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["kind"], "unsafe-entry");
+        assert_eq!(v["cause"], "path-traversal");
+        assert_eq!(v["severity"], "error");
+        assert!(v.get("needed_by").is_none());
+    }
+}

@@ -1,0 +1,82 @@
+//! Thin: parse the command line, set up logging, run, print one error, exit with the
+//! documented code.
+#![deny(unsafe_code)]
+
+use std::io::{self, Write};
+
+use clap::Parser;
+use nomad_chroot_check::cli::{Cli, Command};
+use nomad_chroot_check::config::CheckOptions;
+use nomad_chroot_check::error::{Error, ExitCode};
+use nomad_chroot_check::{check, cleanup, report, sandbox};
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    // The sandbox child must stay single-threaded: no signal thread there.
+    if let Some(Command::SandboxChild(a)) = &cli.command {
+        std::process::exit(sandbox::child_main(a.plan_fd, a.result_fd));
+    }
+    cleanup::install();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nomad-chroot-check: {}", error_chain(&e));
+            e.exit_code()
+        }
+    };
+    std::process::exit(code.code());
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        None => {
+            let args = cli.check;
+            let opts = CheckOptions::from_args(&args)?;
+            let report = check::run(&opts)?;
+            emit(|out| report::render(&report, args.common.format, out))?;
+            Ok(report.exit_code())
+        }
+        Some(Command::SandboxChild(_)) => unreachable!("handled before"),
+        Some(_) => Err(Error::Usage("this subcommand is not available yet".into())),
+    }
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error.
+fn emit(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    match f(&mut lock).and_then(|()| lock.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|e| Error::io("cannot write the report", e)),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(src) = cur {
+        let t = src.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = src.source();
+    }
+    s
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "nomad_chroot_check=debug",
+        _ => "nomad_chroot_check=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false)
+        .try_init();
+}

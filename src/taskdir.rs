@@ -1,0 +1,434 @@
+//! The exec driver's task directory, laid out as a Nomad client lays it out
+//! (`hashicorp/nomad:client/allocdir/alloc_dir.go` `Build`, `task_dir.go` `Build`), and
+//! the `chroot_env` that is embedded into it.
+//!
+//! `chroot_env` is *not* copied: the analysis sees it as a read-only layer over the host
+//! paths ([`Layer`]), and the sandbox bind-mounts it read-only. Artifacts are unpacked
+//! into the real directory, and where both provide a path the artifact wins, as it does
+//! on a client (artifacts are unpacked over the built chroot, §6.2).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::clientconfig::ClientConfig;
+use crate::error::ExitCode;
+use crate::nomad::{self, NomadVersion};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskDirError {
+    #[error(
+        "cannot create the work dir under `{parent}`: {source} (set TMPDIR to a writable directory)"
+    )]
+    WorkDir {
+        parent: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create `{path}`: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Nomad's own text (`hashicorp/nomad:nomad/structs/structs.go` `TaskArtifact.Validate`).
+    #[error("artifact destination path escapes alloc directory: {0:?}")]
+    DestinationEscapes(String),
+    #[error("task name `{0}` is not usable: {1}")]
+    TaskName(String, &'static str),
+}
+
+impl TaskDirError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            TaskDirError::DestinationEscapes(_) | TaskDirError::TaskName(..) => ExitCode::Reject,
+            _ => ExitCode::Error,
+        }
+    }
+}
+
+/// The client's `chroot_env`: host source → task destination.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChrootEnv {
+    pub entries: BTreeMap<String, String>,
+}
+
+impl ChrootEnv {
+    pub fn nomad_default(version: NomadVersion) -> Self {
+        ChrootEnv {
+            entries: nomad::default_chroot_env(version)
+                .into_iter()
+                .map(|(s, d)| (s.to_owned(), d.to_owned()))
+                .collect(),
+        }
+    }
+
+    pub fn none() -> Self {
+        ChrootEnv::default()
+    }
+
+    /// From a client config: a non-empty map replaces the default entirely, an empty
+    /// one falls back to the default (`task_dir_hook.go` `Prestart`:
+    /// `if len(cc.ChrootEnv) > 0 { chroot = cc.ChrootEnv }`).
+    pub fn from_client(version: NomadVersion, client: &ClientConfig) -> Self {
+        let mut env = if client.chroot_env.is_empty() {
+            ChrootEnv::nomad_default(version)
+        } else {
+            ChrootEnv {
+                entries: client.chroot_env.clone(),
+            }
+        };
+        // Entries equal to the alloc dir are skipped (`TaskDir.skip`).
+        if let Some(alloc_dir) = &client.alloc_dir {
+            env.entries.retain(|src, _| src != alloc_dir);
+        }
+        env
+    }
+
+    /// From `--chroot-env` values: `nomad-default`, `none`, or `SRC=DST` entries.
+    pub fn from_args(version: NomadVersion, args: &[String]) -> Result<Self, String> {
+        let mut entries = BTreeMap::new();
+        let mut base: Option<ChrootEnv> = None;
+        for a in args {
+            match a.as_str() {
+                "nomad-default" | "default" => base = Some(ChrootEnv::nomad_default(version)),
+                "none" => base = Some(ChrootEnv::none()),
+                pair => {
+                    let (src, dst) = pair.split_once('=').ok_or_else(|| {
+                        format!("--chroot-env `{pair}` must be nomad-default, none, or SRC=DST")
+                    })?;
+                    if !src.starts_with('/') || !dst.starts_with('/') {
+                        return Err(format!(
+                            "--chroot-env `{pair}`: both SRC and DST must be absolute paths"
+                        ));
+                    }
+                    entries.insert(src.to_owned(), dst.to_owned());
+                }
+            }
+        }
+        let mut env = base.unwrap_or_default();
+        env.entries.extend(entries);
+        Ok(env)
+    }
+
+    /// The entries as layers, skipping sources missing on this host (Nomad skips them
+    /// silently, `task_dir.go` `embedDirs`).
+    pub fn layers(&self) -> Vec<Layer> {
+        let mut layers: Vec<Layer> = self
+            .entries
+            .iter()
+            .filter(|(src, _)| fs::metadata(src).is_ok())
+            .map(|(src, dst)| Layer {
+                dest: normalize_task_path(dst),
+                src: PathBuf::from(src),
+                origin: LayerOrigin::ChrootEnv,
+            })
+            .collect();
+        layers.sort_by(|a, b| a.dest.cmp(&b.dest));
+        layers
+    }
+}
+
+/// Where a layer comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerOrigin {
+    /// A `chroot_env` entry: copied/hardlinked by Nomad, read-only layer here.
+    ChrootEnv,
+    /// The shared alloc dir bind-mounted at `/alloc` (`task_dir.go` `linkDir`).
+    AllocBind,
+}
+
+/// A host directory or file that appears at `dest` inside the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// Absolute, normalised task path (`/usr`, `/etc/passwd`).
+    pub dest: String,
+    /// Host path (followed once if it is a symlink, as `os.Stat` does).
+    pub src: PathBuf,
+    pub origin: LayerOrigin,
+}
+
+/// How `secrets/` and `private/` exist in this task dir.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsMode {
+    /// Plain directories; the analysis still treats them as noexec, and the sandbox
+    /// mounts tmpfs noexec over them.
+    PlainDir,
+}
+
+/// The task directory on disk and everything needed to see it as the task does.
+#[derive(Debug)]
+pub struct TaskDir {
+    work: Option<tempfile::TempDir>,
+    /// `<alloc_dir>/<alloc_id>`: holds `alloc/` and the task dir.
+    pub alloc_dir: PathBuf,
+    /// `<alloc_dir>/<alloc_id>/<task>`: the chroot root.
+    pub root: PathBuf,
+    pub task_name: String,
+    pub version: NomadVersion,
+    pub chroot_env: ChrootEnv,
+    pub secrets: SecretsMode,
+}
+
+impl TaskDir {
+    /// Create a fresh work dir and lay out the alloc and task dirs in it.
+    pub fn build(
+        task_name: &str,
+        version: NomadVersion,
+        chroot_env: ChrootEnv,
+    ) -> Result<TaskDir, TaskDirError> {
+        validate_task_name(task_name)?;
+        let parent = std::env::temp_dir();
+        let work = tempfile::Builder::new()
+            .prefix("nomad-chroot-check.")
+            .tempdir_in(&parent)
+            .map_err(|source| TaskDirError::WorkDir { parent, source })?;
+        crate::cleanup::register(work.path());
+        let alloc_dir = work.path().to_path_buf();
+        let root = alloc_dir.join(task_name);
+
+        // hashicorp/nomad:client/allocdir/alloc_dir.go Build + fs_unix.go
+        // dropDirPermissions: every dir gets desired|0777 (so 0777), tmp is sticky.
+        let shared = alloc_dir.join("alloc");
+        let mut dirs: Vec<(PathBuf, u32)> = vec![
+            (shared.clone(), 0o777),
+            (shared.join("data"), 0o777),
+            (shared.join("logs"), 0o777),
+            (shared.join("tmp"), 0o777),
+            // task_dir.go Build
+            (root.clone(), 0o777),
+            (root.join("local"), 0o777),
+            (root.join("secrets"), 0o777),
+            (root.join("tmp"), 0o1777),
+            // Mount point of the shared alloc dir (`linkDir`).
+            (root.join("alloc"), 0o777),
+        ];
+        if version.has_private_dir() {
+            dirs.push((root.join("private"), 0o777));
+        }
+        for (dir, mode) in &dirs {
+            create_dir_mode(dir, *mode)?;
+        }
+        // The marker file Nomad writes into each secrets tmpfs (fs_linux.go createSecretDir).
+        let marker = root.join("secrets/.nomad-mount");
+        fs::write(&marker, b"")
+            .and_then(|()| fs::set_permissions(&marker, fs::Permissions::from_mode(0o644)))
+            .map_err(|source| TaskDirError::Create {
+                path: marker,
+                source,
+            })?;
+
+        Ok(TaskDir {
+            work: Some(work),
+            alloc_dir,
+            root,
+            task_name: task_name.to_owned(),
+            version,
+            chroot_env,
+            secrets: SecretsMode::PlainDir,
+        })
+    }
+
+    /// The shared alloc dir on the host (`<alloc_id>/alloc`).
+    pub fn shared_alloc(&self) -> PathBuf {
+        self.alloc_dir.join("alloc")
+    }
+
+    /// Every layer the task sees besides its own directory: the shared alloc dir at
+    /// `/alloc`, and the chroot_env entries present on this host.
+    pub fn layers(&self) -> Vec<Layer> {
+        let mut layers = self.chroot_env.layers();
+        layers.push(Layer {
+            dest: "/alloc".into(),
+            src: self.shared_alloc(),
+            origin: LayerOrigin::AllocBind,
+        });
+        layers.sort_by(|a, b| a.dest.cmp(&b.dest));
+        layers
+    }
+
+    /// Resolve an artifact `destination` as Nomad does: relative to the task dir, an
+    /// absolute path joined under it, `..` allowed up to the alloc dir
+    /// (`hashicorp/nomad:client/taskenv/env.go` `ClientPath`,
+    /// `client/allocrunner/taskrunner/getter/util.go`). Returns the host directory and
+    /// the path as the task sees it (`None` when it is outside the task root, e.g.
+    /// `../alloc/data`, seen by the task at `/alloc/data`).
+    pub fn destination(&self, dest: &str) -> Result<(PathBuf, String), TaskDirError> {
+        let rel = dest.trim_start_matches('/');
+        // Work relative to the alloc dir: the task dir is `<task>/`.
+        let mut parts: Vec<String> = vec![self.task_name.clone()];
+        for c in Path::new(rel).components() {
+            match c {
+                Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+                Component::ParentDir => {
+                    if parts.pop().is_none() {
+                        return Err(TaskDirError::DestinationEscapes(dest.to_owned()));
+                    }
+                }
+                Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+            }
+        }
+        let host = parts.iter().fold(self.alloc_dir.clone(), |p, c| p.join(c));
+        let task_path = match parts.first().map(String::as_str) {
+            Some(t) if t == self.task_name => format!("/{}", parts[1..].join("/")),
+            Some("alloc") => format!("/{}", parts.join("/")),
+            _ => return Err(TaskDirError::DestinationEscapes(dest.to_owned())),
+        };
+        Ok((host, task_path))
+    }
+
+    /// Stop removing the work dir at the end and return where it is (`--keep`).
+    pub fn keep(&mut self) -> PathBuf {
+        if let Some(w) = self.work.take() {
+            crate::cleanup::unregister(w.path());
+            return w.keep();
+        }
+        self.alloc_dir.clone()
+    }
+}
+
+impl Drop for TaskDir {
+    fn drop(&mut self) {
+        if let Some(w) = self.work.take() {
+            let path = w.path().to_owned();
+            // Nix store trees are read-only (0555 dirs); make them writable so removal
+            // succeeds even when we are not root.
+            make_writable(&path);
+            drop(w);
+            crate::cleanup::unregister(&path);
+        }
+    }
+}
+
+/// Give the owner write permission on every directory below `path` (for removal).
+pub fn make_writable(path: &Path) {
+    fn walk(p: &Path) {
+        let Ok(meta) = fs::symlink_metadata(p) else {
+            return;
+        };
+        if !meta.is_dir() {
+            return;
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o700 != 0o700 {
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o700));
+        }
+        if let Ok(rd) = fs::read_dir(p) {
+            for e in rd.flatten() {
+                walk(&e.path());
+            }
+        }
+    }
+    walk(path);
+}
+
+fn create_dir_mode(dir: &Path, mode: u32) -> Result<(), TaskDirError> {
+    fs::create_dir_all(dir)
+        .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(mode)))
+        .map_err(|source| TaskDirError::Create {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+fn validate_task_name(name: &str) -> Result<(), TaskDirError> {
+    let bad = |why| Err(TaskDirError::TaskName(name.to_owned(), why));
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name == "alloc" {
+        return bad("`alloc` is the shared alloc dir's name");
+    }
+    if name.contains('/') || name == "." || name == ".." || name.contains('\0') {
+        return bad("task names cannot contain `/` or be `.`/`..`");
+    }
+    Ok(())
+}
+
+/// Make a task path absolute and clean (`usr//bin/` → `/usr/bin`), without resolving
+/// `..` against anything but the root.
+pub fn normalize_task_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_nomads_layout_with_modes() {
+        let td = TaskDir::build("web", NomadVersion::NEWEST, ChrootEnv::none()).unwrap();
+        let mode = |p: &str| {
+            fs::metadata(td.alloc_dir.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("web"), 0o777);
+        assert_eq!(mode("web/tmp"), 0o1777);
+        assert_eq!(mode("web/local"), 0o777);
+        assert_eq!(mode("alloc/logs"), 0o777);
+        assert!(td.root.join("private").is_dir());
+        let old = TaskDir::build("web", "1.5".parse().unwrap(), ChrootEnv::none()).unwrap();
+        assert!(
+            !old.root.join("private").exists(),
+            "private/ arrived in 1.6"
+        );
+    }
+
+    #[test]
+    fn work_dir_is_removed_on_drop() {
+        let td = TaskDir::build("t", NomadVersion::NEWEST, ChrootEnv::none()).unwrap();
+        let dir = td.alloc_dir.clone();
+        fs::create_dir_all(td.root.join("local/ro")).unwrap();
+        fs::set_permissions(td.root.join("local/ro"), fs::Permissions::from_mode(0o555)).unwrap();
+        drop(td);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn destinations_resolve_like_nomad() {
+        let td = TaskDir::build("t", NomadVersion::NEWEST, ChrootEnv::none()).unwrap();
+        assert_eq!(td.destination("local/").unwrap().1, "/local");
+        assert_eq!(td.destination("/").unwrap().1, "/");
+        assert_eq!(td.destination("/").unwrap().0, td.root);
+        assert_eq!(td.destination("../alloc/data").unwrap().1, "/alloc/data");
+        let err = td.destination("../../etc").unwrap_err().to_string();
+        assert!(err.contains("escapes alloc directory"), "{err}");
+        assert!(td.destination("../other-task").is_err());
+    }
+
+    #[test]
+    fn chroot_env_args_replace_the_default() {
+        let v = NomadVersion::NEWEST;
+        let e = ChrootEnv::from_args(v, &["/etc/passwd=/etc/passwd".into()]).unwrap();
+        assert_eq!(e.entries.len(), 1);
+        let e = ChrootEnv::from_args(v, &["nomad-default".into()]).unwrap();
+        assert!(e.entries.contains_key("/usr"));
+        assert!(ChrootEnv::from_args(v, &["etc".into()]).is_err());
+        let client = ClientConfig::default();
+        assert_eq!(
+            ChrootEnv::from_client(v, &client),
+            ChrootEnv::nomad_default(v)
+        );
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize_task_path("usr//bin/"), "/usr/bin");
+        assert_eq!(normalize_task_path("/../x"), "/x");
+        assert_eq!(normalize_task_path("/"), "/");
+    }
+}
