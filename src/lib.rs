@@ -19,6 +19,8 @@ pub mod clientconfig;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod harness;
+pub mod job;
 pub mod nomad;
 pub mod report;
 pub mod rootfs;

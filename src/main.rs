@@ -8,7 +8,7 @@ use clap::Parser;
 use nomad_chroot_check::cli::{Cli, Command};
 use nomad_chroot_check::config::CheckOptions;
 use nomad_chroot_check::error::{Error, ExitCode};
-use nomad_chroot_check::{check, cleanup, report, sandbox};
+use nomad_chroot_check::{check, cleanup, harness, job, report, sandbox};
 
 fn main() {
     let cli = Cli::parse();
@@ -38,7 +38,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(report.exit_code())
         }
         Some(Command::SandboxChild(_)) => unreachable!("handled before"),
-        Some(_) => Err(Error::Usage("this subcommand is not available yet".into())),
+        Some(Command::Job(args)) => job::main(args),
+        Some(Command::Test(args)) => harness::test_main(args),
+        Some(Command::Record(args)) => harness::record_main(args),
+        Some(Command::Shell(args)) => sandbox::shell_main(args),
     }
 }
 

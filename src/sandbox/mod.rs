@@ -50,3 +50,13 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let _ = (plan_fd, result_fd);
     3
 }
+
+/// `nomad-chroot-check shell BUNDLE`.
+pub fn shell_main(
+    args: crate::cli::ShellArgs,
+) -> Result<crate::error::ExitCode, crate::error::Error> {
+    let _ = args;
+    Err(crate::error::Error::Usage(
+        "`shell` is not available yet".into(),
+    ))
+}
