@@ -99,6 +99,14 @@ pub enum Cause {
     StartFailure,
     // kind = note
     NotEmulated,
+    /// A value a real cluster would supply (ports, upstreams) replaced by a documented
+    /// stand-in (`job`).
+    Emulated,
+    /// A `${…}` reference nothing could resolve, kept as written (`job`).
+    Unresolved,
+    // kind = artifact (job)
+    /// go-getter's `checksum` option did not match the file.
+    ChecksumMismatch,
 }
 
 /// One fact about the bundle, found by any stage.
@@ -199,6 +207,7 @@ impl Finding {
                         | Cause::EmptyArchive
                         | Cause::ExtensionMismatch
                         | Cause::Destination
+                        | Cause::ChecksumMismatch
                 ))
     }
 }
