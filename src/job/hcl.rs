@@ -232,26 +232,26 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
                 continue;
             }
             b'"' => {
-                // A quoted template; `${ … }` inside may nest quotes, so track braces.
+                // A quoted template: brackets inside `${ … }` nest in the parser too.
                 i += 1;
                 let mut interp = 0usize;
                 while i < bytes.len() {
                     match bytes[i] {
                         b'\\' => i += 1,
                         b'"' if interp == 0 => break,
-                        b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                        b'$' | b'%' if bytes.get(i + 1) == Some(&b'{') => {
                             interp += 1;
                             i += 1;
                         }
-                        b'{' if interp > 0 => interp += 1,
-                        b'}' if interp > 0 => interp -= 1,
+                        b'{' | b'[' | b'(' if interp > 0 => interp += 1,
+                        b'}' | b']' | b')' if interp > 0 => interp -= 1,
                         b'\n' => break,
                         _ => {}
                     }
+                    if depth + interp > MAX_NESTING {
+                        return Err(too_deep(path, text, line, i - line_start));
+                    }
                     i += 1;
-                }
-                if interp > MAX_NESTING {
-                    return Err(too_deep(path, text, line, i - line_start));
                 }
             }
             b'<' if bytes.get(i + 1) == Some(&b'<') => {
@@ -267,6 +267,7 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
                     let delim = &text[start..j];
                     // Skip to the line holding only the delimiter.
                     let mut k = j + 1;
+                    let mut interp = 0usize;
                     loop {
                         line += 1;
                         let end = text[k..].find('\n').map(|n| k + n).unwrap_or(text.len());
@@ -274,6 +275,24 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
                             line_start = k;
                             i = end;
                             break;
+                        }
+                        // Interpolations in the body are parsed recursively as well.
+                        let lb = text[k..end].as_bytes();
+                        let mut x = 0;
+                        while x < lb.len() {
+                            match lb[x] {
+                                b'$' | b'%' if lb.get(x + 1) == Some(&b'{') => {
+                                    interp += 1;
+                                    x += 1;
+                                }
+                                b'{' | b'[' | b'(' if interp > 0 => interp += 1,
+                                b'}' | b']' | b')' if interp > 0 => interp -= 1,
+                                _ => {}
+                            }
+                            if depth + interp > MAX_NESTING {
+                                return Err(too_deep(path, text, line, x));
+                            }
+                            x += 1;
                         }
                         k = end + 1;
                     }
@@ -1048,4 +1067,275 @@ fn f_contains(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Bool(
         args[0].as_array().is_some_and(|a| a.contains(&args[1])),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(src: &str, inputs: &VarInputs) -> Result<Node, JobError> {
+        parse_job(Path::new("t.nomad.hcl"), src, inputs)
+    }
+
+    fn attr(n: &Node, key: &str) -> serde_json::Value {
+        n.attr(key).cloned().unwrap_or(serde_json::Value::Null)
+    }
+
+    #[test]
+    fn runtime_references_survive_and_hcl_ones_evaluate() {
+        let src = r#"
+variable "v" { default = "x" }
+locals { l = "${var.v}-local" }
+job "j" {
+  a = "${NOMAD_TASK_DIR}/db"
+  b = "${var.v}/${local.l}/${env["HOME"]}/${attr.kernel.name}/${meta.rack}"
+  c = "${var.v}"
+  d = "$${ESCAPED} ${upper(var.v)} ${PGDATA}"
+  e = <<EOH
+  keep ${NOMAD_ALLOC_DIR}
+EOH
+  f = <<-EOH
+    dedent ${var.v}
+      more
+    EOH
+  g = "%{ if var.v == "x" }yes%{ endif } ${NOMAD_JOB_NAME}"
+}
+"#;
+        let n = job(src, &VarInputs::default()).unwrap();
+        assert_eq!(attr(&n, "a"), "${NOMAD_TASK_DIR}/db");
+        assert_eq!(
+            attr(&n, "b"),
+            r#"x/x-local/${env["HOME"]}/${attr.kernel.name}/${meta.rack}"#
+        );
+        assert_eq!(attr(&n, "c"), "x");
+        assert_eq!(attr(&n, "d"), "${ESCAPED} X ${PGDATA}");
+        assert_eq!(attr(&n, "e"), "  keep ${NOMAD_ALLOC_DIR}\n");
+        assert_eq!(attr(&n, "f"), "dedent x\n  more\n");
+        assert_eq!(attr(&n, "g"), "yes ${NOMAD_JOB_NAME}");
+    }
+
+    #[test]
+    fn functions_nomad_jobs_use() {
+        let src = r#"
+job "j" {
+  format    = format("%s-%d-%v-%q-%%", "a", 3, true, "q")
+  join      = join("/", ["a", "b"], ["c"])
+  split     = split(",", "a,b")
+  lower     = lower("ABC")
+  upper     = upper("abc")
+  concat    = concat(["a"], ["b", "c"])
+  length    = length({ a = 1, b = 2 })
+  strlen    = length("héllo")
+  replace   = replace("a.b.c", ".", "/")
+  rereplace = replace("v1.2.3", "/[0-9]/", "N")
+  trimspace = trimspace("  x \n")
+  coalesce  = coalesce(null, "", "z")
+  lookup    = lookup({ a = "1" }, "b", "dflt")
+  merge     = merge({ a = 1 }, { b = 2 }, { a = 3 })
+  json      = jsonencode({ a = [1, "x"] })
+  nested    = format("%s", "${NOMAD_TASK_DIR}/x")
+}
+"#;
+        let n = job(src, &VarInputs::default()).unwrap();
+        assert_eq!(attr(&n, "format"), "a-3-true-\"q\"-%");
+        assert_eq!(attr(&n, "join"), "a/b/c");
+        assert_eq!(attr(&n, "split"), serde_json::json!(["a", "b"]));
+        assert_eq!(attr(&n, "lower"), "abc");
+        assert_eq!(attr(&n, "upper"), "ABC");
+        assert_eq!(attr(&n, "concat"), serde_json::json!(["a", "b", "c"]));
+        assert_eq!(attr(&n, "length"), 2);
+        assert_eq!(attr(&n, "strlen"), 5);
+        assert_eq!(attr(&n, "replace"), "a/b/c");
+        assert_eq!(attr(&n, "rereplace"), "vN.N.N");
+        assert_eq!(attr(&n, "trimspace"), "x");
+        assert_eq!(attr(&n, "coalesce"), "z");
+        assert_eq!(attr(&n, "lookup"), "dflt");
+        assert_eq!(attr(&n, "merge"), serde_json::json!({"a": 3, "b": 2}));
+        assert_eq!(attr(&n, "json"), r#"{"a":[1,"x"]}"#);
+        assert_eq!(attr(&n, "nested"), "${NOMAD_TASK_DIR}/x");
+        let err = job(r#"job "j" { x = lookup({}, "k") }"#, &VarInputs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no key \"k\""), "{err}");
+        let err = job(r#"job "j" { x = nosuchfunc(1) }"#, &VarInputs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nosuchfunc"), "{err}");
+    }
+
+    #[test]
+    fn variables_types_and_precedence() {
+        let src = r#"
+variable "s" {
+  type = string
+}
+variable "n" {
+  type    = number
+  default = 1
+}
+variable "b" {
+  type    = bool
+  default = false
+}
+variable "l" {
+  type    = list(string)
+  default = []
+}
+job "j" {
+  s = var.s
+  n = var.n + 1
+  b = var.b
+  l = var.l
+}
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let vf = dir.path().join("v.hcl");
+        std::fs::write(&vf, "s = \"from-file\"\nn = 10\n").unwrap();
+        let vj = dir.path().join("v.json");
+        std::fs::write(&vj, r#"{"n": 20, "l": ["j"]}"#).unwrap();
+        let inputs = VarInputs {
+            vars: vec![
+                ("b".into(), "true".into()),
+                ("l".into(), r#"["x", "y"]"#.into()),
+            ],
+            files: vec![vf.clone(), vj.clone()],
+            env: vec![
+                ("s".into(), "from-env".into()),
+                ("undeclared".into(), "ok".into()),
+            ],
+        };
+        let n = job(src, &inputs).unwrap();
+        assert_eq!(attr(&n, "s"), "from-file");
+        assert_eq!(attr(&n, "n"), 21);
+        assert_eq!(attr(&n, "b"), true);
+        assert_eq!(attr(&n, "l"), serde_json::json!(["x", "y"]));
+
+        let err = job(src, &VarInputs::default()).unwrap_err().to_string();
+        assert!(err.contains("variable \"s\" has no value"), "{err}");
+        assert!(err.contains("--var s=VALUE"), "{err}");
+        let bad = VarInputs {
+            vars: vec![("s".into(), "x".into()), ("n".into(), "lots".into())],
+            ..VarInputs::default()
+        };
+        let err = job(src, &bad).unwrap_err().to_string();
+        assert!(err.contains("`lots` is not a number"), "{err}");
+        let undeclared = VarInputs {
+            vars: vec![("s".into(), "x".into()), ("zzz".into(), "1".into())],
+            ..VarInputs::default()
+        };
+        let err = job(src, &undeclared).unwrap_err().to_string();
+        assert!(
+            err.contains("\"zzz\"") && err.contains("not declared"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn locals_in_any_order_and_cycles() {
+        let n = job(
+            "locals {\n  a = \"${local.b}-a\"\n  b = upper(\"b\")\n}\njob \"j\" { x = local.a }\n",
+            &VarInputs::default(),
+        )
+        .unwrap();
+        assert_eq!(attr(&n, "x"), "B-a");
+        let err = job(
+            "locals {\n  a = local.b\n  b = local.a\n}\njob \"j\" {}\n",
+            &VarInputs::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("local."), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_have_file_line_column_and_text() {
+        let err = job(
+            "job \"j\" {\n  a = [1,\n  b = 2\n}\n",
+            &VarInputs::default(),
+        )
+        .unwrap_err();
+        let JobError::Syntax {
+            line,
+            column,
+            ref text,
+            ..
+        } = err
+        else {
+            panic!("not a syntax error: {err}");
+        };
+        assert!((2..=4).contains(&line), "line {line}");
+        assert!(column >= 1);
+        assert!(!text.is_empty());
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("t.nomad.hcl:{line}:{column}: ")),
+            "{shown}"
+        );
+        assert!(shown.contains(text.as_str()), "{shown}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        for (open, close) in [("[", "]"), ("{", "}"), ("(", ")")] {
+            let n = 200_000;
+            let src = format!(
+                "job \"j\" {{\n  x = {}1{}\n}}\n",
+                open.repeat(n),
+                close.repeat(n)
+            );
+            let err = job(&src, &VarInputs::default()).unwrap_err().to_string();
+            assert!(err.contains("nesting deeper than"), "{err}");
+            assert!(err.contains("t.nomad.hcl:2:"), "{err}");
+        }
+        let src = format!("job \"j\" {{\n  x = \"{}\"\n}}\n", "${".repeat(100_000));
+        let err = job(&src, &VarInputs::default()).unwrap_err().to_string();
+        assert!(err.contains("nesting deeper than"), "{err}");
+        let src = format!(
+            "job \"j\" {{\n  x = \"${{{}1{}}}\"\n}}\n",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let err = job(&src, &VarInputs::default()).unwrap_err().to_string();
+        assert!(err.contains("nesting deeper than"), "{err}");
+        let src = format!(
+            "job \"j\" {{\n  x = <<EOH\nok\n${{{}1{}}}\nEOH\n}}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let err = job(&src, &VarInputs::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("nesting deeper than") && err.contains(":4:"),
+            "{err}"
+        );
+        // Brackets inside strings, comments and heredocs do not count.
+        let brackets = "[".repeat(500);
+        let src = format!(
+            "# {brackets}\njob \"j\" {{\n  x = \"{brackets}\"\n  y = <<EOH\n{brackets}\nEOH\n}}\n"
+        );
+        let n = job(&src, &VarInputs::default()).unwrap();
+        assert_eq!(attr(&n, "x"), brackets.as_str());
+    }
+
+    #[test]
+    fn top_level_surprises_are_located() {
+        let err = job("job \"a\" {}\nresource \"x\" {}\n", &VarInputs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.nomad.hcl:2:1") && err.contains("\"resource\""),
+            "{err}"
+        );
+        let err = job("job \"a\" {}\njob \"b\" {}\n", &VarInputs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than one `job`"), "{err}");
+        let err = job("variable \"x\" {}\n", &VarInputs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("variable \"x\" has no value"), "{err}");
+        let err = job("variable \"x\" { default = 1 }\n", &VarInputs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no `job` block"), "{err}");
+    }
 }

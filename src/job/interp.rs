@@ -48,6 +48,13 @@ pub fn replace_env(
             whole.to_owned()
         }
     });
+    // References ReplaceEnv's regex does not match at all (`${env["X"]}`, `${a + b}`)
+    // also reach the task as written.
+    for m in CONFIG_REF.find_iter(s) {
+        if !REPLACE_ENV.is_match(m.as_str()) {
+            unresolved.push(m.as_str().to_owned());
+        }
+    }
     (out.into_owned(), unresolved)
 }
 
@@ -197,7 +204,7 @@ mod tests {
         // `${env["X"]}` is not a ReplaceEnv reference.
         let (s, u) = replace_env(r#"${env["HOME"]}"#, &env(), &node);
         assert_eq!(s, r#"${env["HOME"]}"#);
-        assert!(u.is_empty());
+        assert_eq!(u, vec![r#"${env["HOME"]}"#]);
     }
 
     #[test]

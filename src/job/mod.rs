@@ -352,7 +352,9 @@ impl Unresolved {
             } else {
                 "Nomad leaves it as written, so the task sees the literal text"
             };
-            let hint = if r.starts_with("${node.")
+            let hint = if r.starts_with("${env") && !in_config {
+                "`${env[\"NAME\"]}` is understood only in the driver config; in env, artifact and other blocks write `${NAME}`"
+            } else if r.starts_with("${node.")
                 || r.starts_with("${attr.")
                 || r.starts_with("${meta.")
             {
