@@ -560,24 +560,45 @@ impl Evaluator {
 /// Build an error at the first line whose text starts with `needle` (hcl-rs keeps no
 /// spans after parsing, so the source is searched).
 pub fn locate(path: &Path, text: &str, needle: &str, message: String) -> JobError {
-    for (n, l) in text.lines().enumerate() {
-        let t = l.trim_start();
-        if t.starts_with(needle)
-            && t[needle.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
-        {
-            return JobError::Syntax {
-                file: path.to_owned(),
-                line: n + 1,
-                column: l.len() - t.len() + 1,
-                text: line_text(text, n + 1),
-                message,
-            };
+    locate_within(path, text, &[needle], message)
+}
+
+/// Like [`locate`], for a path of needles: each is searched from the line of the one
+/// before (`group "g"`, `task "t"`, `bad_block`), so the right one of several is found.
+pub fn locate_within(path: &Path, text: &str, needles: &[&str], message: String) -> JobError {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0usize;
+    let mut found = None;
+    for needle in needles {
+        let hit = lines.iter().enumerate().skip(from).find(|(_, l)| {
+            let t = l.trim_start();
+            t.starts_with(needle)
+                && t[needle.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+        });
+        match hit {
+            Some((n, _)) => {
+                from = n;
+                found = Some(n);
+            }
+            None => break,
         }
     }
-    JobError::Invalid(format!("{}: {message}", path.display()))
+    match found {
+        Some(n) => {
+            let l = lines[n];
+            JobError::Syntax {
+                file: path.to_owned(),
+                line: n + 1,
+                column: l.len() - l.trim_start().len() + 1,
+                text: line_text(text, n + 1),
+                message,
+            }
+        }
+        None => JobError::Invalid(format!("{}: {message}", path.display())),
+    }
 }
 
 fn root_name(e: &Expression) -> Option<&str> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::JobError;
-use super::hcl::{Node, locate};
+use super::hcl::{Node, locate, locate_within};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobSpec {
@@ -234,7 +234,16 @@ impl JobSpec {
                 if GROUP_NOT_EMULATED.contains(&id) {
                     group.not_emulated.push(describe(b));
                 } else if !GROUP_KNOWN.contains(&id) {
-                    return Err(unknown(id, &format!("in group \"{}\"", group.name)));
+                    let g_needle = format!("group \"{}\"", group.name);
+                    return Err(locate_within(
+                        path,
+                        src,
+                        &[g_needle.as_str(), id],
+                        format!(
+                            "Unsupported block type: blocks of type \"{id}\" are not expected in group \"{}\"",
+                            group.name
+                        ),
+                    ));
                 }
             }
             for n in g.blocks("network") {
@@ -250,9 +259,29 @@ impl JobSpec {
                     .extend(string_map(&node_map(m), "meta").map_err(|m| err("meta", m))?);
             }
             for t in g.blocks("task") {
+                // Unknown blocks are pointed at inside their own task.
+                let g_needle = format!("group \"{}\"", group.name);
+                let t_needle = format!("task \"{}\"", t.label());
+                if let Some(b) = t.blocks.iter().find(|b| {
+                    !TASK_NOT_EMULATED.contains(&b.ident.as_str())
+                        && !TASK_KNOWN.contains(&b.ident.as_str())
+                }) {
+                    return Err(locate_within(
+                        path,
+                        src,
+                        &[g_needle.as_str(), t_needle.as_str(), b.ident.as_str()],
+                        format!(
+                            "Unsupported block type: blocks of type \"{}\" are not expected in task \"{}\"",
+                            b.ident,
+                            t.label()
+                        ),
+                    ));
+                }
                 group.tasks.push(task_from_node(t).map_err(|m| {
-                    err(
-                        &format!("task \"{}\"", t.label()),
+                    locate_within(
+                        path,
+                        src,
+                        &[g_needle.as_str(), t_needle.as_str()],
                         format!("task \"{}\": {m}", t.label()),
                     )
                 })?);
