@@ -1035,3 +1035,88 @@ fn production_hcl_end_to_end_static_check() {
         out.status.code()
     );
 }
+
+#[test]
+fn client_config_names_the_node_and_caps_kill_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("agent.hcl");
+    std::fs::write(
+        &conf,
+        "datacenter = \"dc7\"\nclient {\n  node_class = \"edge\"\n  max_kill_timeout = \"10s\"\n  meta {\n    rack = \"r9\"\n  }\n}\n",
+    )
+    .unwrap();
+    let job = dir.path().join("j.hcl");
+    std::fs::write(
+        &job,
+        "job \"j\" {\n  type = \"batch\"\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      kill_timeout = \"1m\"\n      config {\n        command = \"/bin/true\"\n        args = [\"${node.datacenter}\", \"${node.class}\", \"${meta.rack}\", \"${attr.kernel.name}\"]\n      }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let p = plan_ok(&[s(&job), "--client-config", s(&conf)]);
+    let t = &p.tasks[0];
+    assert_eq!(
+        t.opts.task.args,
+        ["dc7", "edge", "r9", "${attr.kernel.name}"]
+    );
+    assert_eq!(
+        t.opts.run.as_ref().unwrap().kill_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    // --node wins over the client config.
+    let node = dir.path().join("node.hcl");
+    std::fs::write(
+        &node,
+        "meta = {\n  rack = \"r1\"\n}\nattr = {\n  \"kernel.name\" = \"linux\"\n}\n",
+    )
+    .unwrap();
+    let p = plan_ok(&[s(&job), "--client-config", s(&conf), "--node", s(&node)]);
+    assert_eq!(p.tasks[0].opts.task.args, ["dc7", "edge", "r1", "linux"]);
+    assert!(
+        !p.tasks[0]
+            .findings
+            .iter()
+            .any(|f| f.cause == Cause::Unresolved)
+    );
+}
+
+#[test]
+fn fetch_downloads_plain_http_artifacts() {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = String::new();
+        BufReader::new(conn.try_clone().unwrap())
+            .read_line(&mut request)
+            .unwrap();
+        conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
+            .unwrap();
+        request
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("j.hcl");
+    std::fs::write(
+        &job,
+        format!(
+            "job \"j\" {{\n  type = \"batch\"\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n      config {{\n        command = \"/bin/true\"\n      }}\n      artifact {{\n        source = \"http://127.0.0.1:{port}/dl/bundle.tar.gz\"\n        options {{\n          checksum = \"sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\"\n        }}\n      }}\n    }}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let p = plan_ok(&[s(&job), "--fetch"]);
+    assert_eq!(server.join().unwrap(), "GET /dl/bundle.tar.gz HTTP/1.0\r\n");
+    let art = &p.tasks[0].opts.artifacts[0];
+    assert_eq!(std::fs::read(&art.file).unwrap(), b"hello\n");
+    assert_eq!(art.source_name, "/dl/bundle.tar.gz");
+    assert!(
+        !p.tasks[0].blocked,
+        "the downloaded bytes match the checksum"
+    );
+    // https is refused with what to do instead.
+    std::fs::write(
+        &job,
+        "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/true\"\n      }\n      artifact {\n        source = \"https://example.com/a.tgz\"\n      }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let err = plan_err(&[s(&job), "--fetch"]);
+    assert!(err.contains("--fetch downloads only http://"), "{err}");
+}

@@ -44,6 +44,9 @@ pub const FIRST_DYNAMIC_PORT: u64 = 20000;
 /// loopback inside the group's network namespace by the Envoy sidecar.
 pub const EMULATED_IP: &str = "127.0.0.1";
 
+/// The client's default `max_kill_timeout` (`hashicorp/nomad:client/config/config.go`).
+pub const DEFAULT_MAX_KILL_TIMEOUT_SECS: u64 = 30;
+
 /// Why a jobspec could not be used. All are input errors (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -387,13 +390,27 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             .collect(),
     };
     let job = load(&args.jobfile, &inputs)?;
-    let node = match &args.node {
-        Some(p) => read_node_file(p)?,
-        None => NodeAttrs::new(),
-    };
     let mappings = artifact::parse_mappings(&args.artifact)?;
     let common = &args.common;
     let (version, client, chroot_env, limits, safety) = common.resolve()?;
+    // The client config names the node; a --node file overrides it key by key.
+    let mut node = NodeAttrs::new();
+    for (key, v) in [
+        ("node.datacenter", &client.datacenter),
+        ("node.unique.name", &client.node_name),
+        ("node.region", &client.region),
+        ("node.class", &client.node_class),
+    ] {
+        if let Some(v) = v {
+            node.insert(key.to_owned(), v.clone());
+        }
+    }
+    for (k, v) in &client.node_meta {
+        node.insert(format!("meta.{k}"), v.clone());
+    }
+    if let Some(p) = &args.node {
+        node.extend(read_node_file(p)?);
+    }
     let base_dir = args
         .jobfile
         .parent()
@@ -840,6 +857,17 @@ fn plan_task(
         if let Some(t) = task.kill_timeout {
             r.kill_timeout = t;
         }
+        // `hashicorp/nomad:client/allocrunner/taskrunner/driver_handle.go`: the client's
+        // max_kill_timeout (default 30s) caps the task's.
+        let max = match &client.max_kill_timeout {
+            Some(m) => crate::config::parse_duration(m).map_err(|_| {
+                Error::Usage(format!(
+                    "client config: max_kill_timeout `{m}` is not a duration"
+                ))
+            })?,
+            None => std::time::Duration::from_secs(DEFAULT_MAX_KILL_TIMEOUT_SECS),
+        };
+        r.kill_timeout = r.kill_timeout.min(max);
     }
     findings.extend(unresolved.findings);
     Ok(PlannedTask {
