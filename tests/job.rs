@@ -1120,3 +1120,104 @@ fn fetch_downloads_plain_http_artifacts() {
     let err = plan_err(&[s(&job), "--fetch"]);
     assert!(err.contains("--fetch downloads only http://"), "{err}");
 }
+
+#[test]
+fn job_types_map_to_run_semantics() {
+    for (ty, expect) in [
+        ("service", JobType::Service),
+        ("system", JobType::Service),
+        ("batch", JobType::Batch),
+        ("sysbatch", JobType::Batch),
+    ] {
+        let var = format!("job_type={ty}");
+        let (_d, p) = features(&["--var", "app_version=2.1", "--var", &var]);
+        let p = p.unwrap();
+        assert_eq!(p.job_type, ty);
+        assert_eq!(
+            task(&p, "main").opts.run.as_ref().unwrap().job_type,
+            expect,
+            "{ty}"
+        );
+        // Hooks do not follow the job type: sidecars run as services, others to exit 0.
+        assert_eq!(
+            task(&p, "init").opts.run.as_ref().unwrap().job_type,
+            JobType::Batch
+        );
+        assert_eq!(
+            task(&p, "logger").opts.run.as_ref().unwrap().job_type,
+            JobType::Service
+        );
+        assert_eq!(
+            task(&p, "cleanup").opts.run.as_ref().unwrap().job_type,
+            JobType::Batch
+        );
+    }
+}
+
+#[test]
+fn run_flags_the_jobspec_owns_are_refused() {
+    let job = jobs().join("no-artifact.nomad.hcl");
+    for extra in [
+        &["--env", "A=b"][..],
+        &["--user", "root"],
+        &["--cap-add", "net_raw"],
+        &["--work-dir", "/local"],
+    ] {
+        let mut argv = vec![s(&job)];
+        argv.extend_from_slice(extra);
+        let err = plan_err(&argv);
+        assert!(
+            err.contains(extra[0]) && err.contains("does not apply to `job`"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn dynamic_blocks_and_bad_values_are_clean_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "dyn.hcl",
+            "job \"j\" {\n  group \"g\" {\n    dynamic \"task\" {\n      for_each = [\"a\"]\n      content {}\n    }\n  }\n}\n",
+            "dyn.hcl:3:5",
+        ),
+        (
+            "wd.hcl",
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/true\"\n        work_dir = \"local\"\n      }\n    }\n  }\n}\n",
+            "work_dir must be absolute",
+        ),
+        (
+            "pid.hcl",
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/true\"\n        pid_mode = \"shared\"\n      }\n    }\n  }\n}\n",
+            "pid_mode must be \"private\" or \"host\"",
+        ),
+        (
+            "nocmd.hcl",
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        args = [\"x\"]\n      }\n    }\n  }\n}\n",
+            "requires config.command",
+        ),
+        (
+            "hook.hcl",
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      lifecycle {\n        hook = \"prerun\"\n      }\n      config {\n        command = \"/bin/true\"\n      }\n    }\n  }\n}\n",
+            "lifecycle hook \"prerun\"",
+        ),
+        (
+            "sum.hcl",
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/true\"\n      }\n      artifact {\n        source = \"a.tgz\"\n        options {\n          checksum = \"crc32:00\"\n        }\n      }\n    }\n  }\n}\n",
+            "unsupported checksum type: crc32",
+        ),
+        (
+            "arch.hcl",
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/true\"\n      }\n      artifact {\n        source = \"a.tgz\"\n        options {\n          archive = \"rar\"\n        }\n      }\n    }\n  }\n}\n",
+            "unknown archive kind `rar`",
+        ),
+    ];
+    std::fs::write(dir.path().join("a.tgz"), b"x").unwrap();
+    for (name, body, want) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let err = plan_err(&[s(&p)]);
+        assert!(err.contains(want), "{name}: {err}");
+    }
+}

@@ -184,7 +184,7 @@ pub fn parse_job(path: &Path, text: &str, inputs: &VarInputs) -> Result<Node, Jo
             "{}: no `job` block found",
             ev.path.display()
         ))),
-        [job] => ev.block(job, 0),
+        [job] => ev.block(job),
         _ => Err(JobError::Invalid(format!(
             "{}: more than one `job` block; Nomad accepts one job per file",
             ev.path.display()
@@ -277,7 +277,7 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
                             break;
                         }
                         // Interpolations in the body are parsed recursively as well.
-                        let lb = text[k..end].as_bytes();
+                        let lb = &text.as_bytes()[k..end];
                         let mut x = 0;
                         while x < lb.len() {
                             match lb[x] {
@@ -400,7 +400,7 @@ impl Evaluator {
     }
 
     /// Evaluate one block into a [`Node`].
-    fn block(&self, b: &hcl::Block, depth: usize) -> Result<Node, JobError> {
+    fn block(&self, b: &hcl::Block) -> Result<Node, JobError> {
         let mut node = Node {
             ident: b.identifier.to_string(),
             labels: b.labels.iter().map(|l| l.as_str().to_owned()).collect(),
@@ -432,7 +432,7 @@ impl Evaluator {
                             "`dynamic` blocks are not supported by nomad-chroot-check; write the blocks out or use `nomad job run -output` and check the JSON".into(),
                         ));
                     }
-                    node.blocks.push(self.block(inner, depth + 1)?)
+                    node.blocks.push(self.block(inner)?)
                 }
             }
         }
@@ -1120,6 +1120,10 @@ EOH
       more
     EOH
   g = "%{ if var.v == "x" }yes%{ endif } ${NOMAD_JOB_NAME}"
+  h = <<-EOH
+      indented ${NOMAD_TASK_DIR}
+        deeper ${var.v}
+      EOH
 }
 "#;
         let n = job(src, &VarInputs::default()).unwrap();
@@ -1133,6 +1137,7 @@ EOH
         assert_eq!(attr(&n, "e"), "  keep ${NOMAD_ALLOC_DIR}\n");
         assert_eq!(attr(&n, "f"), "dedent x\n  more\n");
         assert_eq!(attr(&n, "g"), "yes ${NOMAD_JOB_NAME}");
+        assert_eq!(attr(&n, "h"), "indented ${NOMAD_TASK_DIR}\n  deeper x\n");
     }
 
     #[test]

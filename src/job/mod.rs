@@ -378,6 +378,27 @@ impl Unresolved {
 
 /// Turn the job into one [`CheckOptions`] per exec task (no extraction, no run).
 pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
+    // The jobspec says what these say on the command line; silently ignoring them would
+    // check something other than what the user asked for.
+    let r = &args.common.run;
+    for (given, flag, block) in [
+        (!r.env.is_empty(), "--env", "the task's env block"),
+        (r.user.is_some(), "--user", "the task's user"),
+        (!r.cap_add.is_empty(), "--cap-add", "config.cap_add"),
+        (!r.cap_drop.is_empty(), "--cap-drop", "config.cap_drop"),
+        (r.work_dir.is_some(), "--work-dir", "config.work_dir"),
+        (
+            r.memory_max.is_some(),
+            "--memory-max",
+            "resources.memory_max",
+        ),
+    ] {
+        if given {
+            return Err(Error::Usage(format!(
+                "{flag} does not apply to `job`: {block} in the jobspec is used (edit the job, or use a --var)"
+            )));
+        }
+    }
     let inputs = hcl::VarInputs {
         vars: args
             .var
