@@ -129,12 +129,20 @@ impl Resolver<'_> {
             return Ok(m.target.join(rel));
         }
         let plain = strip_forced(base);
+        if plain.len() != base.len() {
+            let getter = &base[..base.len() - plain.len() - 2];
+            if !matches!(getter, "http" | "https" | "file") {
+                return Err(JobError::Usage(format!(
+                    "artifact \"{source}\" of task \"{task}\" uses go-getter's `{getter}::` getter, which cannot run offline: fetch it yourself and pass --artifact {source}=FILE"
+                )));
+            }
+        }
         if let Some(p) = plain.strip_prefix("file://") {
             return Ok(self.base_dir.join(p));
         }
         let scheme = plain.split_once("://").map(|(s, _)| s);
         match scheme {
-            None if !source.contains("::") => Ok(self.base_dir.join(plain)),
+            None => Ok(self.base_dir.join(plain)),
             Some("http") if self.fetch => self.download(task, plain),
             Some("https") if self.fetch => Err(JobError::Usage(format!(
                 "artifact \"{source}\" of task \"{task}\": --fetch downloads only http:// sources; download it yourself and pass --artifact {source}=FILE"
@@ -352,6 +360,15 @@ mod tests {
         assert!(e.contains("https://example.com/dl/app.tgz"), "{e}");
         assert!(e.contains("--artifact https://example.com/dl/=DIR"), "{e}");
         assert!(parse_mappings(&["nothing".into()]).is_err());
+        let e = r
+            .resolve("t", "git::https://example.com/repo.git")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`git::` getter"), "{e}");
+        assert_eq!(
+            r.resolve("t", "file::bundles/a.tgz").unwrap(),
+            PathBuf::from("/jobs/bundles/a.tgz")
+        );
     }
 
     #[test]

@@ -8,6 +8,19 @@
 //!
 //! [`plan`] has no side effects beyond reading the inputs (and `--fetch` downloads), so
 //! parsing, interpolation and artifact mapping can be tested without unpacking anything.
+//!
+//! Values only a running cluster knows are emulated, deterministically, and every one a
+//! task refers to is reported (`note`/`emulated`):
+//! - ports: a `static` port as written; dynamic host ports numbered from
+//!   [`FIRST_DYNAMIC_PORT`] (Nomad's default `min_dynamic_port`) in the order the group
+//!   declares them; `NOMAD_PORT_<label>` is `to` in bridge mode when set, else the host port;
+//! - every `NOMAD_IP_*`/`NOMAD_HOST_IP_*` is [`EMULATED_IP`];
+//! - Connect upstreams: `NOMAD_UPSTREAM_IP_<name>=127.0.0.1`,
+//!   `NOMAD_UPSTREAM_PORT_<name>=<local_bind_port>` (what Envoy really binds);
+//! - the allocation identity comes from `taskenv` (a fixed alloc ID, index 0, dc1);
+//! - `${node.*}`/`${attr.*}`/`${meta.*}` from the client config (`datacenter`, `name`,
+//!   `region`, `client { node_class meta }`) and `--node`; otherwise left as written and
+//!   reported (`environment`/`unresolved`).
 
 pub mod artifact;
 pub mod hcl;
