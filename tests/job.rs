@@ -1085,10 +1085,14 @@ fn fetch_downloads_plain_http_artifacts() {
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
         let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
         let mut request = String::new();
-        BufReader::new(conn.try_clone().unwrap())
-            .read_line(&mut request)
-            .unwrap();
+        reader.read_line(&mut request).unwrap();
+        // Read the rest of the header, as a real server does, before answering.
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            line.clear();
+        }
         conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
             .unwrap();
         request

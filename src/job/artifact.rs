@@ -180,11 +180,13 @@ impl Resolver<'_> {
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(60)))
             .map_err(|e| fail(e.to_string()))?;
-        write!(
-            stream,
+        // One write: a server may answer as soon as it has the request line.
+        let request = format!(
             "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: nomad-chroot-check\r\n\r\n"
-        )
-        .map_err(|e| fail(format!("cannot send the request: {e}")))?;
+        );
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| fail(format!("cannot send the request: {e}")))?;
         let mut buf = Vec::new();
         stream
             .take(super::MAX_DOWNLOAD_BYTES)
