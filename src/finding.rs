@@ -72,6 +72,11 @@ pub enum Cause {
     SizeLimit,
     EmptyArchive,
     Destination,
+    /// go-getter's unpacker fails on the archive's own layout (a file where a directory
+    /// must be, an entry naming a directory).
+    UnpackFailure,
+    /// Absolute member names, re-rooted under the destination.
+    AbsoluteName,
     // kind = permission / exec-format / version
     NotExecutable,
     NotReadable,
@@ -199,6 +204,7 @@ impl Finding {
                         | Cause::EmptyArchive
                         | Cause::ExtensionMismatch
                         | Cause::Destination
+                        | Cause::UnpackFailure
                 ))
     }
 }
