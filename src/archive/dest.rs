@@ -17,7 +17,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
-use nix::sys::stat::{Mode, fchmod, futimens, mkdirat};
+use nix::sys::stat::{Mode, fchmod, fstatat, futimens, mkdirat};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{UnlinkatFlags, linkat, symlinkat, unlinkat};
 
@@ -82,9 +82,9 @@ impl Dest {
                         Err(e) => return Err(WalkError::Io(i, e)),
                     }
                     openat(parent, os(comp), dir_flags(), Mode::empty())
-                        .map_err(|e| classify(i, e))?
+                        .map_err(|e| classify(parent, comp, i, e))?
                 }
-                Err(e) => return Err(classify(i, e)),
+                Err(e) => return Err(classify(parent, comp, i, e)),
             };
             self.stack.push((comp.to_vec(), fd));
         }
@@ -100,10 +100,15 @@ impl Dest {
     }
 }
 
-fn classify(i: usize, e: Errno) -> WalkError {
+/// `O_DIRECTORY|O_NOFOLLOW` on a symlink fails with `ENOTDIR` (not `ELOOP`), like a
+/// regular file: look at the entry itself to tell them apart.
+fn classify(parent: BorrowedFd<'_>, comp: &[u8], i: usize, e: Errno) -> WalkError {
     match e {
         Errno::ELOOP => WalkError::Symlink(i),
-        Errno::ENOTDIR => WalkError::NotDir(i),
+        Errno::ENOTDIR => match fstatat(parent, os(comp), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => WalkError::Symlink(i),
+            _ => WalkError::NotDir(i),
+        },
         e => WalkError::Io(i, e),
     }
 }
