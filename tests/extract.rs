@@ -1096,3 +1096,17 @@ fn binary_reports_json_and_exit_codes() {
     assert_eq!(json["verdict"], "reject");
     w.assert_nothing_outside();
 }
+
+/// Go's archive/tar reads no body for header-only types (`isHeaderOnlyType`); a symlink
+/// that declares a body hides entries from one reader or the other.
+#[test]
+fn header_only_entry_with_a_body_is_refused() {
+    let w = Work::new();
+    let mut b = tar::Builder::new(Vec::new());
+    let hidden = raw_header(b"../sentinel/passwd", b'0', 0o644, b"", 0);
+    let h = raw_header(b"s", b'2', 0o777, b"x", 512);
+    b.append(&h, hidden.as_bytes().as_slice()).unwrap();
+    let s = w.extract("hide.tar", &b.into_inner().unwrap(), &Case::default());
+    assert!(s.rejected);
+    assert_eq!(one(&s, Cause::Format).path, "s");
+}

@@ -114,6 +114,26 @@ pub fn run(u: &mut Unpacker<'_>, file: File, kind: ArchiveKind) -> Step {
             tar::EntryType::Fifo => Body::Fifo,
             _ => Body::File,
         };
+        // Go's `archive/tar` reads no data for header-only types (`isHeaderOnlyType`)
+        // whatever the size field says; tar-rs and GNU tar skip `size` bytes. The two
+        // would then see different entries, so such an archive is refused.
+        let header_only = matches!(
+            etype,
+            tar::EntryType::Link
+                | tar::EntryType::Symlink
+                | tar::EntryType::Char
+                | tar::EntryType::Block
+                | tar::EntryType::Directory
+                | tar::EntryType::Fifo
+        );
+        if header_only && size > 0 {
+            let shown = lossy(&name);
+            return Err(u.reject(
+                Finding::error(Kind::UnsafeEntry, Cause::Format, shown).message(format!(
+                    "a {etype:?} entry declares {size} bytes of data: Go's archive/tar (Nomad) reads them as the next headers while GNU tar skips them, so the archive means different things to each"
+                )),
+            ));
+        }
         if let Body::Symlink(t) | Body::HardLink(t) = &body {
             if t.len() > u.req.safety.max_name_len {
                 let shown = lossy(&name);
