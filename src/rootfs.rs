@@ -201,9 +201,7 @@ impl RootFs {
     pub fn with_layers(root: &Path, mut layers: Vec<Layer>) -> RootFs {
         layers.sort_by(|a, b| {
             let rank = |l: &Layer| u8::from(l.origin != LayerOrigin::AllocBind);
-            rank(a)
-                .cmp(&rank(b))
-                .then(b.dest.len().cmp(&a.dest.len()))
+            rank(a).cmp(&rank(b)).then(b.dest.len().cmp(&a.dest.len()))
         });
         RootFs {
             root: root.to_owned(),
@@ -611,7 +609,10 @@ mod tests {
         let t = tree();
         file(&t.root.join("nix/store/aaa-bash/bin/bash"));
         link("/nix/store/aaa-bash/bin/bash", &t.root.join("bin/sh"));
-        link("../../../../../../nix/store/aaa-bash/bin/bash", &t.root.join("usr/bin/bash"));
+        link(
+            "../../../../../../nix/store/aaa-bash/bin/bash",
+            &t.root.join("usr/bin/bash"),
+        );
         link("bash", &t.root.join("nix/store/aaa-bash/bin/rbash"));
         let fsys = RootFs::with_layers(&t.root, vec![]);
         let r = fsys.resolve("/bin/sh").unwrap();
@@ -623,7 +624,9 @@ mod tests {
             "/nix/store/aaa-bash/bin/bash"
         );
         assert_eq!(
-            fsys.resolve("/nix/store/aaa-bash/bin/rbash").unwrap().task_path,
+            fsys.resolve("/nix/store/aaa-bash/bin/rbash")
+                .unwrap()
+                .task_path,
             "/nix/store/aaa-bash/bin/bash"
         );
         assert_eq!(
@@ -685,7 +688,10 @@ mod tests {
             link(&format!("l{}", i - 1), &t.root.join(format!("l{i}")));
         }
         assert!(fsys.resolve("/l39").is_ok());
-        assert_eq!(fsys.resolve("/l40").unwrap_err().kind, ResolveErrorKind::Loop);
+        assert_eq!(
+            fsys.resolve("/l40").unwrap_err().kind,
+            ResolveErrorKind::Loop
+        );
     }
 
     #[test]
@@ -729,10 +735,7 @@ mod tests {
         let e = fsys.resolve("/etc/resolv.conf").unwrap_err();
         assert_eq!(e.component, "/run");
         // A symlinked directory source is read through (os.ReadDir follows it).
-        assert_eq!(
-            fsys.resolve("/bin/tool").unwrap().task_path,
-            "/bin/tool"
-        );
+        assert_eq!(fsys.resolve("/bin/tool").unwrap().task_path, "/bin/tool");
         assert!(fsys.resolve("/nothing").is_err());
     }
 
