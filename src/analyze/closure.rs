@@ -477,7 +477,9 @@ impl<'c, 'a> Walker<'c, 'a> {
         );
         if shebang::is_env(&sb.interp) {
             if let Some(name) = sb.arg.as_deref().and_then(shebang::env_program) {
-                self.env_program(&sb.interp, &name, here);
+                let mut via_env = here.to_vec();
+                via_env.push(sb.interp.clone());
+                self.env_program(&sb.interp, &name, &via_env);
             }
         }
     }

@@ -70,6 +70,8 @@ pub struct ElfInfo {
     pub runpath: Option<String>,
     pub soname: Option<String>,
     pub nodeflib: bool,
+    /// `DF_1_PIE`: a position-independent executable, which ld.so refuses to load.
+    pub pie: bool,
     pub verneed: Vec<VerNeed>,
     /// Versions defined (`None` when the object has no `SHT_GNU_verdef`).
     pub verdef: Option<Vec<String>>,
@@ -255,7 +257,10 @@ fn apply_dyn(
         elf::DT_RPATH => info.rpath = Some(s()?),
         elf::DT_RUNPATH => info.runpath = Some(s()?),
         elf::DT_SONAME => info.soname = Some(s()?),
-        elf::DT_FLAGS_1 => info.nodeflib = val & u64::from(elf::DF_1_NODEFLIB) != 0,
+        elf::DT_FLAGS_1 => {
+            info.nodeflib = val & u64::from(elf::DF_1_NODEFLIB) != 0;
+            info.pie = val & u64::from(elf::DF_1_PIE) != 0;
+        }
         _ => {}
     }
     Ok(())

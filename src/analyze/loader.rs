@@ -657,14 +657,27 @@ impl Search<'_, '_> {
                 }
             }
         }
-        let would_be = dirs.iter().find_map(|d| {
-            let sp = super::store::store_path_of(d)?;
-            self.ctx
-                .fs
-                .resolve(&sp)
-                .is_err()
-                .then(|| rootfs::join(d, name))
-        });
+        // Which absent store path should have provided it: the one whose copy on this
+        // host has the file (a CI builder usually holds the closure), else the only
+        // search dir whose store path is absent from the root.
+        let absent: Vec<&String> = dirs
+            .iter()
+            .filter(|d| {
+                super::store::store_path_of(d).is_some_and(|sp| self.ctx.fs.resolve(&sp).is_err())
+            })
+            .collect();
+        let would_be = absent
+            .iter()
+            .find(|d| std::path::Path::new(&rootfs::join(d, name)).exists())
+            .or_else(|| {
+                let mut sps: Vec<String> = absent
+                    .iter()
+                    .filter_map(|d| super::store::store_path_of(d))
+                    .collect();
+                sps.dedup();
+                (sps.len() == 1).then(|| absent.first()).flatten()
+            })
+            .map(|d| rootfs::join(d, name));
         Err(Problem::NotFound {
             name: name.into(),
             needer: i,
@@ -746,10 +759,19 @@ impl Search<'_, '_> {
             }
             return Try::Skip;
         }
+        // `_dl_map_object_from_fd` names the requested name, not the path, here.
+        let base = cand.rsplit('/').next().unwrap_or(cand);
         if info.e_type != elf::ET_DYN {
             return Try::Fatal(
-                cand.into(),
+                base.into(),
                 "cannot dynamically load executable".into(),
+                false,
+            );
+        }
+        if info.pie {
+            return Try::Fatal(
+                base.into(),
+                "cannot dynamically load position-independent executable".into(),
                 false,
             );
         }

@@ -232,11 +232,14 @@ fn consider(ctx: &Ctx<'_>, task_path: &str, host: &Path, mode: u32, roots: &mut 
         elf::Sniff::Script => roots.push(task_path.to_owned()),
         elf::Sniff::Elf => {
             if let Ok(info) = ctx.elf(host).as_ref() {
+                // A PIE has PT_INTERP and no DT_SONAME; libc.so.6 has both (it is
+                // runnable, but it is a library).
                 let program = info.e_type == object::elf::ET_EXEC
                     || (info.e_type == object::elf::ET_DYN
+                        && info.soname.is_none()
                         && (info.interp.is_some()
-                            || (info.soname.is_none()
-                                && !elf::host_machines().contains(&info.machine))));
+                            || info.pie
+                            || !elf::host_machines().contains(&info.machine)));
                 if program {
                     roots.push(task_path.to_owned());
                 }
