@@ -15,6 +15,8 @@ use super::store;
 use crate::finding::{Cause, Finding, Kind, Severity};
 use crate::rootfs::{self, ResolveError, ResolveErrorKind, Resolved};
 
+const E_DYN: u16 = object::elf::ET_DYN;
+
 /// Who called `execve`, which decides the text and the exit status of a failure.
 #[derive(Debug, Clone)]
 pub enum Exec {
@@ -582,22 +584,73 @@ impl<'c, 'a> Walker<'c, 'a> {
         };
         self.any_dynamic = true;
         self.scope.insert(interp.clone());
-        let ir = match ctx.fs.resolve_at(&ctx.cwd, &interp) {
+        // The interpreter is checked as the kernel does; whatever it finds, the libraries
+        // are then resolved as the loader would once it runs, so one pass shows
+        // everything to fix.
+        let (cfg, iinfo) = match self.interpreter(exec, &interp, &info, here) {
+            Some(x) => x,
+            None => {
+                // The loader's configuration from the host's file of that name when there
+                // is one, else glibc's defaults for its path.
+                let host = std::path::Path::new(&interp);
+                let host = (host.is_file() && host.is_absolute()).then_some(host);
+                let cfg = ctx.loader_config(&interp, &interp, &info, host);
+                let iinfo = Rc::new(elf::ElfInfo {
+                    class64: info.class64,
+                    machine: info.machine,
+                    e_type: E_DYN,
+                    soname: interp.rsplit('/').next().map(str::to_owned),
+                    ..elf::ElfInfo::default()
+                });
+                (cfg, iinfo)
+            }
+        };
+        let p = loader::load(ctx, &cfg, &r.task_path, info, iinfo);
+        for o in &p.objs {
+            self.scope.insert(o.task_path.clone());
+            if !o.l_name.is_empty() {
+                self.scope.insert(o.l_name.clone());
+            }
+            if let Some(n) = o.l_name.rsplit('/').next() {
+                self.loaded_names.insert(n.to_owned());
+            }
+        }
+        for prob in &p.problems {
+            let f = self.library_finding(&cfg, &p, prob, here, loader_argv0);
+            self.add(f);
+        }
+        if self.primary.is_none() && cfg.kind == LoaderKind::Glibc {
+            self.primary = Some((cfg, p));
+        }
+    }
+
+    /// `PT_INTERP` as `binfmt_elf` opens it: it must resolve, be executable by the
+    /// task and not on a noexec mount, and be an ELF of the program's machine. Returns
+    /// the loader when it is usable.
+    fn interpreter(
+        &mut self,
+        exec: &Exec,
+        interp: &str,
+        info: &elf::ElfInfo,
+        here: &[String],
+    ) -> Option<(Rc<LoaderConfig>, Rc<elf::ElfInfo>)> {
+        let ctx = self.ctx;
+        let ir = match ctx.fs.resolve_at(&ctx.cwd, interp) {
             Ok(ir) => ir,
             Err(e) => {
-                let f = self.resolve_failure(&interp, &e, Cause::Interpreter, here);
+                let f = self.resolve_failure(interp, &e, Cause::Interpreter, here);
                 let f = self.with_exec(f, exec, Errno::from_resolve(&e));
                 self.add(f);
-                return;
+                return None;
             }
         };
         self.scope.insert(ir.task_path.clone());
-        if let Some((f, errno)) = self.exec_permission(&ir, &interp, false, here) {
+        if let Some((f, errno)) = self.exec_permission(&ir, interp, false, here) {
             let f = self.with_exec(f, exec, errno);
             self.add(f);
-            return;
+            return None;
         }
-        let Some(ihost) = ir.host.clone() else { return };
+        let ihost = ir.host.clone()?;
         let iinfo = match ctx.elf(&ihost).as_ref() {
             Ok(i) => Rc::new(i.clone()),
             Err(e) => {
@@ -623,7 +676,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                     ir.task_path
                 ))
                 .hint(format!("ship the real {}", ir.task_path));
-                let paths: Vec<&str> = std::iter::once(interp.as_str())
+                let paths: Vec<&str> = std::iter::once(interp)
                     .chain(ir.links.iter().map(|l| l.link.as_str()))
                     .chain(std::iter::once(ir.task_path.as_str()))
                     .collect();
@@ -635,7 +688,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 }
                 let f = self.with_exec(f, exec, errno);
                 self.add(f);
-                return;
+                return None;
             }
         };
         if iinfo.machine != info.machine {
@@ -654,26 +707,10 @@ impl<'c, 'a> Walker<'c, 'a> {
             .hint("ship the interpreter of the program's architecture");
             let f = self.with_exec(f, exec, Errno::Elibbad);
             self.add(f);
-            return;
+            return None;
         }
-        let cfg = ctx.loader_config(&interp, &ir, &iinfo, &ihost);
-        let p = loader::load(ctx, &cfg, &r.task_path, info, iinfo);
-        for o in &p.objs {
-            self.scope.insert(o.task_path.clone());
-            if !o.l_name.is_empty() {
-                self.scope.insert(o.l_name.clone());
-            }
-            if let Some(n) = o.l_name.rsplit('/').next() {
-                self.loaded_names.insert(n.to_owned());
-            }
-        }
-        for prob in &p.problems {
-            let f = self.library_finding(&cfg, &p, prob, here, loader_argv0);
-            self.add(f);
-        }
-        if self.primary.is_none() && cfg.kind == LoaderKind::Glibc {
-            self.primary = Some((cfg, p));
-        }
+        let cfg = ctx.loader_config(interp, &ir.task_path, &iinfo, Some(&ihost));
+        Some((cfg, iinfo))
     }
 
     fn library_finding(
@@ -743,7 +780,12 @@ impl<'c, 'a> Walker<'c, 'a> {
                     (None, Some(rp)) => format!("RPATH {rp}"),
                     (None, None) => "no RPATH/RUNPATH".into(),
                 };
-                let path = would_be.clone().unwrap_or_else(|| name.clone());
+                // The path is the DT_NEEDED name: several directories were searched.
+                let path = name.clone();
+                let where_ = would_be
+                    .as_deref()
+                    .map(|w| format!("; it would be {w}, whose store path is not in the bundle"))
+                    .unwrap_or_default();
                 let hint = match would_be.as_deref().and_then(store::store_path_of) {
                     Some(sp) => format!(
                         "add {sp} to the bundle: it is in the closure of {}",
@@ -758,7 +800,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 Finding::error(Kind::Missing, Cause::Library, path)
                     .needed_by(chain_of(*needer))
                     .message(format!(
-                        "{name} (DT_NEEDED of {}) is not found by {} ({search})",
+                        "{name} (DT_NEEDED of {}) is not found by {} ({search}){where_}",
                         p.objs[*needer].task_path, cfg.interp
                     ))
                     .hint(hint)

@@ -51,8 +51,10 @@ pub struct LoaderConfig {
 }
 
 impl LoaderConfig {
-    pub fn new(interp: &str, resolved: &Resolved, info: &ElfInfo, bytes: &[u8]) -> LoaderConfig {
-        let file_name = resolved.task_path.rsplit('/').next().unwrap_or("");
+    /// `task_path`: the loader's file as resolved in the root (or `interp` when it is
+    /// not there); `bytes`: its content (empty when unknown).
+    pub fn new(interp: &str, task_path: &str, info: &ElfInfo, bytes: &[u8]) -> LoaderConfig {
+        let file_name = task_path.rsplit('/').next().unwrap_or("");
         let kind = if file_name.starts_with("ld-musl-")
             || interp
                 .rsplit('/')
@@ -86,7 +88,7 @@ impl LoaderConfig {
                 LoaderConfig {
                     kind,
                     interp: interp.to_owned(),
-                    task_path: resolved.task_path.clone(),
+                    task_path: task_path.to_owned(),
                     soname: info.soname.clone(),
                     class64: info.class64,
                     machine: info.machine,
@@ -109,7 +111,7 @@ impl LoaderConfig {
                 LoaderConfig {
                     kind,
                     interp: interp.to_owned(),
-                    task_path: resolved.task_path.clone(),
+                    task_path: task_path.to_owned(),
                     soname: info.soname.clone(),
                     class64: info.class64,
                     machine: info.machine,
@@ -385,7 +387,7 @@ pub fn load(
     // object was requested as, and its `DT_SONAME`. `None` marks a failed name.
     let mut by_name: HashMap<String, Option<usize>> = HashMap::new();
     by_name.insert(cfg.interp.clone(), Some(1));
-    if let Some(so) = &cfg.soname {
+    for so in [&cfg.soname, &p.objs[1].info.soname].into_iter().flatten() {
         by_name.insert(so.clone(), Some(1));
     }
     let mut by_file: HashMap<String, usize> = HashMap::new();

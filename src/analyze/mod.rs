@@ -28,7 +28,7 @@ use crate::archive::ExtractSummary;
 use crate::config::TaskSpec;
 use crate::finding::{Cause, Finding, Kind, Severity};
 use crate::nomad::NomadVersion;
-use crate::rootfs::{Resolved, RootFs};
+use crate::rootfs::RootFs;
 use crate::taskdir::TaskDir;
 
 use self::closure::{Collected, Walker};
@@ -105,16 +105,16 @@ impl<'a> Ctx<'a> {
     pub fn loader_config(
         &self,
         interp: &str,
-        resolved: &Resolved,
+        task_path: &str,
         info: &ElfInfo,
-        host: &Path,
+        host: Option<&Path>,
     ) -> Rc<LoaderConfig> {
-        let key = format!("{interp}\0{}", resolved.task_path);
+        let key = format!("{interp}\0{task_path}");
         if let Some(c) = self.loader_cache.borrow().get(&key) {
             return c.clone();
         }
-        let bytes = fs::read(host).unwrap_or_default();
-        let c = Rc::new(LoaderConfig::new(interp, resolved, info, &bytes));
+        let bytes = host.and_then(|h| fs::read(h).ok()).unwrap_or_default();
+        let c = Rc::new(LoaderConfig::new(interp, task_path, info, &bytes));
         self.loader_cache.borrow_mut().insert(key, c.clone());
         c
     }
@@ -164,7 +164,13 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
     }
 
     let scope = store::scope_closure(&w.scope, &input.extract.store_refs);
-    let store_findings = store::check_refs(&ctx.fs, &input.extract.store_refs, &scope, &w.scope);
+    let store_findings = store::check_refs(
+        &ctx.fs,
+        &input.extract.store_refs,
+        &scope,
+        &w.scope,
+        input.task.command.is_none(),
+    );
     let lint_findings = lints::lint(&ctx, &w);
     for f in store_findings {
         w.add(f);
