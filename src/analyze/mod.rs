@@ -276,32 +276,50 @@ fn walk_files(dir: &Path, task_prefix: &str, f: &mut dyn FnMut(&str, &Path, u32)
 /// The one or two root causes: missing things grouped by the store path they belong
 /// to ("glibc-2.40 is not in the bundle: 14 binaries need it"), then the rest.
 fn summarize(collected: &[Collected], lints: &[Finding]) -> Vec<String> {
-    let mut groups: BTreeMap<String, (BTreeSet<String>, usize, &Finding)> = BTreeMap::new();
+    struct Group<'f> {
+        programs: BTreeSet<String>,
+        referrers: BTreeSet<String>,
+        first: &'f Finding,
+    }
+    let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
     for c in collected {
         let f = &c.finding;
         if f.severity != Severity::Error {
             continue;
         }
-        let key = group_key(f);
-        let e = groups.entry(key).or_insert((BTreeSet::new(), 0, f));
-        e.0.extend(c.roots.iter().cloned());
-        e.1 += 1;
+        let g = groups.entry(group_key(f)).or_insert(Group {
+            programs: BTreeSet::new(),
+            referrers: BTreeSet::new(),
+            first: f,
+        });
+        // A store reference's "roots" are the files naming it, not programs.
+        if f.cause == Cause::StoreReference {
+            g.referrers.extend(f.needed_by.iter().cloned());
+        } else {
+            g.programs.extend(c.roots.iter().cloned());
+        }
     }
     let mut lines: Vec<(usize, String)> = groups
         .into_iter()
-        .map(|(key, (roots, n, f))| {
-            let who = match roots.len() {
-                1 => format!(
-                    "{} needs it",
-                    roots.iter().next().map(String::as_str).unwrap_or("")
-                ),
-                k => format!("{k} programs need it"),
+        .map(|(key, g)| {
+            let n = g.programs.len();
+            let who = match (n, g.programs.iter().next()) {
+                (1, Some(p)) => format!("{p} needs it"),
+                (0, _) => {
+                    let k = g.referrers.len();
+                    format!(
+                        "{k} file{} of the bundle name{} it",
+                        if k == 1 { "" } else { "s" },
+                        if k == 1 { "s" } else { "" }
+                    )
+                }
+                _ => format!("{n} programs need it"),
             };
+            let f = g.first;
             let line = if let Some(sp) = store::store_path_of(&key) {
                 format!(
-                    "{} is not in the bundle: {who} ({sp}, {n} finding{})",
-                    store::store_name(&sp),
-                    if n == 1 { "" } else { "s" }
+                    "{} is not in the bundle: {who} ({sp})",
+                    store::store_name(&sp)
                 )
             } else if f.cause == Cause::Command && f.kind == Kind::Missing {
                 format!(
@@ -312,7 +330,7 @@ fn summarize(collected: &[Collected], lints: &[Finding]) -> Vec<String> {
                 let what = f.message.as_deref().unwrap_or(&f.path);
                 format!("{what} ({who})")
             };
-            (roots.len(), line)
+            (n.max(1), line)
         })
         .collect();
     lines.sort_by(|a, b| b.0.cmp(&a.0));
