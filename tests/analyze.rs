@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nomad_chroot_check::analyze::{Analysis, AnalyzeInput, analyze};
@@ -926,4 +926,77 @@ fn passwd_lint_by_version() {
     let a = t.run(Some("/local/app"));
     assert!(a.findings.iter().all(|f| f.cause != Cause::User));
     let _ = t.mkdir("/tmp");
+}
+
+/// Build a program and a library with musl-gcc (Debian's musl-tools).
+fn musl_build(dir: &Path) -> (PathBuf, PathBuf) {
+    let ok = Command::new("musl-gcc").arg("--version").output().is_ok();
+    assert!(
+        ok,
+        "musl-gcc is not installed: `apt-get install musl musl-tools` (the CI installs it)"
+    );
+    fs::write(dir.join("foo.c"), "int foo(void) { return 42; }\n").unwrap();
+    fs::write(
+        dir.join("app.c"),
+        "int foo(void);\nint main(void) { return foo() == 42 ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let st = Command::new("musl-gcc")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "musl-gcc {args:?}");
+    };
+    run(&["-shared", "-fPIC", "-o", "libfoo.so", "foo.c"]);
+    run(&["-o", "app", "app.c", "-L.", "-lfoo"]);
+    (dir.join("app"), dir.join("libfoo.so"))
+}
+
+/// musl's loader: RUNPATH, then its path file `<prefix>/etc/ld-musl-<arch>.path`;
+/// `libc.so` is the loader itself; its own error text.
+#[test]
+fn musl_loader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, libfoo) = musl_build(tmp.path());
+    let t = T::new();
+    let musl = sp('m', "musl-1.2.3");
+    let a_sp = sp('a', "app-1.0");
+    let ldso = format!("{musl}/lib/ld-musl-x86_64.so.1");
+    t.copy("/lib/x86_64-linux-musl/libc.so", &ldso, 0o555);
+    t.copy(app.to_str().unwrap(), &format!("{a_sp}/bin/app"), 0o555);
+    t.patchelf(
+        &format!("{a_sp}/bin/app"),
+        Some(&ldso),
+        Some("$ORIGIN/../lib"),
+        false,
+    );
+    let a = t.run(Some(&format!("{a_sp}/bin/app")));
+    assert_eq!(missing(&a), set(["libfoo.so"]));
+    let f = find(&a, Kind::Missing, "libfoo.so");
+    assert_eq!(
+        f.nomad_error.as_deref().unwrap(),
+        format!(
+            "Error loading shared library libfoo.so: No such file or directory (needed by {a_sp}/bin/app)"
+        )
+    );
+    // Through the path file next to the loader's prefix.
+    t.copy(libfoo.to_str().unwrap(), "/opt/lib/libfoo.so", 0o555);
+    t.write(
+        &format!("{musl}/etc/ld-musl-x86_64.path"),
+        b"/opt/lib\n",
+        0o444,
+    );
+    let a = t.run(Some(&format!("{a_sp}/bin/app")));
+    assert!(missing(&a).is_empty(), "{:#?}", a.findings);
+    // Through RUNPATH ($ORIGIN).
+    fs::remove_file(t.host(&format!("{musl}/etc/ld-musl-x86_64.path"))).unwrap();
+    t.copy(
+        libfoo.to_str().unwrap(),
+        &format!("{a_sp}/lib/libfoo.so"),
+        0o555,
+    );
+    let a = t.run(Some(&format!("{a_sp}/bin/app")));
+    assert!(missing(&a).is_empty(), "{:#?}", a.findings);
 }
