@@ -89,6 +89,8 @@ pub enum Cause {
     ShebangTooLong,
     SymbolVersion,
     HostDivergence,
+    /// A file the loader opens is not a loadable ELF (`invalid ELF header`, wrong type).
+    InvalidElf,
     // kind = environment
     User,
     Dns,
