@@ -104,6 +104,24 @@ let
       exit 1
     fi
 
+    # A symlink is stored as what it points to. One that points outside the store, or
+    # nowhere, is left out with a warning: in an unsandboxed build (Debian's default)
+    # `tar -h` would copy the builder's /etc or /run into the bundle, and Nomad would
+    # have made the link an empty file anyway.
+    : > outside.list
+    # find -L: tar -h descends into symlinked directories, so the names to leave out
+    # include the paths through them.
+    while read -r p; do find -L "$p" 2>/dev/null || true; done < closure.list |
+    while read -r l; do
+      [ -L "$l" ] || continue
+      t=$(readlink -f "$l" || true)
+      case "$t" in
+        /nix/store/*) if [ -e "$t" ]; then continue; fi ;;
+      esac
+      echo "warning: leaving out $l -> $(readlink "$l"): it points outside /nix/store or nowhere" >&2
+      printf '%s\n' "$l" >> outside.list
+    done
+
     mkdir root
     : > names.list
     if [ -n "$shell" ]; then
@@ -131,6 +149,7 @@ let
     (cd root && "$tar" --create --file="$TMPDIR/bundle.tar" --format=gnu \
       --absolute-names --dereference --hard-dereference --ignore-failed-read \
       --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner \
+      --anchored --no-wildcards --exclude-from="$TMPDIR/outside.list" \
       --files-from="$TMPDIR/names.list")
 
     # Count as go-getter does: one per header, directories included (GNU tar folds

@@ -89,6 +89,8 @@ let
     fi
   '';
 in
+assert run -> command != [ ]
+  || throw "check.nix: run = true needs the task's command, e.g. command = [ \"/usr/local/bin/app\" ]";
 derivation {
   name = drvName;
   system = stdenv.hostPlatform.system or builtins.currentSystem;

@@ -60,6 +60,11 @@ fn main() {
     add("eval_default_nix_with_stub_pkgs", false, eval_default_nix);
     add("eval_shell_nix_with_stub_pkgs", false, eval_shell_nix);
     add("eval_sources_pin", false, eval_sources_pin);
+    add(
+        "eval_rejects_bad_arguments",
+        false,
+        eval_rejects_bad_arguments,
+    );
     add("bundle_layout_for_nomad", false, bundle_layout_for_nomad);
     add(
         "bundle_exclude_leaves_out_a_store_path",
@@ -601,6 +606,23 @@ fn eval_sources_pin(env: &Env) -> TestResult {
     })
 }
 
+fn eval_rejects_bad_arguments(env: &Env) -> TestResult {
+    for (attr, want) in [
+        (
+            "badWrapper",
+            "binWrappers entry `../evil` is not a plain file name",
+        ),
+        ("runWithoutCommand", "run = true needs the task's command"),
+    ] {
+        let out = nix(env, "nix-instantiate", test_args(env, attr))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure(!out.status.success() && stderr.contains(want), || {
+            format!("-A {attr}: want an evaluation error with `{want}`, got:\n{stderr}")
+        })?;
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // Trials: bundle.nix
 
@@ -662,6 +684,18 @@ fn bundle_layout_for_nomad(env: &Env) -> TestResult {
         let m = member(&members, &format!("{a}/{link}"))?;
         ensure(m.data == b"hello from a\n", || {
             format!("{}: {:?}", m.name, String::from_utf8_lossy(&m.data))
+        })?;
+    }
+    // Links out of the store or to nowhere are left out, not copied from the builder.
+    for outside in [
+        "share/host-link",
+        "share/dangling",
+        "lib/share-dir/host-link",
+        "lib/share-dir/dangling",
+    ] {
+        let name = format!("{a}/{outside}");
+        ensure(!members.iter().any(|m| m.name == name), || {
+            format!("{name} points outside the store but is in the bundle")
         })?;
     }
     // The shell's sh link became the busybox binary itself.

@@ -32,6 +32,10 @@ rec {
   bigRaised = mkBundle { name = "big-raised"; paths = fx.big; fileCountLimit = 4097; };
   bigUnlimited = mkBundle { name = "big-unlimited"; paths = fx.big; fileCountLimit = 0; };
 
+  # Mistakes that must fail evaluation with a clear message.
+  badWrapper = mkBundle { name = "bad"; paths = fx.b; binWrappers = [ "../evil" ]; };
+  runWithoutCommand = checkBundle { inherit nomad-chroot-check bundle; run = true; };
+
   check = checkBundle { inherit nomad-chroot-check bundle; chrootEnv = "none"; };
   checkBroken = checkBundle {
     inherit nomad-chroot-check;

@@ -1,6 +1,7 @@
 # Real store paths with real references for the bundle tests.
 # - a: a file, a relative and an absolute symlink to it, a hard link to it, and a
-#   symlink to a directory: everything Nomad's unpacker would flatten to empty files.
+#   symlink to a directory: everything Nomad's unpacker would flatten to empty files;
+#   plus links out of the store and to nowhere, which bundle.nix must leave out.
 # - b: a script whose shebang and body name store paths (runtime's sh, a's file), so
 #   Nix records b → runtime and b → a as references.
 # - runtime: a static busybox with sh and cat links, small enough to bundle.
@@ -29,6 +30,8 @@ rec {
     ln -s $out/share/greeting $out/share/greeting-abs
     ln $out/share/greeting $out/share/greeting-hard
     ln -s ../share $out/lib/share-dir
+    ln -s /etc/hostname $out/share/host-link
+    ln -s /nonexistent $out/share/dangling
   '';
   b = mk "ncc-fixture-b" ''
     mkdir -p $out/bin
