@@ -95,12 +95,12 @@ let
          state == 3 { if (--n == 0) state = 0; next }' closure-* | sort -u > closure.all
     if [ -n "$excludePaths" ]; then
       printf '%s\n' $excludePaths > exclude.list
-      grep -vxF -f exclude.list closure.all > closure.list || true
+      grep -vxF -f exclude.list closure.all > closure.list || [ $? -eq 1 ]
     else
       cp closure.all closure.list
     fi
     if [ ! -s closure.list ]; then
-      echo "error: bundle ${name}: nothing left to bundle after exclude" >&2
+      echo "error: bundle $name: nothing left to bundle after exclude" >&2
       exit 1
     fi
 
@@ -144,10 +144,9 @@ let
     fi
     cat closure.list >> names.list
 
-    # --ignore-failed-read: a dangling symlink cannot be dereferenced; tar warns and leaves
-    # it out (Nomad would have made it an empty file, no more useful).
+    # Strict: every name left is readable, so any tar error fails the build.
     (cd root && "$tar" --create --file="$TMPDIR/bundle.tar" --format=gnu \
-      --absolute-names --dereference --hard-dereference --ignore-failed-read \
+      --absolute-names --dereference --hard-dereference \
       --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner \
       --anchored --no-wildcards --exclude-from="$TMPDIR/outside.list" \
       --files-from="$TMPDIR/names.list")
@@ -155,7 +154,7 @@ let
     # Count as go-getter does: one per header, directories included (GNU tar folds
     # long-name headers into their entry, as Go's archive/tar does).
     entries=$("$tar" --list --absolute-names --file=bundle.tar | wc -l)
-    echo "bundle ${name}: $entries entries, $(wc -l < closure.list) store paths"
+    echo "bundle $name: $entries entries, $(wc -l < closure.list) store paths"
     if [ "$fileCountLimit" -gt 0 ] && [ "$entries" -ge "$fileCountLimit" ]; then
       need=$((entries + 1))
       echo "error: bundle has $entries entries, more than Nomad's decompression_file_count_limit of $fileCountLimit allows (go-getter refuses an archive with as many entries as the limit: \"tar archive contains too many files\"); raise client.artifact.decompression_file_count_limit to at least $need and pass fileCountLimit = $need, or 0 to disable" >&2
@@ -164,6 +163,8 @@ let
     "$gzip" -n -9 < bundle.tar > "$out"
   '';
 in
+assert builtins.isInt fileCountLimit && fileCountLimit >= 0
+  || throw "bundle.nix: fileCountLimit must be a non-negative integer (0 disables the check)";
 (derivation {
   name = drvName;
   system = stdenv.hostPlatform.system or builtins.currentSystem;
