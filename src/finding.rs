@@ -72,6 +72,11 @@ pub enum Cause {
     SizeLimit,
     EmptyArchive,
     Destination,
+    /// go-getter's unpacker fails on the archive's own layout (a file where a directory
+    /// must be, an entry naming a directory).
+    UnpackFailure,
+    /// Absolute member names, re-rooted under the destination.
+    AbsoluteName,
     // kind = permission / exec-format / version
     NotExecutable,
     NotReadable,
@@ -84,6 +89,8 @@ pub enum Cause {
     ShebangTooLong,
     SymbolVersion,
     HostDivergence,
+    /// A file the loader opens is not a loadable ELF (`invalid ELF header`, wrong type).
+    InvalidElf,
     // kind = environment
     User,
     Dns,
@@ -208,6 +215,7 @@ impl Finding {
                         | Cause::ExtensionMismatch
                         | Cause::Destination
                         | Cause::ChecksumMismatch
+                        | Cause::UnpackFailure
                 ))
     }
 }

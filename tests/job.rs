@@ -942,7 +942,6 @@ fn build_bundles(dir: &Path) {
 }
 
 #[test]
-#[ignore = "needs archive::extract (issue 2, another branch): run with --ignored once merged"]
 fn production_hcl_end_to_end_static_check() {
     let dir = tempfile::tempdir().unwrap();
     build_bundles(dir.path());
@@ -1246,7 +1245,6 @@ fn find_file(dir: &Path, name: &str, depth: usize) -> Option<PathBuf> {
 }
 
 #[test]
-#[ignore = "needs archive::extract (issue 2, another branch): run with --ignored once merged"]
 fn several_artifacts_unpack_in_order_with_archive_and_checksum_options() {
     let dir = tempfile::tempdir().unwrap();
     let busybox = std::fs::read("/bin/busybox").expect("busybox-static is installed");

@@ -1,12 +1,40 @@
-//! Static self-containment analysis. OWNER: analysis helper (issue 3).
+//! Static self-containment analysis: everything the task needs, resolved inside the
+//! emulated chroot (through [`crate::rootfs`] only), each problem reported with the
+//! chain that needed it, the error Nomad shows for it (§5.4) and the fix.
+//!
+//! The order is Nomad's: the host-side command lookup ([`lookup`]), runc's in-chroot
+//! `LookPath`, then what `execve` and the loader follow ([`closure`]: `#!` lines,
+//! `PT_INTERP`, `DT_NEEDED` with the loader's own search rules, symbol versions), then
+//! the Nix store references extraction recorded ([`store`]) and environment lints
+//! ([`lints`]). Nothing here writes or executes anything.
 
-use std::collections::BTreeMap;
+pub mod closure;
+pub mod elf;
+pub mod lints;
+pub mod loader;
+pub mod lookup;
+pub mod perms;
+pub mod shebang;
+pub mod store;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::archive::ExtractSummary;
 use crate::config::TaskSpec;
-use crate::finding::Finding;
+use crate::finding::{Cause, Finding, Kind, Severity};
 use crate::nomad::NomadVersion;
+use crate::rootfs::RootFs;
 use crate::taskdir::TaskDir;
+
+use self::closure::{Collected, Walker};
+use self::elf::{ElfError, ElfInfo};
+use self::loader::{CacheEntry, LoaderConfig};
+use self::perms::Creds;
 
 pub struct AnalyzeInput<'a> {
     pub taskdir: &'a TaskDir,
@@ -30,9 +58,312 @@ pub struct Analysis {
     pub summary: Vec<String>,
     /// The static check proves the task cannot start (running adds nothing).
     pub start_blocked: bool,
+    /// The entrypoints analysed (the command, or every executable of the bundle).
+    pub roots: Vec<String>,
+}
+
+/// Shared state of one analysis: the root, the task's credentials and cwd, and caches
+/// so each file is parsed once however many programs use it.
+pub struct Ctx<'a> {
+    pub input: &'a AnalyzeInput<'a>,
+    pub fs: RootFs,
+    pub creds: Creds,
+    /// runc's cwd: `work_dir`, else `/` (§3.5).
+    pub cwd: String,
+    elf_cache: RefCell<HashMap<PathBuf, Rc<Result<ElfInfo, ElfError>>>>,
+    loader_cache: RefCell<HashMap<String, Rc<LoaderConfig>>>,
+    ld_cache: RefCell<HashMap<String, Option<Rc<Vec<CacheEntry>>>>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(input: &'a AnalyzeInput<'a>) -> Self {
+        Ctx {
+            input,
+            fs: RootFs::new(input.taskdir),
+            creds: Creds {
+                uid: input.uid,
+                gid: input.gid,
+            },
+            cwd: input.task.work_dir.clone().unwrap_or_else(|| "/".into()),
+            elf_cache: RefCell::new(HashMap::new()),
+            loader_cache: RefCell::new(HashMap::new()),
+            ld_cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn elf(&self, host: &Path) -> Rc<Result<ElfInfo, ElfError>> {
+        if let Some(e) = self.elf_cache.borrow().get(host) {
+            return e.clone();
+        }
+        let e = Rc::new(elf::parse(host));
+        self.elf_cache
+            .borrow_mut()
+            .insert(host.to_owned(), e.clone());
+        e
+    }
+
+    pub fn loader_config(
+        &self,
+        interp: &str,
+        task_path: &str,
+        info: &ElfInfo,
+        host: Option<&Path>,
+    ) -> Rc<LoaderConfig> {
+        let key = format!("{interp}\0{task_path}");
+        if let Some(c) = self.loader_cache.borrow().get(&key) {
+            return c.clone();
+        }
+        let bytes = host.and_then(|h| fs::read(h).ok()).unwrap_or_default();
+        let c = Rc::new(LoaderConfig::new(interp, task_path, info, &bytes));
+        self.loader_cache.borrow_mut().insert(key, c.clone());
+        c
+    }
+
+    /// The loader's cache file *inside the root*, parsed once.
+    pub fn ld_cache(&self, path: &str) -> Option<Rc<Vec<CacheEntry>>> {
+        if let Some(c) = self.ld_cache.borrow().get(path) {
+            return c.clone();
+        }
+        let c = self
+            .fs
+            .resolve(path)
+            .ok()
+            .and_then(|r| r.host)
+            .and_then(|h| fs::read(h).ok())
+            .map(|b| Rc::new(loader::parse_ld_cache(&b)));
+        self.ld_cache
+            .borrow_mut()
+            .insert(path.to_owned(), c.clone());
+        c
+    }
 }
 
 pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
-    let _ = input;
-    Analysis::default()
+    let ctx = Ctx::new(input);
+    let mut out = Analysis::default();
+    let mut w = Walker::new(&ctx);
+    match input.task.command.as_deref() {
+        Some(cmd) => {
+            let lk = lookup::lookup(&ctx, cmd);
+            out.resolved_command = lk.argv0.clone();
+            out.start_blocked = lk.argv0.is_none() || lk.runc_failed;
+            for f in lk.findings {
+                w.add(f);
+            }
+            if let (Some(argv0), false) = (&lk.argv0, lk.runc_failed) {
+                w.root(argv0, lk.made_executable);
+                out.roots.push(argv0.clone());
+            }
+        }
+        None => {
+            for root in executable_roots(&ctx) {
+                w.root(&root, true);
+                out.roots.push(root);
+            }
+        }
+    }
+
+    let scope = store::scope_closure(&w.scope, &input.extract.store_refs);
+    let store_findings = store::check_refs(
+        &ctx.fs,
+        &input.extract.store_refs,
+        &scope,
+        &w.scope,
+        input.task.command.is_none(),
+    );
+    let lint_findings = lints::lint(&ctx, &w);
+    for f in store_findings {
+        w.add(f);
+    }
+    let mut collected = w.into_findings();
+    collected.sort_by(|a, b| {
+        b.finding
+            .severity
+            .cmp(&a.finding.severity)
+            .then(a.finding.kind.cmp(&b.finding.kind))
+            .then(a.finding.path.cmp(&b.finding.path))
+    });
+
+    if input.task.command.is_some() {
+        if let Some(argv0) = &out.resolved_command {
+            let prefix = format!("exec {argv0}: ");
+            out.start_blocked |= collected.iter().any(|c| {
+                c.finding.severity == Severity::Error
+                    && c.finding
+                        .nomad_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with(&prefix))
+            });
+        }
+        out.start_blocked |= lint_findings
+            .iter()
+            .any(|f| f.severity == Severity::Error && f.nomad_error.is_some());
+    }
+    out.summary = summarize(&collected, &lint_findings);
+    out.findings = collected.into_iter().map(|c| c.finding).collect();
+    out.findings.extend(lint_findings);
+    out
+}
+
+/// Without a command: every executable ELF program and script in the task dir and the
+/// shared alloc dir (what extraction put there). Shared libraries (`ET_DYN` without
+/// `PT_INTERP`) are not entrypoints: they are checked as part of the programs that
+/// load them, where their search path is the program's.
+fn executable_roots(ctx: &Ctx<'_>) -> Vec<String> {
+    let mut roots = Vec::new();
+    let taskdir = ctx.input.taskdir;
+    walk_files(&taskdir.root, "", &mut |task_path, host, mode| {
+        if task_path.starts_with("/alloc/") {
+            return;
+        }
+        consider(ctx, task_path, host, mode, &mut roots);
+    });
+    walk_files(
+        &taskdir.shared_alloc(),
+        "/alloc",
+        &mut |task_path, host, mode| {
+            consider(ctx, task_path, host, mode, &mut roots);
+        },
+    );
+    roots.sort();
+    roots
+}
+
+fn consider(ctx: &Ctx<'_>, task_path: &str, host: &Path, mode: u32, roots: &mut Vec<String>) {
+    if mode & 0o111 == 0 {
+        return;
+    }
+    let Ok(head) = elf::head(host, 4) else { return };
+    match elf::sniff(&head) {
+        elf::Sniff::Script => roots.push(task_path.to_owned()),
+        elf::Sniff::Elf => {
+            if let Ok(info) = ctx.elf(host).as_ref() {
+                // A PIE has PT_INTERP and no DT_SONAME; libc.so.6 has both (it is
+                // runnable, but it is a library).
+                let program = info.e_type == object::elf::ET_EXEC
+                    || (info.e_type == object::elf::ET_DYN
+                        && info.soname.is_none()
+                        && (info.interp.is_some()
+                            || info.pie
+                            || !elf::host_machines().contains(&info.machine)));
+                if program {
+                    roots.push(task_path.to_owned());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn walk_files(dir: &Path, task_prefix: &str, f: &mut dyn FnMut(&str, &Path, u32)) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let task_path = format!("{task_prefix}/{name}");
+        let Ok(m) = e.path().symlink_metadata() else {
+            continue;
+        };
+        if m.is_dir() {
+            walk_files(&e.path(), &task_path, f);
+        } else if m.is_file() {
+            f(&task_path, &e.path(), m.permissions().mode());
+        }
+    }
+}
+
+/// The one or two root causes: missing things grouped by the store path they belong
+/// to ("glibc-2.40 is not in the bundle: 14 binaries need it"), then the rest.
+fn summarize(collected: &[Collected], lints: &[Finding]) -> Vec<String> {
+    struct Group<'f> {
+        programs: BTreeSet<String>,
+        referrers: BTreeSet<String>,
+        first: &'f Finding,
+    }
+    let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
+    for c in collected {
+        let f = &c.finding;
+        if f.severity != Severity::Error {
+            continue;
+        }
+        let g = groups.entry(group_key(f)).or_insert(Group {
+            programs: BTreeSet::new(),
+            referrers: BTreeSet::new(),
+            first: f,
+        });
+        // A store reference's "roots" are the files naming it, not programs.
+        if f.cause == Cause::StoreReference {
+            g.referrers.extend(f.needed_by.iter().cloned());
+        } else {
+            g.programs.extend(c.roots.iter().cloned());
+        }
+    }
+    let mut lines: Vec<(usize, String)> = groups
+        .into_iter()
+        .map(|(key, g)| {
+            let n = g.programs.len();
+            let who = match (n, g.programs.iter().next()) {
+                (1, Some(p)) => format!("{p} needs it"),
+                (0, _) => {
+                    let k = g.referrers.len();
+                    format!(
+                        "{k} file{} of the bundle name{} it",
+                        if k == 1 { "" } else { "s" },
+                        if k == 1 { "s" } else { "" }
+                    )
+                }
+                _ => format!("{n} programs need it"),
+            };
+            let f = g.first;
+            let line = if let Some(sp) = store::store_path_of(&key) {
+                format!(
+                    "{} is not in the bundle: {who} ({sp})",
+                    store::store_name(&sp)
+                )
+            } else if f.cause == Cause::Command && f.kind == Kind::Missing {
+                format!(
+                    "the command is not found: {}",
+                    f.nomad_error.as_deref().unwrap_or(&f.path)
+                )
+            } else {
+                let what = f.message.as_deref().unwrap_or(&f.path);
+                format!("{what} ({who})")
+            };
+            (n.max(1), line)
+        })
+        .collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0));
+    let total = lines.len();
+    let mut out: Vec<String> = lines.into_iter().take(2).map(|(_, l)| l).collect();
+    if total > 2 {
+        out.push(format!(
+            "…and {} more problem{} (see findings)",
+            total - 2,
+            if total == 3 { "" } else { "s" }
+        ));
+    }
+    for l in lints.iter().filter(|f| f.severity == Severity::Error) {
+        out.push(l.message.clone().unwrap_or_else(|| l.path.clone()));
+    }
+    out
+}
+
+/// The store path a finding is about (its path, or the store path its fix adds).
+fn group_key(f: &Finding) -> String {
+    if let Some(sp) = store::store_path_within(&f.path) {
+        if f.kind == Kind::Missing || f.cause == Cause::EmptyFile {
+            return sp;
+        }
+    }
+    if let Some(sp) = f
+        .hint
+        .as_deref()
+        .and_then(|h| h.strip_prefix("add "))
+        .and_then(|h| h.split_whitespace().next())
+        .and_then(store::store_path_of)
+    {
+        return sp;
+    }
+    format!("{:?}/{:?}/{}", f.kind, f.cause, f.path)
 }
