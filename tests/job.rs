@@ -1006,11 +1006,9 @@ fn production_hcl_end_to_end_static_check() {
             })
         );
         assert!(r["bundle"]["entries"].as_u64().unwrap() >= 4);
-        assert!(
-            matches!(r["verdict"].as_str(), Some("pass" | "fail")),
-            "{name}: {}",
-            r["verdict"]
-        );
+        // Every interpreter of the chain (bin/sh → store-path sh) is in the bundle.
+        assert_eq!(r["verdict"], "pass", "{name}: {r}");
+        assert_eq!(r["task"]["resolved_command"], command, "{name}");
     }
     assert_eq!(by_name("database")["task"]["env"]["PGDATA"], "/local/db");
     assert_eq!(by_name("database")["task"]["env"]["LC_ALL"], "C");
@@ -1028,11 +1026,62 @@ fn production_hcl_end_to_end_static_check() {
         by_name("server")["task"]["env"]["DATABASE_URL"],
         "postgresql://app:app@127.0.0.1:5432/app"
     );
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "exit {:?}: {stderr}",
-        out.status.code()
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    // Without the store-path shell in the app bundle the server cannot start: that
+    // task fails and the job's verdict and exit code are the worst of its tasks.
+    let f = std::fs::File::create(dir.path().join("app-1.0.tar.gz")).unwrap();
+    let mut b = tar::Builder::new(GzEncoder::new(f, Compression::fast()));
+    add(
+        &mut b,
+        "bin/sh",
+        0o755,
+        format!("#! {BASH}/bin/sh -e\nexec \"{BASH}/bin/sh\" \"$@\"\n").as_bytes(),
     );
+    add(
+        &mut b,
+        "usr/local/bin/uvicorn",
+        0o755,
+        b"#!/bin/sh\nexec uvicorn \"$@\"\n",
+    );
+    b.into_inner().unwrap().finish().unwrap();
+    let out = bin()
+        .args([
+            "job",
+            s(&shared().join("production.hcl")),
+            "--client-config",
+            s(&shared().join("nomad.conf")),
+            "--artifact",
+            &map,
+            "--no-run",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<_> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["task"]["name"].as_str().unwrap().to_owned(),
+                t["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("database".to_owned(), "pass".to_owned()),
+            ("database-init".to_owned(), "pass".to_owned()),
+            ("server".to_owned(), "fail".to_owned())
+        ]
+    );
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
