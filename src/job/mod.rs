@@ -163,6 +163,13 @@ pub fn load(path: &Path, inputs: &hcl::VarInputs) -> Result<JobSpec, JobError> {
     let is_json =
         path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
     if is_json {
+        if !inputs.vars.is_empty() || !inputs.files.is_empty() {
+            // The JSON form is already evaluated: `nomad job run -output` applied the vars.
+            return Err(JobError::Usage(format!(
+                "{}: --var and --var-file apply to HCL jobspecs only; a JSON job has its variables already applied",
+                path.display()
+            )));
+        }
         hcl::check_nesting(path, &text)?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| JobError::Syntax {
             file: path.to_owned(),
