@@ -332,14 +332,45 @@ fn supervise(plan: &Plan, init: Pid, parent: OwnedFd, sigfd: SignalFd, sync_r: O
 fn orphan_cleanup(plan: &Plan, init: Option<Pid>) {
     if let Some(init) = init {
         let _ = kill(init, Signal::SIGKILL);
-        let _ = waitpid(init, Some(WaitPidFlag::__WALL));
+        reap_all(Duration::from_secs(3));
     }
     for cg in &plan.cgroups {
+        // We are a member ourselves: step out to the parent group first, or rmdir
+        // fails with EBUSY.
+        if let Some(parent) = cg.parent() {
+            let _ = fs::write(parent.join("cgroup.procs"), std::process::id().to_string());
+        }
         super::cgroup::remove_dir(cg);
     }
     if let Some(dir) = &plan.remove_on_orphan {
-        crate::taskdir::make_writable(dir);
-        let _ = fs::remove_dir_all(dir);
+        // The task's mount namespace may outlive its last process by a moment.
+        let until = Instant::now() + Duration::from_secs(2);
+        loop {
+            crate::taskdir::make_writable(dir);
+            match fs::remove_dir_all(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(_) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// Reap every child (traced ones included) until none is left or `within` passes.
+fn reap_all(within: Duration) {
+    let until = Instant::now() + within;
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+            Err(_) => return,
+            Ok(WaitStatus::StillAlive) => {
+                if Instant::now() > until {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(_) => {}
+        }
     }
 }
 
