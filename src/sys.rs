@@ -139,7 +139,10 @@ pub fn loopback_up() -> Result<(), SysError> {
     }
     // SAFETY: SIOCSIFFLAGS reads the ifreq we own; the socket is valid.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
-        return Err(SysError::new("ioctl(SIOCSIFFLAGS, lo, IFF_UP)", Errno::last()));
+        return Err(SysError::new(
+            "ioctl(SIOCSIFFLAGS, lo, IFF_UP)",
+            Errno::last(),
+        ));
     }
     Ok(())
 }
@@ -163,7 +166,10 @@ pub fn seccomp_install(filter: &[SockFilter]) -> Result<(), SysError> {
     };
     if r < 0 {
         return Err(SysError::new(
-            format!("prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {} insns)", filter.len()),
+            format!(
+                "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {} insns)",
+                filter.len()
+            ),
             Errno::last(),
         ));
     }
@@ -186,21 +192,6 @@ pub fn ptrace_int(request: libc::c_uint, pid: Pid, data: usize) -> Result<(), Er
     // SAFETY: these requests take no pointers; `data` is an integer (options or signal).
     let r = unsafe { libc::ptrace(request, pid.as_raw(), 0usize, data) };
     if r < 0 { Err(Errno::last()) } else { Ok(()) }
-}
-
-/// `ptrace(PTRACE_GETEVENTMSG)`.
-pub fn ptrace_geteventmsg(pid: Pid) -> Result<u64, Errno> {
-    let mut msg: libc::c_ulong = 0;
-    // SAFETY: the kernel writes one unsigned long into `msg`, which we own.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETEVENTMSG,
-            pid.as_raw(),
-            0usize,
-            &mut msg as *mut libc::c_ulong,
-        )
-    };
-    if r < 0 { Err(Errno::last()) } else { Ok(msg as u64) }
 }
 
 /// Whether a ptrace stop is a group-stop (PTRACE_GETSIGINFO fails with EINVAL).
@@ -273,7 +264,7 @@ pub fn adopt_fd(fd: RawFd) -> Result<OwnedFd, SysError> {
 /// Give the task default signal dispositions: the Rust runtime ignores SIGPIPE, and an
 /// ignored signal stays ignored across execve.
 pub fn default_signal_dispositions() {
-    use nix::sys::signal::{SigAction, SigHandler, SaFlags, SigSet, Signal, sigaction};
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for sig in [Signal::SIGPIPE, Signal::SIGXFSZ] {
         // SAFETY: installing SIG_DFL runs no code of ours in signal context.

@@ -57,7 +57,11 @@ fn sh(script: &'static str) -> Vec<&'static str> {
     vec!["-c", script]
 }
 
-fn base(name: &'static str, args: Vec<&'static str>, check: fn(&Value) -> Result<(), String>) -> Scenario {
+fn base(
+    name: &'static str,
+    args: Vec<&'static str>,
+    check: fn(&Value) -> Result<(), String>,
+) -> Scenario {
     Scenario {
         name,
         version: "2.0",
@@ -110,9 +114,17 @@ fn scenarios() -> Vec<Scenario> {
     let mut s = vec![
         base("batch_exit_0", sh("echo hello; echo warn >&2"), |v| {
             no_errors(v)?;
-            ensure!(outcome(v)["exit_code"] == 0, "exit code {}", outcome(v)["exit_code"]);
+            ensure!(
+                outcome(v)["exit_code"] == 0,
+                "exit code {}",
+                outcome(v)["exit_code"]
+            );
             ensure!(stdout(v) == "hello\n", "stdout {:?}", stdout(v));
-            ensure!(outcome(v)["stderr_tail"] == "warn\n", "stderr {}", outcome(v)["stderr_tail"]);
+            ensure!(
+                outcome(v)["stderr_tail"] == "warn\n",
+                "stderr {}",
+                outcome(v)["stderr_tail"]
+            );
             ensure!(v["logs_exist"] == true, "alloc/logs/web.stdout.0 missing");
             Ok(())
         }),
@@ -120,7 +132,13 @@ fn scenarios() -> Vec<Scenario> {
             let f = finding(v, "run", "exit-code").ok_or("no exit-code finding")?;
             ensure!(f["exit_code"] == 3, "{f}");
             ensure!(f["severity"] == "error", "{f}");
-            ensure!(f["message"].as_str().unwrap_or("").contains("broken config"), "{f}");
+            ensure!(
+                f["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("broken config"),
+                "{f}"
+            );
             Ok(())
         }),
         Scenario {
@@ -128,9 +146,16 @@ fn scenarios() -> Vec<Scenario> {
             argv0: "/local/app",
             args: vec![],
             ..base("missing_interpreter_exit_255", vec![], |v| {
-                ensure!(outcome(v)["exit_code"] == 255, "exit {}", outcome(v)["exit_code"]);
+                ensure!(
+                    outcome(v)["exit_code"] == 255,
+                    "exit {}",
+                    outcome(v)["exit_code"]
+                );
                 let err = outcome(v)["stderr_tail"].as_str().unwrap_or("");
-                ensure!(err == "exec /local/app: no such file or directory\n", "stderr {err:?}");
+                ensure!(
+                    err == "exec /local/app: no such file or directory\n",
+                    "stderr {err:?}"
+                );
                 ensure!(finding(v, "run", "exit-code").is_some(), "no run finding");
                 Ok(())
             })
@@ -141,9 +166,16 @@ fn scenarios() -> Vec<Scenario> {
             argv0: "/local/app",
             args: vec![],
             ..base("missing_interpreter_nomad_1_9_exit_1", vec![], |v| {
-                ensure!(outcome(v)["exit_code"] == 1, "exit {}", outcome(v)["exit_code"]);
+                ensure!(
+                    outcome(v)["exit_code"] == 1,
+                    "exit {}",
+                    outcome(v)["exit_code"]
+                );
                 let err = outcome(v)["stderr_tail"].as_str().unwrap_or("");
-                ensure!(err.contains("exec /local/app: no such file or directory"), "{err:?}");
+                ensure!(
+                    err.contains("exec /local/app: no such file or directory"),
+                    "{err:?}"
+                );
                 Ok(())
             })
         },
@@ -152,7 +184,11 @@ fn scenarios() -> Vec<Scenario> {
             argv0: "/local/app",
             args: vec![],
             ..base("empty_file_exec_format_error", vec![], |v| {
-                ensure!(outcome(v)["exit_code"] == 255, "exit {}", outcome(v)["exit_code"]);
+                ensure!(
+                    outcome(v)["exit_code"] == 255,
+                    "exit {}",
+                    outcome(v)["exit_code"]
+                );
                 let err = outcome(v)["stderr_tail"].as_str().unwrap_or("");
                 ensure!(err == "exec /local/app: exec format error\n", "{err:?}");
                 Ok(())
@@ -176,14 +212,21 @@ fn scenarios() -> Vec<Scenario> {
             version: "1.11.0",
             files: vec![
                 ("/bin/sh", "@busybox"),
-                ("/etc/passwd", "nobody:x:65534:65534::/nonexistent:/bin/false\napp:x:1234:4321::/:/bin/sh\n"),
+                (
+                    "/etc/passwd",
+                    "nobody:x:65534:65534::/nonexistent:/bin/false\napp:x:1234:4321::/:/bin/sh\n",
+                ),
                 ("/etc/group", "app:x:4321:\nextra:x:777:nobody\n"),
             ],
-            ..base("passwd_in_chroot_nomad_1_11_0", sh("id -u; id -g; id -G"), |v| {
-                no_errors(v)?;
-                ensure!(stdout(v) == "65534\n65534\n65534 777\n", "{:?}", stdout(v));
-                Ok(())
-            })
+            ..base(
+                "passwd_in_chroot_nomad_1_11_0",
+                sh("id -u; id -g; id -G"),
+                |v| {
+                    no_errors(v)?;
+                    ensure!(stdout(v) == "65534\n65534\n65534 777\n", "{:?}", stdout(v));
+                    Ok(())
+                },
+            )
         },
         base("host_uid_gid_0_nomad_2_0", sh("id -u; id -g; id -G"), |v| {
             no_errors(v)?;
@@ -208,7 +251,8 @@ fn scenarios() -> Vec<Scenario> {
             ..base("bad_work_dir", sh("true"), |v| {
                 let f = finding(v, "run", "start-failure").ok_or("no start failure")?;
                 ensure!(
-                    f["message"] == "chdir to cwd (\"/nope\") set in config.json failed: no such file or directory",
+                    f["message"]
+                        == "chdir to cwd (\"/nope\") set in config.json failed: no such file or directory",
                     "{f}"
                 );
                 Ok(())
@@ -222,9 +266,11 @@ fn scenarios() -> Vec<Scenario> {
                 Ok(())
             })
         },
-        Scenario { version: "2.0.1", ..base(
-            "runc_layout",
-            sh("echo pid=$$; \
+        Scenario {
+            version: "2.0.1",
+            ..base(
+                "runc_layout",
+                sh("echo pid=$$; \
                 for d in null zero full random urandom tty; do test -c /dev/$d || echo nodev=$d; done; \
                 test -L /dev/ptmx && echo ptmx; test -L /dev/fd && echo fd; \
                 grep -E ' /(dev|dev/pts|dev/shm|dev/mqueue|proc|sys|secrets|private|alloc|alloc/logs) ' /proc/self/mounts | cut -d' ' -f2,3,4 | sed 's/,.*//' | sort; \
@@ -232,34 +278,53 @@ fn scenarios() -> Vec<Scenario> {
                 test -f /secrets/.nomad-mount && echo marker; \
                 echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo procsys-ro; \
                 test -s /proc/kcore && echo kcore-visible; pwd"),
-            |v| {
-                no_errors(v)?;
-                let out = stdout(v);
-                for want in [
-                    "pid=1\n", "ptmx\n", "fd\n", "/alloc ", "/alloc/logs ", "/dev tmpfs rw",
-                    "/dev/mqueue mqueue", "/dev/pts devpts", "/dev/shm tmpfs", "/proc proc",
-                    "/secrets tmpfs", "/private tmpfs", "/sys sysfs ro", "alloc-rw\n", "logs-ro\n",
-                    "marker\n", "procsys-ro\n",
-                ] {
-                    ensure!(out.contains(want), "missing {want:?} in\n{out}");
-                }
-                ensure!(!out.contains("nodev="), "{out}");
-                ensure!(!out.contains("kcore-visible"), "{out}");
-                ensure!(out.ends_with("\n/\n"), "cwd is not /: {out}");
-                Ok(())
-            },
-        ) },
+                |v| {
+                    no_errors(v)?;
+                    let out = stdout(v);
+                    for want in [
+                        "pid=1\n",
+                        "ptmx\n",
+                        "fd\n",
+                        "/alloc ",
+                        "/alloc/logs ",
+                        "/dev tmpfs rw",
+                        "/dev/mqueue mqueue",
+                        "/dev/pts devpts",
+                        "/dev/shm tmpfs",
+                        "/proc proc",
+                        "/secrets tmpfs",
+                        "/private tmpfs",
+                        "/sys sysfs ro",
+                        "alloc-rw\n",
+                        "logs-ro\n",
+                        "marker\n",
+                        "procsys-ro\n",
+                    ] {
+                        ensure!(out.contains(want), "missing {want:?} in\n{out}");
+                    }
+                    ensure!(!out.contains("nodev="), "{out}");
+                    ensure!(!out.contains("kcore-visible"), "{out}");
+                    ensure!(out.ends_with("\n/\n"), "cwd is not /: {out}");
+                    Ok(())
+                },
+            )
+        },
         Scenario {
             chroot: Chroot::NomadDefault,
             files: vec![
                 ("/bin/sh", "@busybox"),
-                ("/etc/passwd", "nobody:x:65534:65534::/:/bin/false\nartifact-user:x:1:1::/:/bin/sh\n"),
+                (
+                    "/etc/passwd",
+                    "nobody:x:65534:65534::/:/bin/false\nartifact-user:x:1:1::/:/bin/sh\n",
+                ),
             ],
             ..base(
                 "chroot_env_read_only_artifact_wins",
-                sh("grep -c artifact-user /etc/passwd; test -s /etc/hosts && echo host-hosts; \
+                sh(
+                    "grep -c artifact-user /etc/passwd; test -s /etc/hosts && echo host-hosts; \
                     test -e /usr/bin/env && echo usr; touch /usr/x 2>/dev/null || echo usr-ro; \
-                    touch /etc/x 2>/dev/null && echo etc-level-writable-by-nobody"),
+                    touch /etc/x 2>/dev/null && echo etc-level-writable-by-nobody",
+                ),
                 |v| {
                     no_errors(v)?;
                     let out = stdout(v);
@@ -271,68 +336,105 @@ fn scenarios() -> Vec<Scenario> {
         base("env_is_exactly_the_request", sh("env | sort"), |v| {
             no_errors(v)?;
             let out = stdout(v);
-            let keys: Vec<&str> = out.lines().map(|l| l.split('=').next().unwrap_or("")).collect();
-            ensure!(keys == ["NCC_TRIAL_MARKER", "PATH", "PWD", "SHLVL"], "{out:?}");
+            let keys: Vec<&str> = out
+                .lines()
+                .map(|l| l.split('=').next().unwrap_or(""))
+                .collect();
+            ensure!(
+                keys == ["NCC_TRIAL_MARKER", "PATH", "PWD", "SHLVL"],
+                "{out:?}"
+            );
             Ok(())
         }),
-        base("capabilities_default_ambient", sh("grep -E '^Cap(Amb|Bnd|Eff)' /proc/self/status"), |v| {
-            no_errors(v)?;
-            // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
-            // SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP = 0xa80405fb (Docker's default minus NET_RAW)
-            let out = stdout(v);
-            ensure!(out.contains("CapBnd:\t00000000a80405fb"), "{out}");
-            ensure!(out.contains("CapAmb:\t00000000a80405fb"), "{out}");
-            ensure!(out.contains("CapEff:\t00000000a80405fb"), "{out}");
-            Ok(())
-        }),
+        base(
+            "capabilities_default_ambient",
+            sh("grep -E '^Cap(Amb|Bnd|Eff)' /proc/self/status"),
+            |v| {
+                no_errors(v)?;
+                // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
+                // SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP = 0xa80405fb (Docker's default minus NET_RAW)
+                let out = stdout(v);
+                ensure!(out.contains("CapBnd:\t00000000a80405fb"), "{out}");
+                ensure!(out.contains("CapAmb:\t00000000a80405fb"), "{out}");
+                ensure!(out.contains("CapEff:\t00000000a80405fb"), "{out}");
+                Ok(())
+            },
+        ),
         Scenario {
             version: "1.5.5",
             files: vec![("/bin/sh", "@busybox"), ("/etc/passwd", PASSWD)],
-            ..base("capabilities_bounding_only_before_1_5_6", sh("grep -E '^Cap(Amb|Eff)' /proc/self/status"), |v| {
-                no_errors(v)?;
-                let out = stdout(v);
-                ensure!(out.contains("CapEff:\t0000000000000000"), "{out}");
-                ensure!(out.contains("CapAmb:\t0000000000000000"), "{out}");
-                Ok(())
-            })
+            ..base(
+                "capabilities_bounding_only_before_1_5_6",
+                sh("grep -E '^Cap(Amb|Eff)' /proc/self/status"),
+                |v| {
+                    no_errors(v)?;
+                    let out = stdout(v);
+                    ensure!(out.contains("CapEff:\t0000000000000000"), "{out}");
+                    ensure!(out.contains("CapAmb:\t0000000000000000"), "{out}");
+                    Ok(())
+                },
+            )
         },
         Scenario {
             tweak: |t, _, _| t.cap_add = vec!["NET_RAW".into()],
             ..base("cap_add_beyond_allow_caps", sh("true"), |v| {
                 let f = finding(v, "run", "start-failure").ok_or("no start failure")?;
-                ensure!(f["nomad_error"] == "driver does not allow the following capabilities: net_raw", "{f}");
+                ensure!(
+                    f["nomad_error"] == "driver does not allow the following capabilities: net_raw",
+                    "{f}"
+                );
                 Ok(())
             })
         },
         Scenario {
             tweak: |t, _, _| t.network = Network::None,
-            ..base("network_none", sh("ls /sys/class/net; cat /sys/class/net/lo/flags"), |v| {
-                no_errors(v)?;
-                ensure!(stdout(v) == "lo\n0x8\n", "{:?}", stdout(v));
-                Ok(())
-            })
+            ..base(
+                "network_none",
+                sh("ls /sys/class/net; cat /sys/class/net/lo/flags"),
+                |v| {
+                    no_errors(v)?;
+                    ensure!(stdout(v) == "lo\n0x8\n", "{:?}", stdout(v));
+                    Ok(())
+                },
+            )
         },
         Scenario {
             tweak: |t, _, _| t.network = Network::Bridge,
-            ..base("network_bridge", sh("ls /sys/class/net; cat /sys/class/net/lo/flags"), |v| {
-                no_errors(v)?;
-                ensure!(stdout(v).starts_with("lo\n0x"), "{:?}", stdout(v));
-                ensure!(stdout(v) != "lo\n0x8\n", "loopback down: {:?}", stdout(v));
-                Ok(())
-            })
+            ..base(
+                "network_bridge",
+                sh("ls /sys/class/net; cat /sys/class/net/lo/flags"),
+                |v| {
+                    no_errors(v)?;
+                    ensure!(stdout(v).starts_with("lo\n0x"), "{:?}", stdout(v));
+                    ensure!(stdout(v) != "lo\n0x8\n", "loopback down: {:?}", stdout(v));
+                    Ok(())
+                },
+            )
         },
         Scenario {
             env: vec![("PATH", "/bin"), ("NAME", "web")],
-            files: vec![("/bin/sh", "@busybox"), ("/etc/app/README", "configs go here")],
+            files: vec![
+                ("/bin/sh", "@busybox"),
+                ("/etc/app/README", "configs go here"),
+            ],
             ..base(
                 "runtime_misses_are_findings",
                 sh("read l < /etc/app/$NAME.conf; read h < /etc/hostname; echo done"),
                 |v| {
                     let f = v["findings"].as_array().ok_or("no findings")?;
-                    let conf = f.iter().find(|f| f["path"] == "/etc/app/web.conf").ok_or(format!("no /etc/app/web.conf in {f:?}"))?;
-                    ensure!(conf["kind"] == "missing" && conf["cause"] == "runtime", "{conf}");
+                    let conf = f
+                        .iter()
+                        .find(|f| f["path"] == "/etc/app/web.conf")
+                        .ok_or(format!("no /etc/app/web.conf in {f:?}"))?;
+                    ensure!(
+                        conf["kind"] == "missing" && conf["cause"] == "runtime",
+                        "{conf}"
+                    );
                     ensure!(conf["on_host"] == false, "{conf}");
-                    let host = f.iter().find(|f| f["path"] == "/etc/hostname").ok_or("no /etc/hostname")?;
+                    let host = f
+                        .iter()
+                        .find(|f| f["path"] == "/etc/hostname")
+                        .ok_or("no /etc/hostname")?;
                     ensure!(host["on_host"] == true, "{host}");
                     Ok(())
                 },
@@ -352,62 +454,97 @@ fn scenarios() -> Vec<Scenario> {
                 r.healthy_after = Duration::from_millis(500);
                 r.kill_timeout = Duration::from_millis(700);
             },
-            ..base("service_ignoring_sigint_is_sigkilled", sh("trap '' INT; while true; do sleep 1; done"), |v| {
-                no_errors(v)?;
-                ensure!(outcome(v)["still_running"] == true, "{}", outcome(v));
-                ensure!(outcome(v)["signal"] == "SIGKILL", "{}", outcome(v));
-                let ms = outcome(v)["duration_ms"].as_u64().unwrap_or(0);
-                ensure!(ms >= 1200, "stopped after {ms} ms, before kill_timeout");
-                Ok(())
-            })
+            ..base(
+                "service_ignoring_sigint_is_sigkilled",
+                sh("trap '' INT; while true; do sleep 1; done"),
+                |v| {
+                    no_errors(v)?;
+                    ensure!(outcome(v)["still_running"] == true, "{}", outcome(v));
+                    ensure!(outcome(v)["signal"] == "SIGKILL", "{}", outcome(v));
+                    let ms = outcome(v)["duration_ms"].as_u64().unwrap_or(0);
+                    ensure!(ms >= 1200, "stopped after {ms} ms, before kill_timeout");
+                    Ok(())
+                },
+            )
         },
         Scenario {
             tweak: |_, r, _| r.job_type = JobType::Service,
             ..base("service_that_exits_fails", sh("exit 0"), |v| {
-                ensure!(finding(v, "run", "exit-code").is_some(), "no finding: {}", v["findings"]);
+                ensure!(
+                    finding(v, "run", "exit-code").is_some(),
+                    "no finding: {}",
+                    v["findings"]
+                );
                 Ok(())
             })
         },
-        base("double_forking_daemon_dies_with_the_task", sh("(sh -c 'sleep 1000' &) ; echo started"), |v| {
-            no_errors(v)?;
-            ensure!(stdout(v) == "started\n", "{:?}", stdout(v));
-            Ok(())
-        }),
+        base(
+            "double_forking_daemon_dies_with_the_task",
+            sh("(sh -c 'sleep 1000' &) ; echo started"),
+            |v| {
+                no_errors(v)?;
+                ensure!(stdout(v) == "started\n", "{:?}", stdout(v));
+                Ok(())
+            },
+        ),
         base(
             "cannot_see_the_host",
             sh("ls /proc/1/root/; cd ../../../..; pwd; ls; ls /proc | grep -c '^[0-9]'"),
             |v| {
                 no_errors(v)?;
                 let out = stdout(v);
-                ensure!(!out.contains("work\n") && !out.contains("root\n") && !out.contains("home\n"), "host visible: {out}");
+                ensure!(
+                    !out.contains("work\n") && !out.contains("root\n") && !out.contains("home\n"),
+                    "host visible: {out}"
+                );
                 ensure!(out.contains("local\n"), "{out}");
-                ensure!(out.trim_end().ends_with("\n2") || out.trim_end().ends_with("\n3"), "host pids visible: {out}");
+                ensure!(
+                    out.trim_end().ends_with("\n2") || out.trim_end().ends_with("\n3"),
+                    "host pids visible: {out}"
+                );
                 Ok(())
             },
         ),
         Scenario {
             tweak: |t, _, _| t.memory_mb = 32,
-            ..base("memory_hog_is_oom_killed", sh("exec dd if=/dev/zero of=/dev/null bs=128M count=1"), |v| {
-                if v["cgroup_memory"].as_str().is_some_and(|s| s.starts_with("skipped")) {
-                    return Err(format!("memory limit not applied: {}", v["cgroup_memory"]));
-                }
-                ensure!(outcome(v)["oom_killed"] == true, "{}", outcome(v));
-                ensure!(outcome(v)["exit_code"] == 137, "{}", outcome(v));
-                ensure!(outcome(v)["signal"] == "SIGKILL", "{}", outcome(v));
-                ensure!(finding(v, "run", "oom").is_some(), "no oom finding");
-                Ok(())
-            })
+            ..base(
+                "memory_hog_is_oom_killed",
+                sh("exec dd if=/dev/zero of=/dev/null bs=128M count=1"),
+                |v| {
+                    if v["cgroup_memory"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("skipped"))
+                    {
+                        return Err(format!("memory limit not applied: {}", v["cgroup_memory"]));
+                    }
+                    ensure!(outcome(v)["oom_killed"] == true, "{}", outcome(v));
+                    ensure!(outcome(v)["exit_code"] == 137, "{}", outcome(v));
+                    ensure!(outcome(v)["signal"] == "SIGKILL", "{}", outcome(v));
+                    ensure!(finding(v, "run", "oom").is_some(), "no oom finding");
+                    Ok(())
+                },
+            )
         },
         Scenario {
             tweak: |_, r, _| {
                 r.pids_limit = 40;
                 r.timeout = Duration::from_secs(3);
             },
-            ..base("fork_bomb_is_contained", sh("f() { f | f & }; f; sleep 2; echo survived"), |v| {
-                ensure!(v["error"].is_null(), "{}", v["error"]);
-                ensure!(v["cgroup_pids"].as_str().is_some_and(|s| s.starts_with("applied")), "{}", v["cgroup_pids"]);
-                Ok(())
-            })
+            ..base(
+                "fork_bomb_is_contained",
+                sh("f() { f | f & }; f; sleep 2; echo survived"),
+                |v| {
+                    ensure!(v["error"].is_null(), "{}", v["error"]);
+                    ensure!(
+                        v["cgroup_pids"]
+                            .as_str()
+                            .is_some_and(|s| s.starts_with("applied")),
+                        "{}",
+                        v["cgroup_pids"]
+                    );
+                    Ok(())
+                },
+            )
         },
     ];
     for (name, sig) in [
@@ -420,7 +557,13 @@ fn scenarios() -> Vec<Scenario> {
             ..base(name, sh("echo running; sleep 60"), |_| Ok(()))
         });
     }
-    for n in ["batch_exit_0", "missing_interpreter_exit_255", "runtime_misses_are_findings", "host_uid_gid_0_nomad_2_0", "runc_layout"] {
+    for n in [
+        "batch_exit_0",
+        "missing_interpreter_exit_255",
+        "runtime_misses_are_findings",
+        "host_uid_gid_0_nomad_2_0",
+        "runc_layout",
+    ] {
         let mut r = s.iter().find(|x| x.name == n).cloned().expect("scenario");
         r.name = Box::leak(format!("rootless::{n}").into_boxed_str());
         r.rootless = true;
@@ -436,7 +579,15 @@ fn scenarios() -> Vec<Scenario> {
             r.check = |v| {
                 no_errors(v)?;
                 let out = stdout(v);
-                for want in ["pid=1\n", "/dev tmpfs rw", "/proc proc", "/secrets tmpfs", "alloc-rw\n", "logs-ro\n", "procsys-ro\n"] {
+                for want in [
+                    "pid=1\n",
+                    "/dev tmpfs rw",
+                    "/proc proc",
+                    "/secrets tmpfs",
+                    "alloc-rw\n",
+                    "logs-ro\n",
+                    "procsys-ro\n",
+                ] {
                     ensure!(out.contains(want), "missing {want:?} in\n{out}");
                 }
                 ensure!(!out.contains("nodev="), "{out}");
@@ -470,7 +621,10 @@ fn install(root: &Path, task_path: &str, content: &str) {
             }
             std::os::unix::fs::symlink(format!("{BUSYBOX_STORE}/bin/busybox"), &host).unwrap();
             // busybox picks the applet from argv[0]'s name: give each applet a link.
-            for applet in ["env", "sort", "grep", "cut", "sed", "ls", "id", "touch", "sleep", "dd", "cat", "test", "pwd"] {
+            for applet in [
+                "env", "sort", "grep", "cut", "sed", "ls", "id", "touch", "sleep", "dd", "cat",
+                "test", "pwd",
+            ] {
                 let l = store.join(applet);
                 if !l.exists() {
                     std::os::unix::fs::symlink("busybox", &l).unwrap();
@@ -478,7 +632,8 @@ fn install(root: &Path, task_path: &str, content: &str) {
                 let bin = root.join("bin").join(applet);
                 if !bin.exists() && fs::symlink_metadata(&bin).is_err() {
                     fs::create_dir_all(root.join("bin")).unwrap();
-                    std::os::unix::fs::symlink(format!("{BUSYBOX_STORE}/bin/{applet}"), &bin).unwrap();
+                    std::os::unix::fs::symlink(format!("{BUSYBOX_STORE}/bin/{applet}"), &bin)
+                        .unwrap();
                 }
             }
         }
@@ -503,7 +658,10 @@ fn install(root: &Path, task_path: &str, content: &str) {
 
 fn trial_main(name: &str) -> ! {
     nomad_chroot_check::cleanup::install();
-    let sc = scenarios().into_iter().find(|s| s.name == name).expect("scenario");
+    let sc = scenarios()
+        .into_iter()
+        .find(|s| s.name == name)
+        .expect("scenario");
     let version: NomadVersion = sc.version.parse().unwrap();
     let chroot = match sc.chroot {
         Chroot::None => ChrootEnv::none(),
@@ -544,7 +702,11 @@ fn trial_main(name: &str) -> ! {
     };
     let mut client = ClientConfig::default();
     (sc.tweak)(&mut task, &mut run, &mut client);
-    let mut env: BTreeMap<String, String> = sc.env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut env: BTreeMap<String, String> = sc
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     env.insert(MARKER.into(), std::env::var(MARKER).unwrap_or_default());
     let r = sandbox::run(&RunRequest {
         taskdir: &td,
@@ -565,7 +727,9 @@ fn trial_main(name: &str) -> ! {
             "cgroup_pids": r.outcome.enforced.get("cgroup.pids"),
             "error": null,
         }),
-        Err(e) => json!({ "error": e.to_string(), "unavailable": matches!(e, sandbox::SandboxError::Unavailable(_)) }),
+        Err(e) => {
+            json!({ "error": e.to_string(), "unavailable": matches!(e, sandbox::SandboxError::Unavailable(_)) })
+        }
     };
     println!("{v}");
     drop(td);
@@ -577,7 +741,10 @@ fn trial_main(name: &str) -> ! {
 
 fn rootless_user() -> Option<String> {
     let name = std::env::var("NCC_ROOTLESS_USER").unwrap_or_else(|_| "ncc-test".into());
-    nix::unistd::User::from_name(&name).ok().flatten().map(|_| name)
+    nix::unistd::User::from_name(&name)
+        .ok()
+        .flatten()
+        .map(|_| name)
 }
 
 fn leftovers(marker: &str, tmp: &Path) -> Vec<String> {
@@ -638,8 +805,15 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
     let tmp_path = tmp.path().to_path_buf();
     let mut cmd = if sc.rootless {
         let user = rootless_user().ok_or("no rootless user")?;
-        nix::unistd::chown(&tmp_path, nix::unistd::User::from_name(&user).ok().flatten().map(|u| u.uid), None)
-            .map_err(|e| e.to_string())?;
+        nix::unistd::chown(
+            &tmp_path,
+            nix::unistd::User::from_name(&user)
+                .ok()
+                .flatten()
+                .map(|u| u.uid),
+            None,
+        )
+        .map_err(|e| e.to_string())?;
         let mut c = Command::new("runuser");
         c.args(["-u", &user, "--"]).arg(&exe);
         c
@@ -678,7 +852,10 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
         );
         let out = child.wait_with_output().map_err(|e| e.to_string())?;
         if sig != libc::SIGKILL {
-            ensure_failed(out.status.code() == Some(128 + sig), format!("checker exit {:?}", out.status))?;
+            ensure_failed(
+                out.status.code() == Some(128 + sig),
+                format!("checker exit {:?}", out.status),
+            )?;
         }
         let left = wait_clean(&marker, &tmp_path, Duration::from_secs(5));
         if !left.is_empty() {
@@ -693,7 +870,10 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
         .map_err(|e| format!("trial printed no result ({e}); stdout {stdout:?} stderr {stderr}"))?;
     let left = wait_clean(&marker, &tmp_path, Duration::from_secs(3));
     if v["unavailable"] == true {
-        return Ok(Completion::ignored_with(format!("sandbox unavailable here: {}", v["error"])));
+        return Ok(Completion::ignored_with(format!(
+            "sandbox unavailable here: {}",
+            v["error"]
+        )));
     }
     (sc.check)(&v).map_err(|e| format!("{e}\nresult: {v:#}"))?;
     if !left.is_empty() {
@@ -706,7 +886,10 @@ fn ensure_failed(cond: bool, msg: String) -> Result<(), Failed> {
     if cond { Ok(()) } else { Err(msg.into()) }
 }
 
-fn wait_timeout(mut child: std::process::Child, t: Duration) -> Result<std::process::Output, Failed> {
+fn wait_timeout(
+    mut child: std::process::Child,
+    t: Duration,
+) -> Result<std::process::Output, Failed> {
     let until = Instant::now() + t;
     loop {
         if child.try_wait().map_err(|e| e.to_string())?.is_some() {

@@ -61,7 +61,8 @@ pub fn switch(s: &Switch<'_>) -> Result<(), CapsError> {
         .map_err(|e| SysError::new("prctl(PR_SET_KEEPCAPS, 1)", e))?;
     if let Some(groups) = &s.groups {
         let g: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
-        nix::unistd::setgroups(&g).map_err(|e| SysError::new(format!("setgroups({groups:?})"), e))?;
+        nix::unistd::setgroups(&g)
+            .map_err(|e| SysError::new(format!("setgroups({groups:?})"), e))?;
     }
     let gid = Gid::from_raw(s.gid);
     nix::unistd::setresgid(gid, gid, gid)
@@ -74,7 +75,8 @@ pub fn switch(s: &Switch<'_>) -> Result<(), CapsError> {
     if root {
         // hashicorp/nomad:drivers/shared/executor executor_linux.go: root gets its set
         // in bounding, permitted and effective.
-        caps::set(None, CapSet::Inheritable, &CapsHashSet::new()).map_err(err("clear inheritable"))?;
+        caps::set(None, CapSet::Inheritable, &CapsHashSet::new())
+            .map_err(err("clear inheritable"))?;
         caps::set(None, CapSet::Effective, &keep).map_err(err("set effective"))?;
         caps::set(None, CapSet::Permitted, &keep).map_err(err("set permitted"))?;
         return Ok(());
@@ -91,7 +93,8 @@ pub fn switch(s: &Switch<'_>) -> Result<(), CapsError> {
         }
     } else {
         // Before 1.5.6 only the bounding set was given: the task had no capabilities.
-        caps::set(None, CapSet::Inheritable, &CapsHashSet::new()).map_err(err("clear inheritable"))?;
+        caps::set(None, CapSet::Inheritable, &CapsHashSet::new())
+            .map_err(err("clear inheritable"))?;
         caps::set(None, CapSet::Permitted, &CapsHashSet::new()).map_err(err("clear permitted"))?;
     }
     Ok(())

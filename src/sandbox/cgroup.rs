@@ -55,7 +55,10 @@ fn write(dir: &Path, file: &str, value: &str) -> io::Result<()> {
     fs::write(dir.join(file), value).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("cannot write {value:?} to `{}`: {e}", dir.join(file).display()),
+            format!(
+                "cannot write {value:?} to `{}`: {e}",
+                dir.join(file).display()
+            ),
         )
     })
 }
@@ -95,19 +98,25 @@ impl Cgroup {
                 let dir = root.join(&name);
                 fs::create_dir(&dir)?;
                 cg.dirs.push(dir.clone());
-                note("cgroup.memory", (|| {
-                    write(&dir, "memory.max", &limits.memory_max.to_string())?;
-                    if let Some(low) = limits.memory_low {
-                        write(&dir, "memory.low", &low.to_string())?;
-                    }
-                    // Nomad disables swap for the task where it can.
-                    let _ = write(&dir, "memory.swap.max", "0");
-                    Ok(())
-                })());
+                note(
+                    "cgroup.memory",
+                    (|| {
+                        write(&dir, "memory.max", &limits.memory_max.to_string())?;
+                        if let Some(low) = limits.memory_low {
+                            write(&dir, "memory.low", &low.to_string())?;
+                        }
+                        // Nomad disables swap for the task where it can.
+                        let _ = write(&dir, "memory.swap.max", "0");
+                        Ok(())
+                    })(),
+                );
                 // runc's ConvertCPUSharesToCgroupV2Value.
                 let weight = 1 + ((limits.cpu_shares.saturating_sub(2)) * 9999) / 262142;
                 note("cgroup.cpu", write(&dir, "cpu.weight", &weight.to_string()));
-                note("cgroup.pids", write(&dir, "pids.max", &limits.pids_max.to_string()));
+                note(
+                    "cgroup.pids",
+                    write(&dir, "pids.max", &limits.pids_max.to_string()),
+                );
             }
             Version::V1 => {
                 let mut mk = |ctrl: &str| -> io::Result<PathBuf> {
@@ -116,20 +125,31 @@ impl Cgroup {
                     cg.dirs.push(dir.clone());
                     Ok(dir)
                 };
-                note("cgroup.memory", mk("memory").and_then(|dir| {
-                    write(&dir, "memory.limit_in_bytes", &limits.memory_max.to_string())?;
-                    if let Some(low) = limits.memory_low {
-                        write(&dir, "memory.soft_limit_in_bytes", &low.to_string())?;
-                    }
-                    let _ = write(&dir, "memory.swappiness", "0");
-                    Ok(())
-                }));
-                note("cgroup.cpu", mk("cpu").and_then(|dir| {
-                    write(&dir, "cpu.shares", &limits.cpu_shares.to_string())
-                }));
-                note("cgroup.pids", mk("pids").and_then(|dir| {
-                    write(&dir, "pids.max", &limits.pids_max.to_string())
-                }));
+                note(
+                    "cgroup.memory",
+                    mk("memory").and_then(|dir| {
+                        write(
+                            &dir,
+                            "memory.limit_in_bytes",
+                            &limits.memory_max.to_string(),
+                        )?;
+                        if let Some(low) = limits.memory_low {
+                            write(&dir, "memory.soft_limit_in_bytes", &low.to_string())?;
+                        }
+                        let _ = write(&dir, "memory.swappiness", "0");
+                        Ok(())
+                    }),
+                );
+                note(
+                    "cgroup.cpu",
+                    mk("cpu")
+                        .and_then(|dir| write(&dir, "cpu.shares", &limits.cpu_shares.to_string())),
+                );
+                note(
+                    "cgroup.pids",
+                    mk("pids")
+                        .and_then(|dir| write(&dir, "pids.max", &limits.pids_max.to_string())),
+                );
             }
         }
         Ok(cg)
@@ -147,7 +167,9 @@ impl Cgroup {
         let (dir, file) = match self.version {
             Version::V2 => (self.dirs.first(), "memory.events"),
             Version::V1 => (
-                self.dirs.iter().find(|d| d.parent().is_some_and(|p| p.ends_with("memory"))),
+                self.dirs
+                    .iter()
+                    .find(|d| d.parent().is_some_and(|p| p.ends_with("memory"))),
                 "memory.oom_control",
             ),
         };
@@ -178,7 +200,10 @@ pub fn remove_dir(dir: &Path) {
     if fs::write(dir.join("cgroup.kill"), "1").is_err() {
         for _ in 0..50 {
             let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            let pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            let pids: Vec<i32> = procs
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
             if pids.is_empty() {
                 break;
             }
@@ -213,10 +238,14 @@ pub fn sweep() {
         None => return,
     };
     for parent in parents {
-        let Ok(rd) = fs::read_dir(&parent) else { continue };
+        let Ok(rd) = fs::read_dir(&parent) else {
+            continue;
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+            let Some(rest) = name.strip_prefix(PREFIX) else {
+                continue;
+            };
             let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
                 continue;
             };

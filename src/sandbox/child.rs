@@ -179,10 +179,11 @@ fn monitor(plan: &Plan) -> ChildReport {
     };
 
     // 8. Fork the init: the first child in the new PID namespace is its PID 1.
+    let monitor = nix::unistd::getpid();
     let init = match sys::fork_single_threaded() {
         Ok(ForkResult::Child) => {
             drop(sync_r);
-            init_main(plan, sync_w)
+            init_main(plan, sync_w, monitor)
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => return ChildReport::SetupFailed(e.to_string()),
@@ -192,7 +193,13 @@ fn monitor(plan: &Plan) -> ChildReport {
 }
 
 /// The monitor's loop: wait for the task, trace it, stop it when the lifecycle says so.
-fn supervise(plan: &Plan, init: Pid, parent: OwnedFd, sigfd: SignalFd, sync_r: OwnedFd) -> ChildReport {
+fn supervise(
+    plan: &Plan,
+    init: Pid,
+    parent: OwnedFd,
+    sigfd: SignalFd,
+    sync_r: OwnedFd,
+) -> ChildReport {
     let start = Instant::now();
     let mut tracer = plan.trace.then(|| Tracer::new(init));
     let mut ran = Ran {
@@ -214,8 +221,10 @@ fn supervise(plan: &Plan, init: Pid, parent: OwnedFd, sigfd: SignalFd, sync_r: O
         let now = Instant::now();
         let next = [deadline, kill_at].into_iter().flatten().min();
         let timeout = match next {
-            Some(t) => PollTimeout::try_from(t.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1)
-                .unwrap_or(PollTimeout::MAX),
+            Some(t) => PollTimeout::try_from(
+                t.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1,
+            )
+            .unwrap_or(PollTimeout::MAX),
             None => PollTimeout::NONE,
         };
         let mut fds = vec![
@@ -392,13 +401,13 @@ fn start_fail(sync: &OwnedFd, what: impl std::fmt::Display) -> ! {
 }
 
 /// The init's steps, in order (runc `libcontainer/standard_init_linux.go` `Init`).
-fn init_main(plan: &Plan, sync: OwnedFd) -> ! {
+fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
     // I1. Die with the monitor (runc's ParentDeathSignal 9), and check it did not die
     //     before that took effect. Unblock SIGCHLD, blocked for the monitor only.
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
         setup_fail(&sync, format!("prctl(PR_SET_PDEATHSIG, SIGKILL): {e}"));
     }
-    if getppid().as_raw() == 0 && !plan.pid_ns {
+    if !plan.pid_ns && getppid() != monitor {
         std::process::exit(1);
     }
     let mut mask = SigSet::empty();
@@ -482,7 +491,10 @@ fn init_main(plan: &Plan, sync: OwnedFd) -> ! {
         if let Err(e) = nix::unistd::chdir(cwd.as_str()) {
             start_fail(
                 &sync,
-                format!("chdir to cwd ({cwd:?}) set in config.json failed: {}", go_errno(e)),
+                format!(
+                    "chdir to cwd ({cwd:?}) set in config.json failed: {}",
+                    go_errno(e)
+                ),
             );
         }
     }
@@ -550,7 +562,9 @@ fn look_path(p: &str) -> Result<(), String> {
             Err(format!("exec: {p:?}: stat {p}: {}", go_errno(errno)))
         }
         Ok(m) if m.is_dir() => Err(format!("exec: {p:?}: is a directory")),
-        Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(format!("exec: {p:?}: permission denied")),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+            Err(format!("exec: {p:?}: permission denied"))
+        }
         Ok(_) => Ok(()),
     }
 }

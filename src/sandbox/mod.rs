@@ -31,8 +31,8 @@ use std::time::Duration;
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 
-pub use child::child_main;
 use child::ChildReport;
+pub use child::child_main;
 use plan::{IdMap, Identity, Plan, PlanInput};
 
 use crate::clientconfig::ClientConfig;
@@ -87,7 +87,8 @@ pub struct RunResult {
 }
 
 /// The prefix of every start failure Nomad reports as a Driver Failure event.
-const DRIVER_FAILURE: &str = "failed to launch command with executor: rpc error: code = Unknown desc = ";
+const DRIVER_FAILURE: &str =
+    "failed to launch command with executor: rpc error: code = Unknown desc = ";
 const RUNC_INIT: &str = "unable to start container process: error during container init: ";
 
 /// Where the task's stdio goes.
@@ -122,7 +123,10 @@ fn run_with(
     // (hashicorp/nomad:drivers/exec/driver.go StartTask).
     let allow: Vec<String> = match &req.client.allow_caps {
         Some(a) => a.clone(),
-        None => crate::nomad::DEFAULT_ALLOW_CAPS.iter().map(|s| s.to_string()).collect(),
+        None => crate::nomad::DEFAULT_ALLOW_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     let caps = match plan::calculate_caps(&allow, &req.task.cap_add, &req.task.cap_drop) {
         Ok(c) => c,
@@ -147,9 +151,11 @@ fn run_with(
             Some(u) => Identity::Host { uid: u.uid, gid: 0 },
             None => {
                 let msg = format!("failed to identify user {user:?}: user: unknown user {user}");
-                findings.push(start_failure(msg.clone(), format!("{DRIVER_FAILURE}{msg}")).hint(
-                    "Nomad ≥ 1.11.1 resolves the task user on the client host: create it there",
-                ));
+                findings.push(
+                    start_failure(msg.clone(), format!("{DRIVER_FAILURE}{msg}")).hint(
+                        "Nomad ≥ 1.11.1 resolves the task user on the client host: create it there",
+                    ),
+                );
                 return Ok(RunResult {
                     outcome: RunOutcome::default(),
                     findings,
@@ -161,7 +167,9 @@ fn run_with(
         "user".into(),
         match &identity {
             Identity::Host { uid, .. } => format!("applied: {user} = host uid {uid}, gid 0"),
-            Identity::InChroot { .. } => format!("applied: {user} resolved in the chroot's /etc/passwd"),
+            Identity::InChroot { .. } => {
+                format!("applied: {user} resolved in the chroot's /etc/passwd")
+            }
         },
     );
 
@@ -260,12 +268,14 @@ fn run_with(
         rootless: idmap,
         identity,
         caps: caps.clone(),
-        pid_host: req.task.pid_mode_host
-            || req.client.default_pid_mode.as_deref() == Some("host"),
-        ipc_host: req.task.ipc_mode_host
-            || req.client.default_ipc_mode.as_deref() == Some("host"),
+        pid_host: req.task.pid_mode_host || req.client.default_pid_mode.as_deref() == Some("host"),
+        ipc_host: req.task.ipc_mode_host || req.client.default_ipc_mode.as_deref() == Some("host"),
         kill_signal: kill_signal as i32,
-        cgroups: cg_guard.0.as_ref().map(|c| c.dirs.clone()).unwrap_or_default(),
+        cgroups: cg_guard
+            .0
+            .as_ref()
+            .map(|c| c.dirs.clone())
+            .unwrap_or_default(),
         interactive,
         extra_binds,
     });
@@ -303,7 +313,11 @@ fn run_with(
         .arg("--result-fd")
         .arg(result_w.as_raw_fd().to_string())
         .env_clear()
-        .stdin(if interactive { Stdio::inherit() } else { Stdio::null() })
+        .stdin(if interactive {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .stdout(stdout)
         .stderr(stderr);
     crate::sys::inherit_fds(
@@ -313,9 +327,10 @@ fn run_with(
             (result_w.as_raw_fd(), result_w.as_raw_fd()),
         ],
     );
-    let mut child = cmd
-        .spawn()
-        .map_err(io_err(format!("cannot start `{} __sandbox-child`", exe.display())))?;
+    let mut child = cmd.spawn().map_err(io_err(format!(
+        "cannot start `{} __sandbox-child`",
+        exe.display()
+    )))?;
     drop(plan_r);
     drop(result_w);
     if let Some(cg) = &cg_guard.0 {
@@ -361,11 +376,16 @@ fn run_with(
     };
     for n in &ran.notes {
         if let Some((what, why)) = n.split_once(": ") {
-            outcome.enforced.insert(format!("mount{what}"), why.to_owned());
+            outcome
+                .enforced
+                .insert(format!("mount{what}"), why.to_owned());
         }
     }
     outcome.exit_code = ran.exit_code;
-    outcome.signal = ran.signal.and_then(|s| Signal::try_from(s).ok()).map(|s| s.as_str().to_owned());
+    outcome.signal = ran
+        .signal
+        .and_then(|s| Signal::try_from(s).ok())
+        .map(|s| s.as_str().to_owned());
     outcome.timed_out = ran.timed_out;
     outcome.still_running = ran.still_running;
     outcome.oom_killed = oom && ran.signal == Some(libc::SIGKILL);
@@ -373,21 +393,30 @@ fn run_with(
     outcome.stdout_tail = tail(&out_path);
     outcome.stderr_tail = tail(&err_path);
     if ran.trace_truncated {
-        outcome
-            .enforced
-            .insert("trace".into(), "applied, truncated after 100000 misses".into());
+        outcome.enforced.insert(
+            "trace".into(),
+            "applied, truncated after 100000 misses".into(),
+        );
     }
     findings.extend(outcome_findings(req, &outcome, &ran));
     let failed = findings.iter().any(|f| f.severity == Severity::Error);
     for m in &ran.misses {
-        let sev = if failed { Severity::Error } else { Severity::Warning };
+        let sev = if failed {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
         let on_host = fs::symlink_metadata(&m.path).is_ok();
         let mut f = Finding::new(sev, Kind::Missing, Cause::Runtime, m.path.clone())
             .message(format!(
                 "the task looked for it at run time and did not find it: {} failed with {}{}",
                 m.syscall,
                 m.errno,
-                if m.count > 1 { format!(" ({} times)", m.count) } else { String::new() }
+                if m.count > 1 {
+                    format!(" ({} times)", m.count)
+                } else {
+                    String::new()
+                }
             ))
             .needed_by(vec![req.argv0.clone()])
             .on_host(on_host);
@@ -408,7 +437,11 @@ fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> V
     };
     let stderr = last_lines(&o.stderr_tail);
     let with_stderr = |m: String| {
-        if stderr.is_empty() { m } else { format!("{m}; stderr: {stderr}") }
+        if stderr.is_empty() {
+            m
+        } else {
+            format!("{m}; stderr: {stderr}")
+        }
     };
     let mut out = Vec::new();
     if o.oom_killed {
@@ -437,7 +470,11 @@ fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> V
         return out;
     }
     let code = o.exit_code.unwrap_or(0);
-    let cause = if ran.signal.is_some() { Cause::Signal } else { Cause::ExitCode };
+    let cause = if ran.signal.is_some() {
+        Cause::Signal
+    } else {
+        Cause::ExitCode
+    };
     match req.run.job_type {
         JobType::Batch if code != 0 => out.push(
             Finding::error(Kind::Run, cause, argv0)
@@ -461,20 +498,37 @@ fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> V
     out
 }
 
-fn record_plan(plan: &Plan, req: &RunRequest<'_>, caps: &[String], e: &mut BTreeMap<String, String>) {
+fn record_plan(
+    plan: &Plan,
+    req: &RunRequest<'_>,
+    caps: &[String],
+    e: &mut BTreeMap<String, String>,
+) {
     let ns = |on: bool, why: &str| {
-        if on { "applied".to_owned() } else { format!("skipped: {why}") }
+        if on {
+            "applied".to_owned()
+        } else {
+            format!("skipped: {why}")
+        }
     };
     e.insert("mount-ns".into(), "applied".into());
     e.insert("pivot_root".into(), "applied".into());
-    e.insert("pid-ns".into(), ns(plan.pid_ns, "pid_mode = \"host\" (or Nomad < 1.0.3)"));
-    e.insert("ipc-ns".into(), ns(plan.ipc_ns, "ipc_mode = \"host\" (or Nomad < 1.0.3)"));
+    e.insert(
+        "pid-ns".into(),
+        ns(plan.pid_ns, "pid_mode = \"host\" (or Nomad < 1.0.3)"),
+    );
+    e.insert(
+        "ipc-ns".into(),
+        ns(plan.ipc_ns, "ipc_mode = \"host\" (or Nomad < 1.0.3)"),
+    );
     e.insert(
         "net-ns".into(),
         match plan.net {
             plan::NetMode::Host => "skipped: host network, as Nomad without bridge mode".into(),
             plan::NetMode::None => "applied: own namespace, loopback down".into(),
-            plan::NetMode::Bridge => "applied: own namespace, loopback up (no veth, no outside access)".into(),
+            plan::NetMode::Bridge => {
+                "applied: own namespace, loopback up (no veth, no outside access)".into()
+            }
         },
     );
     e.insert(
@@ -482,16 +536,30 @@ fn record_plan(plan: &Plan, req: &RunRequest<'_>, caps: &[String], e: &mut BTree
         if plan.caps.ambient {
             format!("applied: {}", caps.join(","))
         } else {
-            format!("applied: bounding set only (Nomad {} < 1.5.6): {}", req.version, caps.join(","))
+            format!(
+                "applied: bounding set only (Nomad {} < 1.5.6): {}",
+                req.version,
+                caps.join(",")
+            )
         },
     );
-    e.insert("no_new_privs".into(), ns(plan.no_new_privs, "as Nomad (use --harden)"));
-    e.insert("seccomp".into(), ns(plan.seccomp, "as Nomad (use --harden)"));
+    e.insert(
+        "no_new_privs".into(),
+        ns(plan.no_new_privs, "as Nomad (use --harden)"),
+    );
+    e.insert(
+        "seccomp".into(),
+        ns(plan.seccomp, "as Nomad (use --harden)"),
+    );
     e.insert(
         "timeout".into(),
         match plan.lifecycle {
-            plan::Lifecycle::Batch { timeout_ms } => format!("applied: {timeout_ms} ms (beyond Nomad)"),
-            plan::Lifecycle::Service { healthy_ms } => format!("applied: healthy after {healthy_ms} ms"),
+            plan::Lifecycle::Batch { timeout_ms } => {
+                format!("applied: {timeout_ms} ms (beyond Nomad)")
+            }
+            plan::Lifecycle::Service { healthy_ms } => {
+                format!("applied: healthy after {healthy_ms} ms")
+            }
             plan::Lifecycle::Interactive => "skipped: interactive".into(),
         },
     );
@@ -516,7 +584,11 @@ fn chroot_passwd(td: &TaskDir) -> Option<String> {
     }
     for l in td.layers() {
         if let Ok(rest) = Path::new("/etc/passwd").strip_prefix(&l.dest) {
-            let p = if rest.as_os_str().is_empty() { l.src.clone() } else { l.src.join(rest) };
+            let p = if rest.as_os_str().is_empty() {
+                l.src.clone()
+            } else {
+                l.src.join(rest)
+            };
             if let Ok(t) = fs::read_to_string(p) {
                 return Some(t);
             }
@@ -557,9 +629,7 @@ pub fn shell_main(
     let c = &args.common;
     let (version, client, chroot_env, limits, safety) = c.resolve()?;
     let task = c.task_spec(&[])?;
-    let mut run = c
-        .run_options()?
-        .unwrap_or_else(|| default_run_options());
+    let mut run = c.run_options()?.unwrap_or_else(default_run_options);
     run.trace = false;
     let taskdir = TaskDir::build(&task.name, version, chroot_env.clone())?;
     let (host_dest, task_dest) = taskdir.destination(&args.destination)?;
@@ -609,7 +679,10 @@ pub fn shell_main(
             })?;
         (
             "/.nomad-chroot-check/busybox".to_owned(),
-            vec![(PathBuf::from(busybox), "/.nomad-chroot-check/busybox".to_owned())],
+            vec![(
+                PathBuf::from(busybox),
+                "/.nomad-chroot-check/busybox".to_owned(),
+            )],
             vec!["sh".to_owned()],
         )
     };
@@ -633,7 +706,10 @@ pub fn shell_main(
         if f.severity == Severity::Error {
             eprintln!(
                 "nomad-chroot-check: {}",
-                f.nomad_error.as_deref().or(f.message.as_deref()).unwrap_or("")
+                f.nomad_error
+                    .as_deref()
+                    .or(f.message.as_deref())
+                    .unwrap_or("")
             );
         }
     }

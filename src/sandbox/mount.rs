@@ -104,13 +104,9 @@ fn bind(src: &Path, dst: &Path, read_only: bool, recursive: bool) -> Result<(), 
         if recursive { "|MS_REC" } else { "" }
     )))?;
     if read_only {
-        let flags = MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | MsFlags::MS_RDONLY
-            | locked_flags(dst);
-        mount(None::<&str>, dst, None::<&str>, flags, None::<&str>).map_err(sys(format!(
-            "mount({dst:?}, MS_BIND|MS_REMOUNT|MS_RDONLY)"
-        )))?;
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(dst);
+        mount(None::<&str>, dst, None::<&str>, flags, None::<&str>)
+            .map_err(sys(format!("mount({dst:?}, MS_BIND|MS_REMOUNT|MS_RDONLY)")))?;
     }
     Ok(())
 }
@@ -176,7 +172,9 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
                     Mode::from_bits_truncate(0o666),
                     makedev(*major, *minor),
                 )
-                .map_err(sys(format!("mknod({dst:?}, S_IFCHR|0666, {major}:{minor})")))?;
+                .map_err(sys(format!(
+                    "mknod({dst:?}, S_IFCHR|0666, {major}:{minor})"
+                )))?;
                 // The umask trimmed the mode.
                 fs::set_permissions(&dst, fs::Permissions::from_mode(0o666)).map_err(|e| {
                     MountError::MountPoint {
@@ -195,11 +193,9 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
                         source,
                     })?;
                 }
-                std::os::unix::fs::symlink(t, &dst).map_err(|source| {
-                    MountError::MountPoint {
-                        path: dst.clone(),
-                        source,
-                    }
+                std::os::unix::fs::symlink(t, &dst).map_err(|source| MountError::MountPoint {
+                    path: dst.clone(),
+                    source,
                 })?;
             }
         }

@@ -59,9 +59,13 @@ pub enum MountOp {
         mode: u32,
     },
     /// runc's MaskPaths: `/dev/null` over a file, a read-only tmpfs over a directory.
-    Mask { dest: String },
+    Mask {
+        dest: String,
+    },
     /// runc's ReadonlyPaths: bind onto itself, then remount read-only.
-    ReadOnly { dest: String },
+    ReadOnly {
+        dest: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -441,13 +445,14 @@ pub fn calculate_caps(
         let lower = c.trim().to_ascii_lowercase();
         lower.strip_prefix("cap_").unwrap_or(&lower).to_owned()
     }
-    let all: BTreeSet<String> = caps::all()
-        .iter()
-        .map(|c| norm(&c.to_string()))
-        .collect();
+    let all: BTreeSet<String> = caps::all().iter().map(|c| norm(&c.to_string())).collect();
     let expand = |list: &[String]| -> BTreeSet<String> {
         let set: BTreeSet<String> = list.iter().map(|c| norm(c)).collect();
-        if set.contains("all") { all.clone() } else { set }
+        if set.contains("all") {
+            all.clone()
+        } else {
+            set
+        }
     };
     let allow = expand(allow);
     let adds = expand(cap_add);
@@ -523,7 +528,8 @@ mod tests {
             err,
             "driver does not allow the following capabilities: net_raw, sys_admin"
         );
-        let caps = calculate_caps(&["all".into()], &["CAP_NET_RAW".into()], &["all".into()]).unwrap();
+        let caps =
+            calculate_caps(&["all".into()], &["CAP_NET_RAW".into()], &["all".into()]).unwrap();
         assert_eq!(caps, vec!["CAP_NET_RAW".to_string()]);
     }
 
@@ -546,13 +552,12 @@ mod tests {
         fs::write(host.path().join("etc/hosts"), "h").unwrap();
         std::os::unix::fs::symlink("hosts", host.path().join("etc/hosts.link")).unwrap();
         let mut env = ChrootEnv::none();
-        env.entries.insert(
-            host.path().join("etc").display().to_string(),
-            "/etc".into(),
-        );
+        env.entries
+            .insert(host.path().join("etc").display().to_string(), "/etc".into());
         let td = TaskDir::build("t", NomadVersion::NEWEST, env).unwrap();
         fs::create_dir_all(td.root.join("etc/ssl")).unwrap();
         fs::write(td.root.join("etc/passwd"), "artifact").unwrap();
+        fs::write(td.root.join("etc/ssl/own.pem"), "artifact").unwrap();
         let ops = task_dir_mounts(&td, false);
         let binds: Vec<String> = ops
             .iter()
@@ -566,7 +571,6 @@ mod tests {
             binds,
             vec![
                 "/alloc",
-                "/alloc/logs",
                 "/etc/hosts",
                 "link /etc/hosts.link",
                 "/etc/ssl/cert.pem"
@@ -587,7 +591,14 @@ mod tests {
             .collect();
         assert_eq!(
             dests,
-            ["/dev", "/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]
+            [
+                "/dev",
+                "/proc",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys"
+            ]
         );
     }
 }

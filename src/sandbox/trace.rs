@@ -64,8 +64,8 @@ fn jeq(k: u32, jt: u8, jf: u8) -> SockFilter {
 
 /// `nrs` → `action`, everything else allowed; other architectures are allowed.
 fn filter(nrs: &[u32], action: u32) -> Vec<SockFilter> {
-    let ld = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-    let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+    let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
     let mut f = vec![
         stmt(ld, 4), // seccomp_data.arch
         jeq(AUDIT_ARCH_X86_64, 1, 0),
@@ -191,19 +191,11 @@ impl Tracer {
             WaitStatus::PtraceEvent(pid, _, event) => {
                 self.seen.insert(pid);
                 match event {
-                    libc::PTRACE_EVENT_SECCOMP => {
-                        if self.on_entry(pid) {
-                            let _ = sys::ptrace_int(libc::PTRACE_SYSCALL, pid, 0);
-                            return Step::Continue;
-                        }
+                    libc::PTRACE_EVENT_SECCOMP if self.on_entry(pid) => {
+                        let _ = sys::ptrace_int(libc::PTRACE_SYSCALL, pid, 0);
+                        return Step::Continue;
                     }
                     libc::PTRACE_EVENT_EXEC => self.execd = true,
-                    libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
-                        if let Ok(child) = sys::ptrace_geteventmsg(pid) {
-                            // Its attach stop may already have been consumed.
-                            let _ = child;
-                        }
-                    }
                     _ => {}
                 }
                 let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
