@@ -42,6 +42,8 @@ struct Scenario {
     /// Signal the checker (the trial process) once the task runs.
     kill_checker: Option<i32>,
     rootless: bool,
+    /// `shell`: this text on the shell's stdin, instead of running `argv0`.
+    shell_stdin: Option<&'static str>,
     check: fn(&Value) -> Result<(), String>,
 }
 
@@ -73,6 +75,7 @@ fn base(
         tweak: no_tweak,
         kill_checker: None,
         rootless: false,
+        shell_stdin: None,
         check,
     }
 }
@@ -547,6 +550,27 @@ fn scenarios() -> Vec<Scenario> {
             )
         },
     ];
+    s.push(Scenario {
+        files: vec![("/local/readme", "hi")],
+        shell_stdin: Some(
+            "echo in-shell; id -u; ls /local; test -e /bin/sh || echo no-bin-sh; exit 7\n",
+        ),
+        ..base("shell_falls_back_to_host_busybox", vec![], |v| {
+            let out = v["shell_output"].as_str().unwrap_or("");
+            ensure!(out == "in-shell\n65534\nreadme\nno-bin-sh\n", "{out:?}");
+            ensure!(outcome(v)["exit_code"] == 7, "{}", outcome(v));
+            Ok(())
+        })
+    });
+    s.push(Scenario {
+        shell_stdin: Some("echo $0; exit 0\n"),
+        ..base("shell_uses_the_bundles_sh", vec![], |v| {
+            let out = v["shell_output"].as_str().unwrap_or("");
+            ensure!(out == "/bin/sh\n", "{out:?}");
+            ensure!(outcome(v)["exit_code"] == 0, "{}", outcome(v));
+            Ok(())
+        })
+    });
     for (name, sig) in [
         ("checker_sigkill_mid_run_leaves_nothing", libc::SIGKILL),
         ("checker_sigterm_mid_run_leaves_nothing", libc::SIGTERM),
@@ -708,6 +732,40 @@ fn trial_main(name: &str) -> ! {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     env.insert(MARKER.into(), std::env::var(MARKER).unwrap_or_default());
+    if sc.shell_stdin.is_some() {
+        let r = sandbox::open_shell(&td, &task, &run, version, &client, env);
+        let v = match r {
+            Ok(r) => json!({ "outcome": r.outcome, "findings": r.findings, "error": null }),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        println!("\n{v}");
+        drop(td);
+        std::process::exit(0);
+    }
+    if let Ok(n) = std::env::var("NCC_BENCH_RUNS") {
+        // Set-up plus teardown of the sandbox, averaged (`NCC_BENCH_RUNS=50 … __trial batch_exit_0`).
+        let n: u32 = n.parse().unwrap_or(20);
+        run.trace = std::env::var_os("NCC_BENCH_TRACE").is_some();
+        let t = Instant::now();
+        for _ in 0..n {
+            sandbox::run(&RunRequest {
+                taskdir: &td,
+                task: &task,
+                env: &env,
+                run: &run,
+                version,
+                client: &client,
+                argv0: sc.argv0.into(),
+            })
+            .expect("run");
+        }
+        println!(
+            "{{\"mean_ms\": {:.2}}}",
+            t.elapsed().as_secs_f64() * 1000.0 / f64::from(n)
+        );
+        drop(td);
+        std::process::exit(0);
+    }
     let r = sandbox::run(&RunRequest {
         taskdir: &td,
         task: &task,
@@ -823,10 +881,20 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
     cmd.args(["__trial", sc.name])
         .env("TMPDIR", &tmp_path)
         .env(MARKER, &marker)
-        .stdin(Stdio::null())
+        .stdin(if sc.shell_stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let child = cmd.spawn().map_err(|e| e.to_string())?;
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    if let (Some(text), Some(mut stdin)) = (sc.shell_stdin, child.stdin.take()) {
+        use std::io::Write as _;
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
     if let Some(sig) = sc.kill_checker {
         let pid = child.id() as i32;
         // Wait until the task runs, then signal the checker.
@@ -866,8 +934,22 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
     let out = wait_timeout(child, Duration::from_secs(60))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let v: Value = serde_json::from_str(stdout.trim())
+    // The result is the last line; a shell trial's output comes before it.
+    let trimmed = stdout.trim_end();
+    let (before, last) = trimmed.rsplit_once('\n').unwrap_or(("", trimmed));
+    let mut v: Value = serde_json::from_str(last)
         .map_err(|e| format!("trial printed no result ({e}); stdout {stdout:?} stderr {stderr}"))?;
+    v["shell_output"] = Value::String(if before.is_empty() {
+        String::new()
+    } else {
+        format!("{}\n", before.trim_end_matches('\n'))
+    });
+    if sc.rootless && v["error"].is_null() {
+        let userns = v["outcome"]["enforced"]["userns"].as_str().unwrap_or("");
+        if !userns.starts_with("applied") {
+            return Err(format!("not run in a user namespace: {userns:?}").into());
+        }
+    }
     let left = wait_clean(&marker, &tmp_path, Duration::from_secs(3));
     if v["unavailable"] == true {
         return Ok(Completion::ignored_with(format!(

@@ -655,11 +655,46 @@ pub fn shell_main(
         )));
     }
     let host_user = crate::taskenv::HostUser::lookup(&task.user);
-    let mut env = crate::taskenv::build(&task, version, run.agent_env, host_user.as_ref());
+    let env = crate::taskenv::build(&task, version, run.agent_env, host_user.as_ref());
+    eprintln!(
+        "nomad-chroot-check: shell in the task `{}` (task dir `{}`), as user {}; exit to leave",
+        task.name,
+        taskdir.root.display(),
+        task.user
+    );
+    let result = open_shell(&taskdir, &task, &run, version, &client, env)?;
+    for f in &result.findings {
+        if f.severity == Severity::Error {
+            eprintln!(
+                "nomad-chroot-check: {}",
+                f.nomad_error
+                    .as_deref()
+                    .or(f.message.as_deref())
+                    .unwrap_or("")
+            );
+        }
+    }
+    Ok(match result.outcome.exit_code {
+        Some(0) => crate::error::ExitCode::Pass,
+        _ => crate::error::ExitCode::Fail,
+    })
+}
+
+/// Run an interactive shell in the emulated task with this process's terminal (or
+/// whatever stdin/stdout/stderr are): the bundle's `/bin/sh` when the task sees one,
+/// else the host's static busybox bind-mounted in.
+pub fn open_shell(
+    taskdir: &TaskDir,
+    task: &TaskSpec,
+    run: &RunOptions,
+    version: NomadVersion,
+    client: &ClientConfig,
+    mut env: BTreeMap<String, String>,
+) -> Result<RunResult, crate::error::Error> {
+    use crate::error::Error;
     if let Ok(term) = std::env::var("TERM") {
         env.entry("TERM".into()).or_insert(term);
     }
-    // The bundle's shell when the task sees one, else the host's static busybox.
     let has_sh = fs::symlink_metadata(taskdir.root.join("bin/sh")).is_ok()
         || taskdir.layers().iter().any(|l| {
             Path::new("/bin/sh")
@@ -678,46 +713,25 @@ pub fn shell_main(
                 )
             })?;
         (
-            "/.nomad-chroot-check/busybox".to_owned(),
-            vec![(
-                PathBuf::from(busybox),
-                "/.nomad-chroot-check/busybox".to_owned(),
-            )],
+            SHELL_BUSYBOX.to_owned(),
+            vec![(PathBuf::from(busybox), SHELL_BUSYBOX.to_owned())],
             vec!["sh".to_owned()],
         )
     };
-    eprintln!(
-        "nomad-chroot-check: shell in the task `{}` (task dir `{}`), as user {}; exit to leave",
-        task.name,
-        taskdir.root.display(),
-        task.user
-    );
     let req = RunRequest {
-        taskdir: &taskdir,
-        task: &task,
+        taskdir,
+        task,
         env: &env,
-        run: &run,
+        run,
         version,
-        client: &client,
+        client,
         argv0,
     };
-    let result = run_with(&req, Stdio3::Terminal, extra, sh_args)?;
-    for f in &result.findings {
-        if f.severity == Severity::Error {
-            eprintln!(
-                "nomad-chroot-check: {}",
-                f.nomad_error
-                    .as_deref()
-                    .or(f.message.as_deref())
-                    .unwrap_or("")
-            );
-        }
-    }
-    Ok(match result.outcome.exit_code {
-        Some(0) => crate::error::ExitCode::Pass,
-        _ => crate::error::ExitCode::Fail,
-    })
+    Ok(run_with(&req, Stdio3::Terminal, extra, sh_args)?)
 }
+
+/// Where `shell` puts the host's busybox when the bundle has no shell.
+pub const SHELL_BUSYBOX: &str = "/.nomad-chroot-check/busybox";
 
 fn default_run_options() -> RunOptions {
     RunOptions {
