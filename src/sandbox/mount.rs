@@ -128,6 +128,43 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
             make_mount_point(&dst, is_dir)?;
             bind(src, &dst, *read_only, *recursive)?;
         }
+        MountOp::Overlay {
+            dest,
+            lowers,
+            fallback,
+        } => {
+            let dst = target(root, dest)?;
+            let escape = |p: &Path| {
+                p.to_string_lossy()
+                    .replace('\\', "\\\\")
+                    .replace(':', "\\:")
+                    .replace(',', "\\,")
+            };
+            let data = format!(
+                "lowerdir={}",
+                lowers
+                    .iter()
+                    .map(|p| escape(p))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            );
+            let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            if let Err(e) = mount(
+                Some("overlay"),
+                &dst,
+                Some("overlay"),
+                flags,
+                Some(data.as_str()),
+            ) {
+                for op in fallback {
+                    apply(root, op, rootless)?;
+                }
+                return Ok(Some(format!(
+                    "{dest}: overlay refused ({e}), split into {} binds",
+                    fallback.len()
+                )));
+            }
+        }
         MountOp::Fs {
             fstype,
             dest,

@@ -34,6 +34,15 @@ pub enum MountOp {
         read_only: bool,
         recursive: bool,
     },
+    /// A read-only overlay of the artifact's directory over the host's, where both
+    /// have files: the artifact's files win, directories merge, nothing is copied.
+    /// `fallback` (per-entry binds) is used if the kernel refuses the overlay.
+    Overlay {
+        dest: String,
+        /// Host paths, top first: the artifact's directory, then the host's.
+        lowers: Vec<PathBuf>,
+        fallback: Vec<MountOp>,
+    },
     /// Mount a pseudo filesystem.
     Fs {
         fstype: String,
@@ -278,12 +287,33 @@ fn task_dir_mounts(td: &TaskDir, rootless: bool) -> Vec<MountOp> {
 
 /// A chroot_env entry. Nomad copies it into the task dir before unpacking artifacts,
 /// so where the artifact already has a path, the artifact's version is what the task
-/// sees. We bind the host path read-only instead of copying, and split the bind where
-/// the artifact has files: recreate that directory level and bind only the host
-/// children the artifact lacks, recursing along the artifact's paths only.
+/// sees. We bind the host path read-only instead of copying. Where the artifact has
+/// files inside the destination, a read-only overlay (artifact on top) gives the same
+/// view without thousands of binds (a bundle with its own `bin/` over the host's
+/// `/bin`); if the kernel refuses it, the bind is split instead: that directory level
+/// is kept and only the host children the artifact lacks are bound, recursing along
+/// the artifact's paths only.
 fn layer_binds(root: &Path, layer: &Layer, ops: &mut Vec<MountOp>) {
     let host_dest = root.join(layer.dest.trim_start_matches('/'));
-    split_bind(&layer.src, &layer.dest, &host_dest, ops);
+    if needs_split(&layer.src, &host_dest) {
+        let mut fallback = Vec::new();
+        split_bind(&layer.src, &layer.dest, &host_dest, &mut fallback);
+        let src = fs::canonicalize(&layer.src).unwrap_or_else(|_| layer.src.clone());
+        ops.push(MountOp::Overlay {
+            dest: layer.dest.clone(),
+            lowers: vec![host_dest, src],
+            fallback,
+        });
+    } else {
+        split_bind(&layer.src, &layer.dest, &host_dest, ops);
+    }
+}
+
+/// Whether the artifact has a non-empty directory where the layer has a directory.
+fn needs_split(src: &Path, host_dest: &Path) -> bool {
+    let dest_dir = fs::symlink_metadata(host_dest).is_ok_and(|m| m.is_dir());
+    let src_dir = fs::metadata(src).is_ok_and(|m| m.is_dir());
+    dest_dir && src_dir && fs::read_dir(host_dest).is_ok_and(|mut rd| rd.next().is_some())
 }
 
 fn split_bind(src: &Path, dest: &str, host_dest: &Path, ops: &mut Vec<MountOp>) {
@@ -559,7 +589,21 @@ mod tests {
         fs::write(td.root.join("etc/passwd"), "artifact").unwrap();
         fs::write(td.root.join("etc/ssl/own.pem"), "artifact").unwrap();
         let ops = task_dir_mounts(&td, false);
-        let binds: Vec<String> = ops
+        let overlay = ops
+            .iter()
+            .find_map(|o| match o {
+                MountOp::Overlay {
+                    dest,
+                    lowers,
+                    fallback,
+                } => Some((dest.clone(), lowers.clone(), fallback.clone())),
+                _ => None,
+            })
+            .expect("an overlay for /etc");
+        assert_eq!(overlay.0, "/etc");
+        assert_eq!(overlay.1[0], td.root.join("etc"));
+        let binds: Vec<String> = overlay
+            .2
             .iter()
             .filter_map(|o| match o {
                 MountOp::Bind { dest, .. } => Some(dest.clone()),
@@ -569,12 +613,7 @@ mod tests {
             .collect();
         assert_eq!(
             binds,
-            vec![
-                "/alloc",
-                "/etc/hosts",
-                "link /etc/hosts.link",
-                "/etc/ssl/cert.pem"
-            ],
+            vec!["/etc/hosts", "link /etc/hosts.link", "/etc/ssl/cert.pem"],
             "{ops:?}"
         );
     }

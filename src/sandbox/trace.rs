@@ -280,10 +280,33 @@ impl Tracer {
     /// The misses that stayed misses: a lookup is dropped when a later lookup of the
     /// same basename succeeded (the loader probing its search path, `$PATH` search).
     pub fn finish(self) -> (Vec<Miss>, bool) {
-        let mut out: BTreeMap<String, Miss> = BTreeMap::new();
-        for (i, (path, name, errno)) in self.events.into_iter().enumerate() {
+        let satisfied = |i: usize, path: &str| {
             let base = path.rsplit('/').next().unwrap_or("");
-            if self.found.get(base).is_some_and(|&j| j > i) {
+            self.found.get(base).is_some_and(|&j| j > i)
+        };
+        // The loader also stats each search directory it failed to open a library in
+        // (`glibc-hwcaps/x86-64-v3`, `tls`, …): drop those along with the probes.
+        let dropped_dirs: HashSet<String> = self
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(i, (p, _, _))| satisfied(*i, p))
+            .flat_map(|(_, (p, _, _))| {
+                let mut dirs = Vec::new();
+                let mut cur = p.as_str();
+                while let Some((parent, _)) = cur.rsplit_once('/') {
+                    if parent.is_empty() {
+                        break;
+                    }
+                    dirs.push(parent.to_owned());
+                    cur = parent;
+                }
+                dirs
+            })
+            .collect();
+        let mut out: BTreeMap<String, Miss> = BTreeMap::new();
+        for (i, (path, name, errno)) in self.events.iter().enumerate() {
+            if satisfied(i, path) || dropped_dirs.contains(path) {
                 continue;
             }
             // glibc probes this on every start; its absence is normal.
@@ -293,8 +316,8 @@ impl Tracer {
             out.entry(path.clone())
                 .and_modify(|m| m.count += 1)
                 .or_insert(Miss {
-                    path,
-                    syscall: name.to_owned(),
+                    path: path.clone(),
+                    syscall: (*name).to_owned(),
                     errno: format!("{errno:?}"),
                     count: 1,
                 });
