@@ -42,6 +42,8 @@ struct Scenario {
     /// Signal the checker (the trial process) once the task runs.
     kill_checker: Option<i32>,
     rootless: bool,
+    /// Leave a cgroup of a dead checker behind first: the run must sweep it.
+    stale_cgroup: bool,
     /// `shell`: this text on the shell's stdin, instead of running `argv0`.
     shell_stdin: Option<&'static str>,
     check: fn(&Value) -> Result<(), String>,
@@ -75,6 +77,7 @@ fn base(
         tweak: no_tweak,
         kill_checker: None,
         rootless: false,
+        stale_cgroup: false,
         shell_stdin: None,
         check,
     }
@@ -636,6 +639,13 @@ fn scenarios() -> Vec<Scenario> {
             Ok(())
         })
     });
+    s.push(Scenario {
+        stale_cgroup: true,
+        ..base("stale_cgroup_of_a_dead_checker_is_swept", sh("true"), |v| {
+            no_errors(v)?;
+            Ok(())
+        })
+    });
     for (name, sig) in [
         ("checker_sigkill_mid_run_leaves_nothing", libc::SIGKILL),
         ("checker_sigterm_mid_run_leaves_nothing", libc::SIGTERM),
@@ -950,6 +960,19 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
         .tempdir()
         .map_err(|e| e.to_string())?;
     let tmp_path = tmp.path().to_path_buf();
+    if sc.stale_cgroup {
+        // A pid that cannot be alive: above the kernel's pid_max.
+        let pid_max: u64 = fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4_194_304);
+        for ctrl in ["memory", "cpu", "pids"] {
+            let d = Path::new("/sys/fs/cgroup")
+                .join(ctrl)
+                .join(format!("nomad-chroot-check-{}-0", pid_max + 1));
+            fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+    }
     let mut cmd = if sc.rootless {
         let user = rootless_user().ok_or("no rootless user")?;
         nix::unistd::chown(

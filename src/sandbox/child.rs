@@ -538,7 +538,16 @@ fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
         Ok(never) => match never {},
     };
     drop(sync);
-    let _ = writeln!(std::io::stderr(), "exec {}: {}", plan.argv0, go_errno(err));
+    let msg = format!("exec {}: {}", plan.argv0, go_errno(err));
+    let _ = writeln!(std::io::stderr(), "{msg}");
+    if plan.exec_failure_exit_code == 1 {
+        // Nomad ≤ 1.9's shim logs the error through hclog and exits 1
+        // (hashicorp/nomad v1.9.0:drivers/shared/executor/libcontainer_nsenter_linux.go).
+        let _ = writeln!(
+            std::io::stderr(),
+            "[ERROR] failed to initialize libcontainer-shim: error=\"{msg}\""
+        );
+    }
     std::process::exit(plan.exec_failure_exit_code);
 }
 
@@ -610,6 +619,16 @@ mod tests {
         assert_eq!(go_errno(Errno::ENOENT), "no such file or directory");
         assert_eq!(go_errno(Errno::ENOEXEC), "exec format error");
         assert_eq!(go_errno(Errno::EACCES), "permission denied");
+    }
+
+    #[test]
+    fn userns_unavailable_names_a_fix() {
+        let m = userns_unavailable(Errno::ENOSPC);
+        assert!(m.contains("unshare(CLONE_NEWUSER)"), "{m}");
+        assert!(m.contains("user.max_user_namespaces"), "{m}");
+        assert!(m.contains("sudo"), "{m}");
+        let m = userns_unavailable(Errno::EPERM);
+        assert!(m.contains("sudo") && m.contains("--no-run"), "{m}");
     }
 
     #[test]
