@@ -344,9 +344,20 @@ fn run_with(
     let mut w = fs::File::from(plan_w);
     let sent = w.write_all(&text);
     drop(w);
-    let mut reply = Vec::new();
-    let _ = fs::File::from(result_r).read_to_end(&mut reply);
+    // The child enforces the task's deadlines; this one only guards against the child
+    // itself hanging.
+    let guard = match plan.lifecycle {
+        plan::Lifecycle::Batch { timeout_ms } => Some(timeout_ms),
+        plan::Lifecycle::Service { healthy_ms } => Some(healthy_ms),
+        plan::Lifecycle::Interactive => None,
+    }
+    .map(|ms| Duration::from_millis(ms + plan.kill_timeout_ms) + Duration::from_secs(30));
+    let reply = read_reply(result_r, guard);
+    if reply.is_none() {
+        let _ = child.kill();
+    }
     let _ = child.wait();
+    let reply = reply.unwrap_or_default();
     sent.map_err(io_err("cannot send the plan to the sandbox child"))?;
     let oom = cg_guard.0.as_ref().is_some_and(|c| c.oom_killed());
     drop(cg_guard);
@@ -607,6 +618,41 @@ fn parse_signal(s: &str) -> Option<Signal> {
     Signal::from_str(&up)
         .or_else(|_| Signal::from_str(&format!("SIG{up}")))
         .ok()
+}
+
+/// Read the child's report until EOF; `None` if `within` passes first.
+fn read_reply(fd: std::os::fd::OwnedFd, within: Option<Duration>) -> Option<Vec<u8>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let until = within.map(|d| std::time::Instant::now() + d);
+    let mut file = fs::File::from(fd);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let timeout = match until {
+            Some(u) => {
+                let left = u.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+                    .unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => continue,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return Some(out),
+        }
+        match file.read(&mut buf) {
+            Ok(0) => return Some(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Some(out),
+        }
+    }
 }
 
 /// The last 4 KiB of a log file.
