@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -906,7 +906,27 @@ fn rootless_user() -> Option<String> {
         .map(|_| name)
 }
 
-fn leftovers(marker: &str, tmp: &Path) -> Vec<String> {
+/// A copy of this binary the unprivileged user can run: the build tree may sit under
+/// a directory only root may enter (e.g. `/root`).
+fn rootless_exe() -> Result<PathBuf, String> {
+    static COPY: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("ncc-sandbox-test-bin.{}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        let exe = dir.join("sandbox-trials");
+        fs::copy(std::env::current_exe().map_err(|e| e.to_string())?, &exe)
+            .map_err(|e| format!("cannot copy the test binary for the rootless user: {e}"))?;
+        fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        Ok(exe)
+    })
+    .clone()
+}
+
+/// What a trial left: its task's processes (marker in their environment), the
+/// checker's `__sandbox-child`, host mounts under its TMPDIR, cgroups of the checker
+/// (any of ours when the checker's pid is unknown), and entries of its TMPDIR.
+fn leftovers(marker: &str, tmp: &Path, checker: Option<u32>) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(rd) = fs::read_dir("/proc") {
         for e in rd.flatten() {
@@ -920,9 +940,11 @@ fn leftovers(marker: &str, tmp: &Path) -> Vec<String> {
                 let cmd = fs::read_to_string(e.path().join("cmdline")).unwrap_or_default();
                 out.push(format!("process {pid} ({})", cmd.replace('\0', " ")));
             }
-            let cmd = fs::read(e.path().join("cmdline")).unwrap_or_default();
-            if cmd.windows(16).any(|w| w == b"__sandbox-child\0") {
-                out.push(format!("monitor process {pid}"));
+            if let Some(checker) = checker {
+                let tag = format!("NOMAD_CHROOT_CHECK_PARENT={checker}");
+                if env.split(|b| *b == 0).any(|v| v == tag.as_bytes()) {
+                    out.push(format!("monitor process {pid}"));
+                }
             }
         }
     }
@@ -933,7 +955,13 @@ fn leftovers(marker: &str, tmp: &Path) -> Vec<String> {
         }
     }
     for cg in sandbox::cgroup::existing() {
-        out.push(format!("cgroup {}", cg.display()));
+        let name = cg
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if checker.is_none_or(|c| name.starts_with(&format!("nomad-chroot-check-{c}-"))) {
+            out.push(format!("cgroup {}", cg.display()));
+        }
     }
     if let Ok(rd) = fs::read_dir(tmp) {
         for e in rd.flatten() {
@@ -943,10 +971,10 @@ fn leftovers(marker: &str, tmp: &Path) -> Vec<String> {
     out
 }
 
-fn wait_clean(marker: &str, tmp: &Path, within: Duration) -> Vec<String> {
+fn wait_clean(marker: &str, tmp: &Path, checker: Option<u32>, within: Duration) -> Vec<String> {
     let until = Instant::now() + within;
     loop {
-        let l = leftovers(marker, tmp);
+        let l = leftovers(marker, tmp, checker);
         if l.is_empty() || Instant::now() > until {
             return l;
         }
@@ -962,17 +990,22 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
         .tempdir()
         .map_err(|e| e.to_string())?;
     let tmp_path = tmp.path().to_path_buf();
+    // A pid that cannot be alive: above the kernel's pid_max.
+    let pid_max: u64 = fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4_194_304);
+    let stale: Vec<PathBuf> = ["memory", "cpu", "pids"]
+        .iter()
+        .map(|c| {
+            Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join(format!("nomad-chroot-check-{}-0", pid_max + 1))
+        })
+        .collect();
     if sc.stale_cgroup {
-        // A pid that cannot be alive: above the kernel's pid_max.
-        let pid_max: u64 = fs::read_to_string("/proc/sys/kernel/pid_max")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(4_194_304);
-        for ctrl in ["memory", "cpu", "pids"] {
-            let d = Path::new("/sys/fs/cgroup")
-                .join(ctrl)
-                .join(format!("nomad-chroot-check-{}-0", pid_max + 1));
-            fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        for d in &stale {
+            fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
     }
     let mut cmd = if sc.rootless {
@@ -991,7 +1024,7 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
         c.arg(format!("--reuid={user}"))
             .arg(format!("--regid={user}"))
             .arg("--clear-groups")
-            .arg(&exe);
+            .arg(rootless_exe()?);
         c
     } else {
         Command::new(&exe)
@@ -1020,7 +1053,7 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
         loop {
             // The trial itself carries the marker too; the task is another process.
             let me = format!("process {pid} ");
-            let running = leftovers(&marker, &tmp_path)
+            let running = leftovers(&marker, &tmp_path, None)
                 .iter()
                 .any(|l| l.starts_with("process") && !l.starts_with(&me));
             if running {
@@ -1043,12 +1076,13 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
                 format!("checker exit {:?}", out.status),
             )?;
         }
-        let left = wait_clean(&marker, &tmp_path, Duration::from_secs(5));
+        let left = wait_clean(&marker, &tmp_path, Some(pid as u32), Duration::from_secs(5));
         if !left.is_empty() {
             return Err(format!("left behind after signal {sig}: {left:#?}").into());
         }
         return Ok(Completion::Completed);
     }
+    let checker_pid = child.id();
     let out = wait_timeout(child, Duration::from_secs(60))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1068,7 +1102,12 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
             return Err(format!("not run in a user namespace: {userns:?}").into());
         }
     }
-    let left = wait_clean(&marker, &tmp_path, Duration::from_secs(3));
+    let left = wait_clean(
+        &marker,
+        &tmp_path,
+        Some(checker_pid),
+        Duration::from_secs(3),
+    );
     if v["unavailable"] == true {
         return Ok(Completion::ignored_with(format!(
             "sandbox unavailable here: {}",
@@ -1078,6 +1117,10 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
     (sc.check)(&v).map_err(|e| format!("{e}\nresult: {v:#}"))?;
     if !left.is_empty() {
         return Err(format!("left behind: {left:#?}").into());
+    }
+    let unswept: Vec<&PathBuf> = stale.iter().filter(|d| d.exists()).collect();
+    if !unswept.is_empty() {
+        return Err(format!("stale cgroups not swept: {unswept:?}").into());
     }
     Ok(Completion::Completed)
 }
@@ -1147,5 +1190,9 @@ fn main() {
             }
         })
         .collect();
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let _ = fs::remove_dir_all(
+        std::env::temp_dir().join(format!("ncc-sandbox-test-bin.{}", std::process::id())),
+    );
+    conclusion.exit();
 }

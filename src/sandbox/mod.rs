@@ -313,6 +313,8 @@ fn run_with(
         .arg("--result-fd")
         .arg(result_w.as_raw_fd().to_string())
         .env_clear()
+        // Names the checker this child belongs to (for `ps e` and leftover checks).
+        .env("NOMAD_CHROOT_CHECK_PARENT", std::process::id().to_string())
         .stdin(if interactive {
             Stdio::inherit()
         } else {
