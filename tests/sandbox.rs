@@ -541,6 +541,11 @@ fn scenarios() -> Vec<Scenario> {
                 sh("f() { f | f & }; f; sleep 2; echo survived"),
                 |v| {
                     ensure!(v["error"].is_null(), "{}", v["error"]);
+                    let err = outcome(v)["stderr_tail"].as_str().unwrap_or("");
+                    ensure!(
+                        err.contains("can't fork: Resource temporarily unavailable"),
+                        "pids.max did not bite: {err:?}"
+                    );
                     ensure!(
                         v["cgroup_pids"]
                             .as_str()

@@ -401,7 +401,9 @@ fn run_with(
         .map(|s| s.as_str().to_owned());
     outcome.timed_out = ran.timed_out;
     outcome.still_running = ran.still_running;
-    outcome.oom_killed = oom && ran.signal == Some(libc::SIGKILL);
+    // Nomad reports the cgroup's OOM event, whichever of the task's processes it hit
+    // (libcontainer NotifyOOM → ExitResult.OOMKilled).
+    outcome.oom_killed = oom;
     outcome.duration_ms = ran.duration_ms;
     outcome.stdout_tail = tail(&out_path);
     outcome.stderr_tail = tail(&err_path);
@@ -461,8 +463,8 @@ fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> V
         let limit = req.task.memory_max_mb.unwrap_or(req.task.memory_mb);
         out.push(
             Finding::error(Kind::Run, Cause::Oom, argv0)
-                .exit_code(137)
-                .message(format!("the task was OOM-killed at its memory limit of {limit} MB (Nomad: oom_killed=true, exit code 137)"))
+                .exit_code(o.exit_code.unwrap_or(137))
+                .message(format!("the task was OOM-killed at its memory limit of {limit} MB (Nomad: oom_killed=true)"))
                 .hint("raise resources.memory (or set memory_max), or make the task use less"),
         );
         return out;
