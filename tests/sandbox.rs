@@ -42,6 +42,9 @@ struct Scenario {
     /// Signal the checker (the trial process) once the task runs.
     kill_checker: Option<i32>,
     rootless: bool,
+    /// Run the real `nomad-chroot-check` binary as `__sandbox-child` (through main.rs's
+    /// dispatch) instead of this test binary.
+    real_binary: bool,
     /// Leave a cgroup of a dead checker behind first: the run must sweep it.
     stale_cgroup: bool,
     /// `shell`: this text on the shell's stdin, instead of running `argv0`.
@@ -77,6 +80,7 @@ fn base(
         tweak: no_tweak,
         kill_checker: None,
         rootless: false,
+        real_binary: false,
         stale_cgroup: false,
         shell_stdin: None,
         check,
@@ -645,6 +649,14 @@ fn scenarios() -> Vec<Scenario> {
         })
     });
     s.push(Scenario {
+        real_binary: true,
+        ..base("real_binary_as_sandbox_child", sh("echo via-main"), |v| {
+            no_errors(v)?;
+            ensure!(stdout(v) == "via-main\n", "{:?}", stdout(v));
+            Ok(())
+        })
+    });
+    s.push(Scenario {
         stale_cgroup: true,
         ..base("stale_cgroup_of_a_dead_checker_is_swept", sh("true"), |v| {
             no_errors(v)?;
@@ -1034,6 +1046,12 @@ fn run_trial(sc: &Scenario) -> Result<Completion, Failed> {
     } else {
         Command::new(&exe)
     };
+    if sc.real_binary {
+        cmd.env(
+            "NOMAD_CHROOT_CHECK_EXE",
+            env!("CARGO_BIN_EXE_nomad-chroot-check"),
+        );
+    }
     cmd.args(["__trial", sc.name])
         .env("TMPDIR", &tmp_path)
         .env(MARKER, &marker)

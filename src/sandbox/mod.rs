@@ -303,6 +303,8 @@ fn run_with(
         .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
     let (result_r, result_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
+    // Our own binary, unless NOMAD_CHROOT_CHECK_EXE names another copy of it (tests
+    // whose own binary is a test harness).
     let exe = std::env::var_os("NOMAD_CHROOT_CHECK_EXE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
