@@ -1,3 +1,273 @@
 //! The only module with `unsafe`: thin wrappers over raw syscalls, each with a
 //! `// SAFETY:` note. Errors name the call, its arguments and the errno.
 #![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use nix::errno::Errno;
+use nix::unistd::{ForkResult, Pid};
+
+/// A syscall that failed: the call as written, and the errno.
+#[derive(Debug, thiserror::Error)]
+#[error("{call}: {errno}")]
+pub struct SysError {
+    pub call: String,
+    pub errno: Errno,
+}
+
+impl SysError {
+    pub fn new(call: impl Into<String>, errno: Errno) -> Self {
+        SysError {
+            call: call.into(),
+            errno,
+        }
+    }
+}
+
+/// How many threads this process has (from `/proc/self/status`).
+pub fn thread_count() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `fork()`, refused unless this process has exactly one thread: after fork only the
+/// calling thread exists, so a lock held by another thread would never be released.
+pub fn fork_single_threaded() -> Result<ForkResult, SysError> {
+    let n = thread_count();
+    if n != 1 {
+        return Err(SysError::new(
+            format!("fork() in a process with {n} threads"),
+            Errno::EINVAL,
+        ));
+    }
+    // SAFETY: the process has a single thread (checked above), so the child cannot
+    // inherit a lock held by a thread that does not exist in it; the sandbox child
+    // allocates freely after fork for that reason.
+    unsafe { nix::unistd::fork() }.map_err(|e| SysError::new("fork()", e))
+}
+
+/// Make `cmd` receive `fds` as `(source, target)` pairs: after fork, `dup2(source,
+/// target)` clears close-on-exec on `target`, so only these descriptors are inherited
+/// even when other threads spawn processes at the same time.
+pub fn inherit_fds(cmd: &mut Command, fds: Vec<(RawFd, RawFd)>) {
+    let hook = move || -> io::Result<()> {
+        for &(src, dst) in &fds {
+            // SAFETY: dup2 and fcntl are async-signal-safe and touch only descriptors.
+            let r = unsafe {
+                if src == dst {
+                    let flags = libc::fcntl(src, libc::F_GETFD);
+                    libc::fcntl(src, libc::F_SETFD, flags & !libc::FD_CLOEXEC)
+                } else {
+                    libc::dup2(src, dst)
+                }
+            };
+            if r < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs between fork and exec in the child of a possibly
+    // multithreaded process; it only calls async-signal-safe functions and does not
+    // allocate (the Vec was built before fork and is only read).
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` exits.
+pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, SysError> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if r < 0 {
+        return Err(SysError::new(format!("pidfd_open({pid})"), Errno::last()));
+    }
+    // SAFETY: r is a freshly created descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// Set close-on-exec on every descriptor from `first` up (`close_range(2)`).
+pub fn cloexec_from(first: u32) -> Result<(), SysError> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(SysError::new(
+            format!("close_range({first}, ~0, CLOSE_RANGE_CLOEXEC)"),
+            Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
+/// Bring the loopback interface of the current network namespace up.
+pub fn loopback_up() -> Result<(), SysError> {
+    // SAFETY: socket takes integers and returns a new descriptor or -1.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(SysError::new("socket(AF_INET, SOCK_DGRAM)", Errno::last()));
+    }
+    // SAFETY: raw is a fresh descriptor nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo\0".iter().enumerate() {
+        req.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads into the ifreq we own; the socket is valid.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(SysError::new("ioctl(SIOCGIFFLAGS, lo)", Errno::last()));
+    }
+    // SAFETY: ifru_flags is the member SIOCGIFFLAGS filled in.
+    unsafe {
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    }
+    // SAFETY: SIOCSIFFLAGS reads the ifreq we own; the socket is valid.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(SysError::new(
+            "ioctl(SIOCSIFFLAGS, lo, IFF_UP)",
+            Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
+/// One classic BPF instruction (`struct sock_filter`).
+pub type SockFilter = libc::sock_filter;
+
+/// Install a seccomp filter on the calling thread (`seccomp(SECCOMP_SET_MODE_FILTER)`).
+pub fn seccomp_install(filter: &[SockFilter]) -> Result<(), SysError> {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut SockFilter,
+    };
+    // SAFETY: prog points at `filter`, which outlives the call; the kernel copies it.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r < 0 {
+        return Err(SysError::new(
+            format!(
+                "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {} insns)",
+                filter.len()
+            ),
+            Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
+/// `ptrace(PTRACE_TRACEME)`.
+pub fn ptrace_traceme() -> Result<(), SysError> {
+    // SAFETY: PTRACE_TRACEME takes no pointers.
+    let r = unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
+    if r < 0 {
+        return Err(SysError::new("ptrace(PTRACE_TRACEME)", Errno::last()));
+    }
+    Ok(())
+}
+
+/// `ptrace(request, pid, 0, data)` for requests that take integers only
+/// (SETOPTIONS, CONT, SYSCALL, DETACH).
+pub fn ptrace_int(request: libc::c_uint, pid: Pid, data: usize) -> Result<(), Errno> {
+    // SAFETY: these requests take no pointers; `data` is an integer (options or signal).
+    let r = unsafe { libc::ptrace(request, pid.as_raw(), 0usize, data) };
+    if r < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+/// Whether a ptrace stop is a group-stop (PTRACE_GETSIGINFO fails with EINVAL).
+pub fn ptrace_is_group_stop(pid: Pid) -> bool {
+    // SAFETY: siginfo_t is plain old data; zeroed is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the kernel writes one siginfo_t into `info`, which we own.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETSIGINFO,
+            pid.as_raw(),
+            0usize,
+            &mut info as *mut libc::siginfo_t,
+        )
+    };
+    r < 0 && Errno::last() == Errno::EINVAL
+}
+
+/// Registers of a stopped tracee at a syscall: number, six arguments, return value.
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallRegs {
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub ret: i64,
+}
+
+/// Read the syscall registers of a stopped tracee.
+#[cfg(target_arch = "x86_64")]
+pub fn ptrace_syscall_regs(pid: Pid) -> Result<SyscallRegs, Errno> {
+    // SAFETY: user_regs_struct is plain old data; zeroed is valid.
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    // SAFETY: PTRACE_GETREGS writes one user_regs_struct into `regs`, which we own.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGS,
+            pid.as_raw(),
+            0usize,
+            &mut regs as *mut libc::user_regs_struct,
+        )
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    Ok(SyscallRegs {
+        nr: regs.orig_rax,
+        args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
+        ret: regs.rax as i64,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn ptrace_syscall_regs(_pid: Pid) -> Result<SyscallRegs, Errno> {
+    Err(Errno::ENOSYS)
+}
+
+/// Take ownership of a descriptor number handed to us on the command line.
+pub fn adopt_fd(fd: RawFd) -> Result<OwnedFd, SysError> {
+    nix::fcntl::fcntl(
+        // SAFETY: borrowing for the duration of one fcntl call; fcntl fails with EBADF
+        // when nothing is open at `fd`.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        nix::fcntl::FcntlArg::F_GETFD,
+    )
+    .map_err(|e| SysError::new(format!("fcntl({fd}, F_GETFD)"), e))?;
+    // SAFETY: `fd` is open (checked above) and was passed to this process for it to own;
+    // nothing else in this process refers to it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Give the task default signal dispositions: the Rust runtime ignores SIGPIPE, and an
+/// ignored signal stays ignored across execve.
+pub fn default_signal_dispositions() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGPIPE, Signal::SIGXFSZ] {
+        // SAFETY: installing SIG_DFL runs no code of ours in signal context.
+        let _ = unsafe { sigaction(sig, &dfl) };
+    }
+}

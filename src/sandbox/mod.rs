@@ -1,12 +1,61 @@
-//! Run the entrypoint as the exec driver does. OWNER: sandbox helper (issue 4).
+//! Run the entrypoint as the exec driver does.
+//!
+//! The parent (this multithreaded process) never changes namespaces: it builds a
+//! [`plan::Plan`] (pure data), creates the cgroup, and spawns a fresh copy of our own
+//! binary as `__sandbox-child` (see [`child`]) with the plan on a pipe. The child
+//! builds the sandbox, runs the task, and sends back a [`child::ChildReport`] on a
+//! second pipe, from which we make the [`RunOutcome`] and the findings.
+//!
+//! Nothing is left behind: the task's mounts live only in its own mount namespace; its
+//! processes die with its PID 1, which dies with the child (`PR_SET_PDEATHSIG`), which
+//! kills it and removes the work dir and the cgroup if the checker dies first; the
+//! parent removes the cgroup after a normal end, and [`cgroup::sweep`] removes the
+//! groups of checkers that died together with their child.
 
+pub mod caps;
+pub mod cgroup;
+pub mod child;
+pub mod mount;
+pub mod plan;
+pub mod trace;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
+
+use child::ChildReport;
+pub use child::child_main;
+use plan::{IdMap, Identity, Plan, PlanInput};
+
+use crate::clientconfig::ClientConfig;
+use crate::config::{JobType, RunOptions, TaskSpec};
 use crate::error::ExitCode;
+use crate::finding::{Cause, Finding, Kind, RunOutcome, Severity};
+use crate::nomad::NomadVersion;
+use crate::taskdir::TaskDir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// This machine cannot build the sandbox (exit 3), with the fix.
     #[error("{0}")]
     Unavailable(String),
+    /// Building the sandbox failed in a way Nomad would not (our bug or the host's).
+    #[error("cannot build the sandbox: {0}")]
+    Setup(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl SandboxError {
@@ -15,13 +64,10 @@ impl SandboxError {
     }
 }
 
-use std::collections::BTreeMap;
-
-use crate::clientconfig::ClientConfig;
-use crate::config::{RunOptions, TaskSpec};
-use crate::finding::{Finding, RunOutcome};
-use crate::nomad::NomadVersion;
-use crate::taskdir::TaskDir;
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+    let what = what.into();
+    move |source| SandboxError::Io { what, source }
+}
 
 pub struct RunRequest<'a> {
     pub taskdir: &'a TaskDir,
@@ -40,23 +86,715 @@ pub struct RunResult {
     pub findings: Vec<Finding>,
 }
 
-pub fn run(req: &RunRequest<'_>) -> Result<RunResult, SandboxError> {
-    let _ = req;
-    Err(SandboxError::Unavailable("running is not built yet".into()))
+/// The prefix of every start failure Nomad reports as a Driver Failure event.
+const DRIVER_FAILURE: &str =
+    "failed to launch command with executor: rpc error: code = Unknown desc = ";
+const RUNC_INIT: &str = "unable to start container process: error during container init: ";
+
+/// Where the task's stdio goes.
+enum Stdio3 {
+    /// `alloc/logs/<task>.std{out,err}.0`, as Nomad's logmon writes them.
+    Logs,
+    /// The checker's terminal (`shell`).
+    Terminal,
 }
 
-/// Entry point of the hidden `__sandbox-child` subcommand.
-pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
-    let _ = (plan_fd, result_fd);
-    3
+pub fn run(req: &RunRequest<'_>) -> Result<RunResult, SandboxError> {
+    run_with(req, Stdio3::Logs, Vec::new(), Vec::new())
+}
+
+fn run_with(
+    req: &RunRequest<'_>,
+    stdio: Stdio3,
+    extra_binds: Vec<(PathBuf, String)>,
+    args_override: Vec<String>,
+) -> Result<RunResult, SandboxError> {
+    let interactive = matches!(stdio, Stdio3::Terminal);
+    let rootless = !nix::unistd::geteuid().is_root();
+    let mut enforced: BTreeMap<String, String> = BTreeMap::new();
+    let mut findings = Vec::new();
+    let start_failure = |msg: String, nomad: String| Finding {
+        ..Finding::error(Kind::Run, Cause::StartFailure, req.argv0.clone())
+            .message(msg)
+            .nomad_error(nomad)
+    };
+
+    // Capabilities are validated by the driver before anything runs
+    // (hashicorp/nomad:drivers/exec/driver.go StartTask).
+    let allow: Vec<String> = match &req.client.allow_caps {
+        Some(a) => a.clone(),
+        None => crate::nomad::DEFAULT_ALLOW_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    let caps = match plan::calculate_caps(&allow, &req.task.cap_add, &req.task.cap_drop) {
+        Ok(c) => c,
+        Err(msg) => {
+            findings.push(start_failure(msg.clone(), msg).hint(
+                "remove the capability from cap_add, or add it to the exec plugin's allow_caps",
+            ));
+            return Ok(RunResult {
+                outcome: RunOutcome::default(),
+                findings,
+            });
+        }
+    };
+
+    let user = req.task.user.clone();
+    let host_user = crate::taskenv::HostUser::lookup(&user);
+    let identity = if req.version.resolves_user_in_chroot() {
+        Identity::InChroot { user: user.clone() }
+    } else {
+        match &host_user {
+            // runc 1.4 setupUser: setgroups([]), setgid(0), setuid(uid) (PR #27092).
+            Some(u) => Identity::Host { uid: u.uid, gid: 0 },
+            None => {
+                let msg = format!("failed to identify user {user:?}: user: unknown user {user}");
+                findings.push(
+                    start_failure(msg.clone(), format!("{DRIVER_FAILURE}{msg}")).hint(
+                        "Nomad ≥ 1.11.1 resolves the task user on the client host: create it there",
+                    ),
+                );
+                return Ok(RunResult {
+                    outcome: RunOutcome::default(),
+                    findings,
+                });
+            }
+        }
+    };
+    enforced.insert(
+        "user".into(),
+        match &identity {
+            Identity::Host { uid, .. } => format!("applied: {user} = host uid {uid}, gid 0"),
+            Identity::InChroot { .. } => {
+                format!("applied: {user} resolved in the chroot's /etc/passwd")
+            }
+        },
+    );
+
+    let idmap = if rootless {
+        let (inside_uid, inside_gid) = match &identity {
+            Identity::Host { uid, gid } => (*uid, *gid),
+            Identity::InChroot { user } => chroot_passwd(req.taskdir)
+                .and_then(|p| plan::passwd_lookup(&p, user))
+                .unwrap_or((65534, 65534)),
+        };
+        enforced.insert(
+            "userns".into(),
+            format!(
+                "applied: rootless, uid {inside_uid} → {}, gid {inside_gid} → {}; supplementary groups skipped",
+                nix::unistd::geteuid(),
+                nix::unistd::getegid()
+            ),
+        );
+        Some(IdMap {
+            inside_uid,
+            outside_uid: nix::unistd::geteuid().as_raw(),
+            inside_gid,
+            outside_gid: nix::unistd::getegid().as_raw(),
+        })
+    } else {
+        None
+    };
+
+    let kill_signal = parse_signal(&req.run.kill_signal).unwrap_or(Signal::SIGINT);
+
+    // The cgroup, created before the child exists so that every process of the task
+    // is born inside it.
+    let mut cgroup = None;
+    if rootless {
+        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
+            enforced.insert(k.into(), "skipped: rootless, no cgroup delegation".into());
+        }
+    } else if let Some(version) = cgroup::detect() {
+        cgroup::sweep();
+        let mb = 1024 * 1024;
+        let limits = match req.task.memory_max_mb {
+            Some(max) if max > req.task.memory_mb => cgroup::Limits {
+                memory_max: max * mb,
+                memory_low: Some(req.task.memory_mb * mb),
+                cpu_shares: req.task.cpu_mhz.max(2),
+                pids_max: req.run.pids_limit,
+            },
+            _ => cgroup::Limits {
+                memory_max: req.task.memory_mb * mb,
+                memory_low: None,
+                cpu_shares: req.task.cpu_mhz.max(2),
+                pids_max: req.run.pids_limit,
+            },
+        };
+        match cgroup::Cgroup::create(version, &limits, &mut enforced) {
+            Ok(cg) => cgroup = Some(cg),
+            Err(e) => {
+                for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
+                    enforced.insert(k.into(), format!("skipped: cannot create a cgroup: {e}"));
+                }
+            }
+        }
+        if let Some(p) = enforced.get_mut("cgroup.pids") {
+            if p == "applied" {
+                *p = format!("applied: pids.max = {} (beyond Nomad)", req.run.pids_limit);
+            }
+        }
+    } else {
+        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
+            enforced.insert(k.into(), "skipped: no cgroup filesystem".into());
+        }
+    }
+    // Removes the cgroup on every way out of this function.
+    struct CgGuard(Option<cgroup::Cgroup>);
+    impl Drop for CgGuard {
+        fn drop(&mut self) {
+            if let Some(cg) = &self.0 {
+                cg.destroy();
+            }
+        }
+    }
+    let cg_guard = CgGuard(cgroup);
+
+    let env: Vec<String> = req.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut task = req.task.clone();
+    if !args_override.is_empty() {
+        task.args = args_override;
+    }
+    let plan = Plan::build(PlanInput {
+        taskdir: req.taskdir,
+        task: &task,
+        run: req.run,
+        version: req.version,
+        env,
+        argv0: req.argv0.clone(),
+        rootless: idmap,
+        identity,
+        caps: caps.clone(),
+        pid_host: req.task.pid_mode_host || req.client.default_pid_mode.as_deref() == Some("host"),
+        ipc_host: req.task.ipc_mode_host || req.client.default_ipc_mode.as_deref() == Some("host"),
+        kill_signal: kill_signal as i32,
+        cgroups: cg_guard
+            .0
+            .as_ref()
+            .map(|c| c.dirs.clone())
+            .unwrap_or_default(),
+        interactive,
+        extra_binds,
+    });
+    record_plan(&plan, req, &caps, &mut enforced);
+
+    // Logs, as Nomad's logmon names them (first file of the rotation).
+    let logs = req.taskdir.shared_alloc().join("logs");
+    let out_path = logs.join(format!("{}.stdout.0", req.taskdir.task_name));
+    let err_path = logs.join(format!("{}.stderr.0", req.taskdir.task_name));
+    let (stdout, stderr) = match stdio {
+        Stdio3::Logs => {
+            let open = |p: &Path| {
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(io_err(format!("cannot create `{}`", p.display())))
+            };
+            (Stdio::from(open(&out_path)?), Stdio::from(open(&err_path)?))
+        }
+        Stdio3::Terminal => (Stdio::inherit(), Stdio::inherit()),
+    };
+
+    let (plan_r, plan_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
+    let (result_r, result_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
+    // Our own binary, unless NOMAD_CHROOT_CHECK_EXE names another copy of it (tests
+    // whose own binary is a test harness).
+    let exe = std::env::var_os("NOMAD_CHROOT_CHECK_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+    let mut cmd = Command::new(&exe);
+    cmd.arg("__sandbox-child")
+        .arg("--plan-fd")
+        .arg(plan_r.as_raw_fd().to_string())
+        .arg("--result-fd")
+        .arg(result_w.as_raw_fd().to_string())
+        .env_clear()
+        // Names the checker this child belongs to (for `ps e` and leftover checks).
+        .env("NOMAD_CHROOT_CHECK_PARENT", std::process::id().to_string())
+        .stdin(if interactive {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .stdout(stdout)
+        .stderr(stderr);
+    crate::sys::inherit_fds(
+        &mut cmd,
+        vec![
+            (plan_r.as_raw_fd(), plan_r.as_raw_fd()),
+            (result_w.as_raw_fd(), result_w.as_raw_fd()),
+        ],
+    );
+    let mut child = cmd.spawn().map_err(io_err(format!(
+        "cannot start `{} __sandbox-child`",
+        exe.display()
+    )))?;
+    drop(plan_r);
+    drop(result_w);
+    if let Some(cg) = &cg_guard.0 {
+        if let Err(e) = cg.add(child.id()) {
+            for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
+                enforced.insert(k.into(), format!("skipped: {e}"));
+            }
+        }
+    }
+    let text = serde_json::to_vec(&plan).map_err(|e| SandboxError::Setup(e.to_string()))?;
+    let mut w = fs::File::from(plan_w);
+    let sent = w.write_all(&text);
+    drop(w);
+    // The child enforces the task's deadlines; this one only guards against the child
+    // itself hanging.
+    let guard = match plan.lifecycle {
+        plan::Lifecycle::Batch { timeout_ms } => Some(timeout_ms),
+        plan::Lifecycle::Service { healthy_ms } => Some(healthy_ms),
+        plan::Lifecycle::Interactive => None,
+    }
+    .map(|ms| Duration::from_millis(ms + plan.kill_timeout_ms) + Duration::from_secs(30));
+    let reply = read_reply(result_r, guard);
+    if reply.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    let reply = reply.unwrap_or_default();
+    sent.map_err(io_err("cannot send the plan to the sandbox child"))?;
+    let oom = cg_guard.0.as_ref().is_some_and(|c| c.oom_killed());
+    drop(cg_guard);
+
+    let report: ChildReport = serde_json::from_slice(&reply).map_err(|e| {
+        SandboxError::Setup(format!(
+            "the sandbox child sent no report ({e}); see `{}`",
+            err_path.display()
+        ))
+    })?;
+    let mut outcome = RunOutcome {
+        enforced,
+        ..RunOutcome::default()
+    };
+    let ran = match report {
+        ChildReport::Unavailable(m) => return Err(SandboxError::Unavailable(m)),
+        ChildReport::SetupFailed(m) => return Err(SandboxError::Setup(m)),
+        ChildReport::StartFailed(m) => {
+            outcome.stderr_tail = tail(&err_path);
+            findings.push(start_failure(
+                m.clone(),
+                format!("{DRIVER_FAILURE}{RUNC_INIT}{m}"),
+            ));
+            return Ok(RunResult { outcome, findings });
+        }
+        ChildReport::Ran(r) => r,
+    };
+    for n in &ran.notes {
+        if let Some((what, why)) = n.split_once(": ") {
+            outcome
+                .enforced
+                .insert(format!("mount{what}"), why.to_owned());
+        }
+    }
+    outcome.exit_code = ran.exit_code;
+    outcome.signal = ran
+        .signal
+        .and_then(|s| Signal::try_from(s).ok())
+        .map(|s| s.as_str().to_owned());
+    outcome.timed_out = ran.timed_out;
+    outcome.still_running = ran.still_running;
+    // Nomad reports the cgroup's OOM event, whichever of the task's processes it hit
+    // (libcontainer NotifyOOM → ExitResult.OOMKilled).
+    outcome.oom_killed = oom;
+    outcome.duration_ms = ran.duration_ms;
+    outcome.stdout_tail = tail(&out_path);
+    outcome.stderr_tail = tail(&err_path);
+    if ran.trace_truncated {
+        outcome.enforced.insert(
+            "trace".into(),
+            "applied, truncated after 100000 misses".into(),
+        );
+    }
+    findings.extend(outcome_findings(req, &outcome, &ran));
+    let failed = findings.iter().any(|f| f.severity == Severity::Error);
+    for m in &ran.misses {
+        let sev = if failed {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        let on_host = fs::symlink_metadata(&m.path).is_ok();
+        let mut f = Finding::new(sev, Kind::Missing, Cause::Runtime, m.path.clone())
+            .message(format!(
+                "the task looked for it at run time and did not find it: {} failed with {}{}",
+                m.syscall,
+                m.errno,
+                if m.count > 1 {
+                    format!(" ({} times)", m.count)
+                } else {
+                    String::new()
+                }
+            ))
+            .needed_by(vec![req.argv0.clone()])
+            .on_host(on_host);
+        if on_host {
+            f = f.hint("the host has this path but the task does not: add it to the bundle (or to chroot_env)");
+        }
+        findings.push(f);
+    }
+    Ok(RunResult { outcome, findings })
+}
+
+/// The run's own findings: exit code, signal, OOM, timeout, service health.
+fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> Vec<Finding> {
+    let argv0 = req.argv0.clone();
+    let last_lines = |s: &str| {
+        let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(3)..].join("\n")
+    };
+    let stderr = last_lines(&o.stderr_tail);
+    let with_stderr = |m: String| {
+        if stderr.is_empty() {
+            m
+        } else {
+            format!("{m}; stderr: {stderr}")
+        }
+    };
+    let mut out = Vec::new();
+    if o.oom_killed {
+        let limit = req.task.memory_max_mb.unwrap_or(req.task.memory_mb);
+        out.push(
+            Finding::error(Kind::Run, Cause::Oom, argv0)
+                .exit_code(o.exit_code.unwrap_or(137))
+                .message(format!("the task was OOM-killed at its memory limit of {limit} MB (Nomad: oom_killed=true)"))
+                .hint("raise resources.memory (or set memory_max), or make the task use less"),
+        );
+        return out;
+    }
+    if o.timed_out {
+        out.push(
+            Finding::error(Kind::Run, Cause::Timeout, argv0)
+                .message(format!(
+                    "still running after --timeout {}s; stopped with {} (the timeout is ours: Nomad gives batch tasks no deadline)",
+                    req.run.timeout.as_secs_f64(),
+                    req.run.kill_signal
+                ))
+                .hint("raise --timeout, or use --type service for a long-running task"),
+        );
+        return out;
+    }
+    if o.still_running {
+        return out;
+    }
+    let code = o.exit_code.unwrap_or(0);
+    let cause = if ran.signal.is_some() {
+        Cause::Signal
+    } else {
+        Cause::ExitCode
+    };
+    match req.run.job_type {
+        JobType::Batch if code != 0 => out.push(
+            Finding::error(Kind::Run, cause, argv0)
+                .exit_code(code)
+                .message(with_stderr(match &o.signal {
+                    Some(s) => format!("the task was killed by {s} (exit code {code})"),
+                    None => format!("the task exited with code {code}"),
+                })),
+        ),
+        JobType::Service => out.push(
+            Finding::error(Kind::Run, cause, argv0)
+                .exit_code(code)
+                .message(with_stderr(format!(
+                    "the service exited with code {code} after {} ms, before --healthy-after {}s (Nomad restarts it)",
+                    o.duration_ms,
+                    req.run.healthy_after.as_secs_f64()
+                ))),
+        ),
+        _ => {}
+    }
+    out
+}
+
+fn record_plan(
+    plan: &Plan,
+    req: &RunRequest<'_>,
+    caps: &[String],
+    e: &mut BTreeMap<String, String>,
+) {
+    let ns = |on: bool, why: &str| {
+        if on {
+            "applied".to_owned()
+        } else {
+            format!("skipped: {why}")
+        }
+    };
+    e.insert("mount-ns".into(), "applied".into());
+    e.insert("pivot_root".into(), "applied".into());
+    e.insert(
+        "pid-ns".into(),
+        ns(plan.pid_ns, "pid_mode = \"host\" (or Nomad < 1.0.3)"),
+    );
+    e.insert(
+        "ipc-ns".into(),
+        ns(plan.ipc_ns, "ipc_mode = \"host\" (or Nomad < 1.0.3)"),
+    );
+    e.insert(
+        "net-ns".into(),
+        match plan.net {
+            plan::NetMode::Host => "skipped: host network, as Nomad without bridge mode".into(),
+            plan::NetMode::None => "applied: own namespace, loopback down".into(),
+            plan::NetMode::Bridge => {
+                "applied: own namespace, loopback up (no veth, no outside access)".into()
+            }
+        },
+    );
+    e.insert(
+        "caps".into(),
+        if plan.caps.ambient {
+            format!("applied: {}", caps.join(","))
+        } else {
+            format!(
+                "applied: bounding set only (Nomad {} < 1.5.6): {}",
+                req.version,
+                caps.join(",")
+            )
+        },
+    );
+    e.insert(
+        "no_new_privs".into(),
+        ns(plan.no_new_privs, "as Nomad (use --harden)"),
+    );
+    e.insert(
+        "seccomp".into(),
+        ns(plan.seccomp, "as Nomad (use --harden)"),
+    );
+    e.insert(
+        "timeout".into(),
+        match plan.lifecycle {
+            plan::Lifecycle::Batch { timeout_ms } => {
+                format!("applied: {timeout_ms} ms (beyond Nomad)")
+            }
+            plan::Lifecycle::Service { healthy_ms } => {
+                format!("applied: healthy after {healthy_ms} ms")
+            }
+            plan::Lifecycle::Interactive => "skipped: interactive".into(),
+        },
+    );
+    e.insert(
+        "trace".into(),
+        if plan.trace {
+            "applied".into()
+        } else if !req.run.trace {
+            "skipped: --no-trace".into()
+        } else {
+            "skipped: not supported on this architecture".into()
+        },
+    );
+}
+
+/// The chroot's `/etc/passwd` as the task will see it: the artifact's, else the
+/// chroot_env layer's.
+fn chroot_passwd(td: &TaskDir) -> Option<String> {
+    let own = td.root.join("etc/passwd");
+    if own.exists() {
+        return fs::read_to_string(own).ok();
+    }
+    for l in td.layers() {
+        if let Ok(rest) = Path::new("/etc/passwd").strip_prefix(&l.dest) {
+            let p = if rest.as_os_str().is_empty() {
+                l.src.clone()
+            } else {
+                l.src.join(rest)
+            };
+            if let Ok(t) = fs::read_to_string(p) {
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+/// `SIGINT`, `INT` or `2`.
+fn parse_signal(s: &str) -> Option<Signal> {
+    let t = s.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return Signal::try_from(n).ok();
+    }
+    let up = t.to_ascii_uppercase();
+    Signal::from_str(&up)
+        .or_else(|_| Signal::from_str(&format!("SIG{up}")))
+        .ok()
+}
+
+/// Read the child's report until EOF; `None` if `within` passes first.
+fn read_reply(fd: std::os::fd::OwnedFd, within: Option<Duration>) -> Option<Vec<u8>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let until = within.map(|d| std::time::Instant::now() + d);
+    let mut file = fs::File::from(fd);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let timeout = match until {
+            Some(u) => {
+                let left = u.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+                    .unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => continue,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return Some(out),
+        }
+        match file.read(&mut buf) {
+            Ok(0) => return Some(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Some(out),
+        }
+    }
+}
+
+/// The last 4 KiB of a log file.
+fn tail(path: &Path) -> String {
+    let Ok(mut f) = fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// `nomad-chroot-check shell BUNDLE`.
 pub fn shell_main(
     args: crate::cli::ShellArgs,
 ) -> Result<crate::error::ExitCode, crate::error::Error> {
-    let _ = args;
-    Err(crate::error::Error::Usage(
-        "`shell` is not available yet".into(),
-    ))
+    use crate::error::Error;
+    let c = &args.common;
+    let (version, client, chroot_env, limits, safety) = c.resolve()?;
+    let task = c.task_spec(&[])?;
+    let mut run = c.run_options()?.unwrap_or_else(default_run_options);
+    run.trace = false;
+    let taskdir = TaskDir::build(&task.name, version, chroot_env.clone())?;
+    let (host_dest, task_dest) = taskdir.destination(&args.destination)?;
+    fs::create_dir_all(&host_dest)
+        .map_err(|e| Error::io(format!("cannot create `{}`", host_dest.display()), e))?;
+    let summary = crate::archive::extract(&crate::archive::ExtractRequest {
+        bundle: &args.bundle,
+        source_name: &args.bundle.to_string_lossy(),
+        archive: None,
+        dest: &host_dest,
+        dest_in_task: &task_dest,
+        mode: c.extract_mode(),
+        version,
+        limits,
+        safety,
+        chroot_env: &chroot_env,
+    })?;
+    if summary.rejected {
+        return Err(Error::Usage(format!(
+            "Nomad would refuse `{}`; run `nomad-chroot-check {}` for the findings",
+            args.bundle.display(),
+            args.bundle.display()
+        )));
+    }
+    let host_user = crate::taskenv::HostUser::lookup(&task.user);
+    let env = crate::taskenv::build(&task, version, run.agent_env, host_user.as_ref());
+    eprintln!(
+        "nomad-chroot-check: shell in the task `{}` (task dir `{}`), as user {}; exit to leave",
+        task.name,
+        taskdir.root.display(),
+        task.user
+    );
+    let result = open_shell(&taskdir, &task, &run, version, &client, env)?;
+    for f in &result.findings {
+        if f.severity == Severity::Error {
+            eprintln!(
+                "nomad-chroot-check: {}",
+                f.nomad_error
+                    .as_deref()
+                    .or(f.message.as_deref())
+                    .unwrap_or("")
+            );
+        }
+    }
+    Ok(match result.outcome.exit_code {
+        Some(0) => crate::error::ExitCode::Pass,
+        _ => crate::error::ExitCode::Fail,
+    })
+}
+
+/// Run an interactive shell in the emulated task with this process's terminal (or
+/// whatever stdin/stdout/stderr are): the bundle's `/bin/sh` when the task sees one,
+/// else the host's static busybox bind-mounted in.
+pub fn open_shell(
+    taskdir: &TaskDir,
+    task: &TaskSpec,
+    run: &RunOptions,
+    version: NomadVersion,
+    client: &ClientConfig,
+    mut env: BTreeMap<String, String>,
+) -> Result<RunResult, crate::error::Error> {
+    use crate::error::Error;
+    if let Ok(term) = std::env::var("TERM") {
+        env.entry("TERM".into()).or_insert(term);
+    }
+    let has_sh = fs::symlink_metadata(taskdir.root.join("bin/sh")).is_ok()
+        || taskdir.layers().iter().any(|l| {
+            Path::new("/bin/sh")
+                .strip_prefix(&l.dest)
+                .is_ok_and(|rest| l.src.join(rest).exists())
+        });
+    let (argv0, extra, sh_args) = if has_sh {
+        ("/bin/sh".to_owned(), Vec::new(), Vec::new())
+    } else {
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .ok_or_else(|| {
+                Error::Unsupported(
+                    "the bundle has no /bin/sh and this host has no static busybox (apt-get install busybox-static)".into(),
+                )
+            })?;
+        (
+            SHELL_BUSYBOX.to_owned(),
+            vec![(PathBuf::from(busybox), SHELL_BUSYBOX.to_owned())],
+            vec!["sh".to_owned()],
+        )
+    };
+    let req = RunRequest {
+        taskdir,
+        task,
+        env: &env,
+        run,
+        version,
+        client,
+        argv0,
+    };
+    Ok(run_with(&req, Stdio3::Terminal, extra, sh_args)?)
+}
+
+/// Where `shell` puts the host's busybox when the bundle has no shell.
+pub const SHELL_BUSYBOX: &str = "/.nomad-chroot-check/busybox";
+
+fn default_run_options() -> RunOptions {
+    RunOptions {
+        agent_env: crate::config::AgentEnv::Default,
+        harden: false,
+        pids_limit: 4096,
+        timeout: Duration::from_secs(60),
+        job_type: JobType::Batch,
+        healthy_after: Duration::from_secs(3),
+        kill_signal: crate::nomad::DEFAULT_KILL_SIGNAL.into(),
+        kill_timeout: Duration::from_millis(crate::nomad::DEFAULT_KILL_TIMEOUT_MS),
+        trace: false,
+    }
 }

@@ -1,0 +1,643 @@
+//! The sandbox as data: everything the child does, decided in the parent from the task
+//! dir, the task spec and the Nomad version, then sent to `__sandbox-child` as JSON.
+//!
+//! Building a plan reads the task dir (to split chroot_env binds where the artifact
+//! already has files) but changes nothing.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{JobType, Network, RunOptions, TaskSpec};
+use crate::nomad::NomadVersion;
+use crate::taskdir::{Layer, LayerOrigin, TaskDir};
+
+/// Mount flags as raw `MS_*` bits, so the plan stays plain data.
+pub type Flags = u64;
+
+const NOSUID: Flags = libc::MS_NOSUID;
+const NODEV: Flags = libc::MS_NODEV;
+const NOEXEC: Flags = libc::MS_NOEXEC;
+/// runc's `defaultMountFlags`.
+const DEFAULT: Flags = NOEXEC | NOSUID | NODEV;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountOp {
+    /// Bind the task dir onto itself: pivot_root needs the new root to be a mount.
+    BindRoot,
+    /// Bind a host path at a task path (created as a file or dir to match).
+    Bind {
+        src: PathBuf,
+        dest: String,
+        read_only: bool,
+        recursive: bool,
+    },
+    /// A read-only overlay of the artifact's directory over the host's, where both
+    /// have files: the artifact's files win, directories merge, nothing is copied.
+    /// `fallback` (per-entry binds) is used if the kernel refuses the overlay.
+    Overlay {
+        dest: String,
+        /// Host paths, top first: the artifact's directory, then the host's.
+        lowers: Vec<PathBuf>,
+        fallback: Vec<MountOp>,
+    },
+    /// Mount a pseudo filesystem.
+    Fs {
+        fstype: String,
+        dest: String,
+        flags: Flags,
+        data: String,
+        /// Failing is noted, not fatal (e.g. mqueue without an own IPC namespace).
+        optional: bool,
+    },
+    /// A device node: `mknod` as root, a bind of the host's node when rootless.
+    Device {
+        dest: String,
+        major: u64,
+        minor: u64,
+    },
+    Symlink {
+        target: String,
+        dest: String,
+    },
+    /// An empty file (e.g. the `.nomad-mount` marker of the secrets tmpfs).
+    File {
+        dest: String,
+        mode: u32,
+    },
+    /// runc's MaskPaths: `/dev/null` over a file, a read-only tmpfs over a directory.
+    Mask {
+        dest: String,
+    },
+    /// runc's ReadonlyPaths: bind onto itself, then remount read-only.
+    ReadOnly {
+        dest: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Identity {
+    /// Nomad ≤ 1.11.0: runc resolves the name in the chroot's `/etc/passwd`.
+    InChroot { user: String },
+    /// Nomad ≥ 1.11.1: the host's uid, gid 0, no supplementary groups.
+    Host { uid: u32, gid: u32 },
+}
+
+/// The rootless user namespace: one id each, written by the child itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMap {
+    pub inside_uid: u32,
+    pub outside_uid: u32,
+    pub inside_gid: u32,
+    pub outside_gid: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetMode {
+    Host,
+    /// Own namespace, loopback down.
+    None,
+    /// Own namespace, loopback up.
+    Bridge,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapPlan {
+    /// `CAP_*` names the task keeps.
+    pub keep: Vec<String>,
+    /// Nomad ≥ 1.5.6 sets permitted, inheritable and ambient for a non-root user.
+    pub ambient: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lifecycle {
+    /// Passes on exit 0; stopped after `timeout_ms`.
+    Batch { timeout_ms: u64 },
+    /// Passes when still running after `healthy_ms`; then stopped.
+    Service { healthy_ms: u64 },
+    /// `shell`: waits for the task with the terminal attached.
+    Interactive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The checker's pid: the child cleans up when it disappears.
+    pub parent_pid: i32,
+    /// The host task dir, the new root.
+    pub root: PathBuf,
+    /// Removed by the child if the checker dies without removing it.
+    pub remove_on_orphan: Option<PathBuf>,
+    /// cgroup directories to remove if the checker dies.
+    pub cgroups: Vec<PathBuf>,
+    pub userns: Option<IdMap>,
+    pub pid_ns: bool,
+    pub ipc_ns: bool,
+    pub net: NetMode,
+    /// In order.
+    pub mounts: Vec<MountOp>,
+    pub identity: Identity,
+    pub caps: CapPlan,
+    pub no_new_privs: bool,
+    pub seccomp: bool,
+    pub cwd: Option<String>,
+    pub argv0: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub exec_failure_exit_code: i32,
+    pub lifecycle: Lifecycle,
+    pub kill_signal: i32,
+    pub kill_timeout_ms: u64,
+    pub trace: bool,
+    /// Detach from the checker's terminal session (not for `shell`).
+    pub new_session: bool,
+}
+
+/// Inputs of [`Plan::build`] beyond the task dir.
+pub struct PlanInput<'a> {
+    pub taskdir: &'a TaskDir,
+    pub task: &'a TaskSpec,
+    pub run: &'a RunOptions,
+    pub version: NomadVersion,
+    pub env: Vec<String>,
+    pub argv0: String,
+    pub rootless: Option<IdMap>,
+    pub identity: Identity,
+    pub caps: Vec<String>,
+    pub pid_host: bool,
+    pub ipc_host: bool,
+    pub kill_signal: i32,
+    pub cgroups: Vec<PathBuf>,
+    pub interactive: bool,
+    /// Extra read-only binds (the host busybox for `shell`).
+    pub extra_binds: Vec<(PathBuf, String)>,
+}
+
+impl Plan {
+    pub fn build(i: PlanInput<'_>) -> Plan {
+        let rootless = i.rootless.is_some();
+        let net = match i.task.network {
+            Network::Host => NetMode::Host,
+            Network::None => NetMode::None,
+            Network::Bridge => NetMode::Bridge,
+        };
+        let lifecycle = if i.interactive {
+            Lifecycle::Interactive
+        } else {
+            match i.run.job_type {
+                JobType::Batch => Lifecycle::Batch {
+                    timeout_ms: i.run.timeout.as_millis() as u64,
+                },
+                JobType::Service => Lifecycle::Service {
+                    healthy_ms: i.run.healthy_after.as_millis() as u64,
+                },
+            }
+        };
+        let pid_ns = i.version.private_pid_ipc() && !i.pid_host;
+        let ipc_ns = i.version.private_pid_ipc() && !i.ipc_host;
+        let mut mounts = task_dir_mounts(i.taskdir, rootless);
+        for (src, dest) in &i.extra_binds {
+            mounts.push(MountOp::Bind {
+                src: src.clone(),
+                dest: dest.clone(),
+                read_only: true,
+                recursive: false,
+            });
+        }
+        mounts.extend(runc_mounts(rootless, net != NetMode::Host, ipc_ns));
+        Plan {
+            parent_pid: std::process::id() as i32,
+            root: i.taskdir.root.clone(),
+            remove_on_orphan: Some(i.taskdir.alloc_dir.clone()),
+            cgroups: i.cgroups,
+            userns: i.rootless,
+            pid_ns,
+            ipc_ns,
+            net,
+            mounts,
+            identity: i.identity,
+            caps: CapPlan {
+                keep: i.caps,
+                ambient: i.version.sets_ambient_caps(),
+            },
+            no_new_privs: i.run.harden,
+            seccomp: i.run.harden,
+            cwd: i.task.work_dir.clone(),
+            argv0: i.argv0,
+            args: i.task.args.clone(),
+            env: i.env,
+            exec_failure_exit_code: i.version.exec_failure_exit_code(),
+            lifecycle,
+            kill_signal: i.kill_signal,
+            kill_timeout_ms: i.run.kill_timeout.as_millis() as u64,
+            trace: i.run.trace && !i.interactive && cfg!(target_arch = "x86_64"),
+            new_session: !i.interactive,
+        }
+    }
+}
+
+/// The task dir's own mounts: chroot_env layers, `/alloc`, `secrets`, `private`.
+fn task_dir_mounts(td: &TaskDir, rootless: bool) -> Vec<MountOp> {
+    let mut ops = vec![MountOp::BindRoot];
+    let _ = rootless;
+    for layer in td.layers() {
+        match layer.origin {
+            LayerOrigin::ChrootEnv => layer_binds(&td.root, &layer, &mut ops),
+            // hashicorp/nomad:client/allocdir/fs_linux.go linkDir: a plain MS_BIND,
+            // read-write; 2.0.1 adds a read-only bind of alloc/logs (CVE-2026-6959).
+            LayerOrigin::AllocBind => {
+                ops.push(MountOp::Bind {
+                    src: layer.src.clone(),
+                    dest: layer.dest.clone(),
+                    read_only: false,
+                    recursive: false,
+                });
+                if td.version.alloc_logs_read_only() {
+                    ops.push(MountOp::Bind {
+                        src: layer.src.join("logs"),
+                        dest: format!("{}/logs", layer.dest),
+                        read_only: true,
+                        recursive: false,
+                    });
+                }
+            }
+        }
+    }
+    // hashicorp/nomad:client/allocdir/fs_linux.go createSecretDir: tmpfs, noexec, 1 MB.
+    let mut tmpfs_dirs = vec!["/secrets"];
+    if td.version.has_private_dir() {
+        tmpfs_dirs.push("/private");
+    }
+    for d in tmpfs_dirs {
+        ops.push(MountOp::Fs {
+            fstype: "tmpfs".into(),
+            dest: d.into(),
+            flags: DEFAULT,
+            data: "size=1m,mode=0777".into(),
+            optional: false,
+        });
+    }
+    ops.push(MountOp::File {
+        dest: "/secrets/.nomad-mount".into(),
+        mode: 0o644,
+    });
+    ops
+}
+
+/// A chroot_env entry. Nomad copies it into the task dir before unpacking artifacts,
+/// so where the artifact already has a path, the artifact's version is what the task
+/// sees. We bind the host path read-only instead of copying. Where the artifact has
+/// files inside the destination, a read-only overlay (artifact on top) gives the same
+/// view without thousands of binds (a bundle with its own `bin/` over the host's
+/// `/bin`); if the kernel refuses it, the bind is split instead: that directory level
+/// is kept and only the host children the artifact lacks are bound, recursing along
+/// the artifact's paths only.
+fn layer_binds(root: &Path, layer: &Layer, ops: &mut Vec<MountOp>) {
+    let host_dest = root.join(layer.dest.trim_start_matches('/'));
+    if needs_split(&layer.src, &host_dest) {
+        let mut fallback = Vec::new();
+        split_bind(&layer.src, &layer.dest, &host_dest, &mut fallback);
+        let src = fs::canonicalize(&layer.src).unwrap_or_else(|_| layer.src.clone());
+        ops.push(MountOp::Overlay {
+            dest: layer.dest.clone(),
+            lowers: vec![host_dest, src],
+            fallback,
+        });
+    } else {
+        split_bind(&layer.src, &layer.dest, &host_dest, ops);
+    }
+}
+
+/// Whether the artifact has a non-empty directory where the layer has a directory.
+fn needs_split(src: &Path, host_dest: &Path) -> bool {
+    let dest_dir = fs::symlink_metadata(host_dest).is_ok_and(|m| m.is_dir());
+    let src_dir = fs::metadata(src).is_ok_and(|m| m.is_dir());
+    dest_dir && src_dir && fs::read_dir(host_dest).is_ok_and(|mut rd| rd.next().is_some())
+}
+
+fn split_bind(src: &Path, dest: &str, host_dest: &Path, ops: &mut Vec<MountOp>) {
+    let Ok(dest_meta) = fs::symlink_metadata(host_dest) else {
+        ops.push(MountOp::Bind {
+            src: src.to_owned(),
+            dest: dest.to_owned(),
+            read_only: true,
+            recursive: false,
+        });
+        return;
+    };
+    let src_is_dir = fs::metadata(src).map(|m| m.is_dir()).unwrap_or(false);
+    if !dest_meta.is_dir() || !src_is_dir {
+        // The artifact has a file (or the host a file where the artifact has a dir):
+        // the artifact wins.
+        return;
+    }
+    let present: BTreeSet<_> = match fs::read_dir(host_dest) {
+        Ok(rd) => rd.flatten().map(|e| e.file_name()).collect(),
+        Err(_) => return,
+    };
+    if present.is_empty() {
+        ops.push(MountOp::Bind {
+            src: src.to_owned(),
+            dest: dest.to_owned(),
+            read_only: true,
+            recursive: false,
+        });
+        return;
+    }
+    let Ok(rd) = fs::read_dir(src) else { return };
+    let mut children: Vec<_> = rd.flatten().collect();
+    children.sort_by_key(|e| e.file_name());
+    for child in children {
+        let name = child.file_name();
+        let child_dest = format!("{}/{}", dest.trim_end_matches('/'), name.to_string_lossy());
+        let child_src = child.path();
+        if present.contains(&name) {
+            split_bind(&child_src, &child_dest, &host_dest.join(&name), ops);
+            continue;
+        }
+        match fs::symlink_metadata(&child_src) {
+            // A bind would follow the link; Nomad's copy keeps it as a link.
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = fs::read_link(&child_src) {
+                    ops.push(MountOp::Symlink {
+                        target: target.to_string_lossy().into_owned(),
+                        dest: child_dest,
+                    });
+                }
+            }
+            Ok(m) if m.is_dir() || m.is_file() => ops.push(MountOp::Bind {
+                src: child_src,
+                dest: child_dest,
+                read_only: true,
+                recursive: false,
+            }),
+            // Sockets, fifos and devices are not copied by Nomad's embedDirs either.
+            _ => {}
+        }
+    }
+}
+
+/// runc's mounts, devices, symlinks, masked and read-only paths, in its order
+/// (`hashicorp/nomad:drivers/shared/executor/executor_linux.go` `configureIsolation`,
+/// runc `libcontainer/rootfs_linux.go`, `specconv.AllowedDevices`).
+fn runc_mounts(rootless: bool, own_netns: bool, own_ipcns: bool) -> Vec<MountOp> {
+    let fs = |fstype: &str, dest: &str, flags: Flags, data: &str, optional: bool| MountOp::Fs {
+        fstype: fstype.into(),
+        dest: dest.into(),
+        flags,
+        data: data.into(),
+        optional,
+    };
+    let mut ops = vec![
+        fs(
+            "tmpfs",
+            "/dev",
+            NOSUID | libc::MS_STRICTATIME,
+            "mode=755",
+            false,
+        ),
+        fs("proc", "/proc", DEFAULT, "", false),
+        fs(
+            "devpts",
+            "/dev/pts",
+            NOSUID | NOEXEC,
+            // gid 5 (tty) is not mapped in a rootless user namespace.
+            if rootless {
+                "newinstance,ptmxmode=0666,mode=0620"
+            } else {
+                "newinstance,ptmxmode=0666,mode=0620,gid=5"
+            },
+            false,
+        ),
+        fs("tmpfs", "/dev/shm", DEFAULT, "mode=1777,size=65536k", false),
+        // Needs an IPC namespace owned by our user namespace when rootless.
+        fs("mqueue", "/dev/mqueue", DEFAULT, "", rootless && !own_ipcns),
+    ];
+    if rootless && !own_netns {
+        // sysfs can only be mounted by the owner of the network namespace; a rootless
+        // task on the host network gets the host's /sys, read-only, as rootless podman.
+        ops.push(MountOp::Bind {
+            src: "/sys".into(),
+            dest: "/sys".into(),
+            read_only: true,
+            recursive: true,
+        });
+    } else {
+        ops.push(fs("sysfs", "/sys", DEFAULT | libc::MS_RDONLY, "", false));
+    }
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("random", 1, 8),
+        ("full", 1, 7),
+        ("tty", 5, 0),
+        ("zero", 1, 5),
+        ("urandom", 1, 9),
+    ] {
+        ops.push(MountOp::Device {
+            dest: format!("/dev/{name}"),
+            major,
+            minor,
+        });
+    }
+    for (target, dest) in [
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+        ("/proc/kcore", "/dev/core"),
+        ("pts/ptmx", "/dev/ptmx"),
+    ] {
+        ops.push(MountOp::Symlink {
+            target: target.into(),
+            dest: dest.into(),
+        });
+    }
+    for p in ["/proc/kcore", "/sys/firmware"] {
+        ops.push(MountOp::Mask { dest: p.into() });
+    }
+    for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"] {
+        ops.push(MountOp::ReadOnly { dest: p.into() });
+    }
+    ops
+}
+
+/// Nomad's capability calculation, `hashicorp/nomad:drivers/shared/capabilities/set.go`
+/// `Calculate`: `(NomadDefaults ∩ allow_caps) − cap_drop ∪ cap_add`, where `cap_add`
+/// beyond `allow_caps` is an error. Names are normalised as Nomad does (`CAP_` prefix
+/// and case ignored; `all` means every capability).
+pub fn calculate_caps(
+    allow: &[String],
+    cap_add: &[String],
+    cap_drop: &[String],
+) -> Result<Vec<String>, String> {
+    fn norm(c: &str) -> String {
+        let lower = c.trim().to_ascii_lowercase();
+        lower.strip_prefix("cap_").unwrap_or(&lower).to_owned()
+    }
+    let all: BTreeSet<String> = caps::all().iter().map(|c| norm(&c.to_string())).collect();
+    let expand = |list: &[String]| -> BTreeSet<String> {
+        let set: BTreeSet<String> = list.iter().map(|c| norm(c)).collect();
+        if set.contains("all") {
+            all.clone()
+        } else {
+            set
+        }
+    };
+    let allow = expand(allow);
+    let adds = expand(cap_add);
+    let missing: Vec<String> = adds.difference(&allow).cloned().collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "driver does not allow the following capabilities: {}",
+            missing.join(", ")
+        ));
+    }
+    let defaults: BTreeSet<String> = crate::nomad::DEFAULT_ALLOW_CAPS
+        .iter()
+        .map(|c| norm(c))
+        .collect();
+    let mut caps: BTreeSet<String> = defaults.intersection(&allow).cloned().collect();
+    let drops = expand(cap_drop);
+    caps.retain(|c| !drops.contains(c));
+    caps.extend(adds);
+    Ok(caps
+        .into_iter()
+        .map(|c| format!("CAP_{}", c.to_ascii_uppercase()))
+        .collect())
+}
+
+/// The uid and gid a name has in a passwd file (numeric names need no entry).
+pub fn passwd_lookup(passwd: &str, user: &str) -> Option<(u32, u32)> {
+    for line in passwd.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 4 && f[0] == user {
+            return Some((f[2].parse().ok()?, f[3].parse().ok()?));
+        }
+    }
+    let uid: u32 = user.parse().ok()?;
+    let gid = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && f[2].parse() == Ok(uid))
+        .and_then(|f| f[3].parse().ok())
+        .unwrap_or(uid);
+    Some((uid, gid))
+}
+
+/// Supplementary groups of `user` in a group file.
+pub fn group_lookup(group: &str, user: &str) -> Vec<u32> {
+    group
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 4 && f[3].split(',').any(|m| m == user))
+                .then(|| f[2].parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taskdir::ChrootEnv;
+
+    #[test]
+    fn caps_follow_nomads_calculation() {
+        let allow: Vec<String> = crate::nomad::DEFAULT_ALLOW_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let caps = calculate_caps(&allow, &[], &["chown".into()]).unwrap();
+        assert!(caps.contains(&"CAP_KILL".to_string()));
+        assert!(!caps.contains(&"CAP_CHOWN".to_string()));
+        assert_eq!(caps.len(), 12);
+        let err = calculate_caps(&allow, &["NET_RAW".into(), "sys_admin".into()], &[]).unwrap_err();
+        assert_eq!(
+            err,
+            "driver does not allow the following capabilities: net_raw, sys_admin"
+        );
+        let caps =
+            calculate_caps(&["all".into()], &["CAP_NET_RAW".into()], &["all".into()]).unwrap();
+        assert_eq!(caps, vec!["CAP_NET_RAW".to_string()]);
+    }
+
+    #[test]
+    fn passwd_and_group_lookups() {
+        let pw = "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
+        assert_eq!(passwd_lookup(pw, "nobody"), Some((65534, 65534)));
+        assert_eq!(passwd_lookup(pw, "app"), None);
+        assert_eq!(passwd_lookup("", "1000"), Some((1000, 1000)));
+        let gr = "tty:x:5:\nstaff:x:50:app,other\n";
+        assert_eq!(group_lookup(gr, "app"), vec![50]);
+    }
+
+    #[test]
+    fn artifact_wins_inside_a_layer() {
+        let host = tempfile::tempdir().unwrap();
+        fs::create_dir_all(host.path().join("etc/ssl")).unwrap();
+        fs::write(host.path().join("etc/passwd"), "host").unwrap();
+        fs::write(host.path().join("etc/ssl/cert.pem"), "c").unwrap();
+        fs::write(host.path().join("etc/hosts"), "h").unwrap();
+        std::os::unix::fs::symlink("hosts", host.path().join("etc/hosts.link")).unwrap();
+        let mut env = ChrootEnv::none();
+        env.entries
+            .insert(host.path().join("etc").display().to_string(), "/etc".into());
+        let td = TaskDir::build("t", NomadVersion::NEWEST, env).unwrap();
+        fs::create_dir_all(td.root.join("etc/ssl")).unwrap();
+        fs::write(td.root.join("etc/passwd"), "artifact").unwrap();
+        fs::write(td.root.join("etc/ssl/own.pem"), "artifact").unwrap();
+        let ops = task_dir_mounts(&td, false);
+        let overlay = ops
+            .iter()
+            .find_map(|o| match o {
+                MountOp::Overlay {
+                    dest,
+                    lowers,
+                    fallback,
+                } => Some((dest.clone(), lowers.clone(), fallback.clone())),
+                _ => None,
+            })
+            .expect("an overlay for /etc");
+        assert_eq!(overlay.0, "/etc");
+        assert_eq!(overlay.1[0], td.root.join("etc"));
+        let binds: Vec<String> = overlay
+            .2
+            .iter()
+            .filter_map(|o| match o {
+                MountOp::Bind { dest, .. } => Some(dest.clone()),
+                MountOp::Symlink { dest, .. } => Some(format!("link {dest}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            binds,
+            vec!["/etc/hosts", "link /etc/hosts.link", "/etc/ssl/cert.pem"],
+            "{ops:?}"
+        );
+    }
+
+    #[test]
+    fn runc_order_starts_with_dev_then_proc() {
+        let ops = runc_mounts(false, false, true);
+        let dests: Vec<&str> = ops
+            .iter()
+            .filter_map(|o| match o {
+                MountOp::Fs { dest, .. } => Some(dest.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/dev",
+                "/proc",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys"
+            ]
+        );
+    }
+}
