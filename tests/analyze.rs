@@ -57,10 +57,6 @@ impl T {
         self.td.root.join(task_path.trim_start_matches('/'))
     }
 
-    fn mkdir(&self, task_path: &str) {
-        fs::create_dir_all(self.host(task_path)).unwrap();
-    }
-
     fn copy(&self, src: &str, task_path: &str, mode: u32) {
         let dst = self.host(task_path);
         fs::create_dir_all(dst.parent().unwrap()).unwrap();
@@ -322,7 +318,7 @@ fn missing_direct_library() {
         )
     );
     assert_eq!(f.exit_code, Some(127));
-    assert_eq!(f.needed_by, [argv0.clone()]);
+    assert_eq!(f.needed_by, std::slice::from_ref(&argv0));
     assert_eq!(
         f.hint.as_deref().unwrap(),
         format!("add {ncurses} to the bundle: it is in the closure of bash-5.2")
@@ -925,7 +921,6 @@ fn passwd_lint_by_version() {
     );
     let a = t.run(Some("/local/app"));
     assert!(a.findings.iter().all(|f| f.cause != Cause::User));
-    let _ = t.mkdir("/tmp");
 }
 
 /// Build a program and a library with musl-gcc (Debian's musl-tools).
@@ -999,4 +994,51 @@ fn musl_loader() {
     );
     let a = t.run(Some(&format!("{a_sp}/bin/app")));
     assert!(missing(&a).is_empty(), "{:#?}", a.findings);
+}
+
+/// The kernel's limits on `#!`: a cut-off interpreter path is ENOEXEC, more than five
+/// nested scripts is ELOOP (checked with bwrap on Linux 6.18), a link loop is ELOOP.
+#[test]
+fn shebang_limits_and_loops() {
+    let t = T::new();
+    t.copy("/bin/busybox", "/bin/sh", 0o555);
+    let long = format!("#!/{}\n", "a".repeat(300));
+    t.write("/local/long", long.as_bytes(), 0o555);
+    let a = t.run(Some("/local/long"));
+    let f = find(&a, Kind::ExecFormat, "/local/long");
+    assert_eq!(f.cause, Cause::ShebangTooLong);
+    assert_eq!(
+        f.nomad_error.as_deref(),
+        Some("exec /local/long: exec format error")
+    );
+
+    // s1 -> s2 -> … -> s7 -> /bin/sh: from s3 there are five scripts, from s2 six.
+    for n in 1..=6 {
+        t.write(
+            &format!("/s{n}"),
+            format!("#!/s{}\n", n + 1).as_bytes(),
+            0o555,
+        );
+    }
+    t.write("/s7", b"#!/bin/sh\necho ok\n", 0o555);
+    let a = t.run(Some("/s3"));
+    assert!(errors(&a).is_empty(), "{:#?}", a.findings);
+    let a = t.run(Some("/s2"));
+    let f = find(&a, Kind::ExecFormat, "/s7");
+    assert_eq!(
+        f.nomad_error.as_deref(),
+        Some("exec /s2: too many levels of symbolic links")
+    );
+
+    t.link("/loop2", "/loop1");
+    t.link("/loop1", "/loop2");
+    t.write("/local/useloop", b"#!/loop1\n", 0o555);
+    let a = t.run(Some("/local/useloop"));
+    assert_eq!(missing(&a), set(["/loop1"]));
+    let f = find(&a, Kind::Missing, "/loop1");
+    assert_eq!(f.cause, Cause::Symlink);
+    assert_eq!(
+        f.nomad_error.as_deref(),
+        Some("exec /local/useloop: too many levels of symbolic links")
+    );
 }

@@ -326,7 +326,7 @@ impl<'c, 'a> Walker<'c, 'a> {
     }
 
     /// Follow one exec of `path` (named `path` by whoever execs it).
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments)]
     fn exec(
         &mut self,
         exec: &Exec,
@@ -403,7 +403,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments)]
     fn script(
         &mut self,
         exec: &Exec,

@@ -340,6 +340,9 @@ impl Process {
     }
 }
 
+/// A library found: its `l_name`, the file, its ELF facts.
+type Found = (String, Resolved, Rc<ElfInfo>);
+
 enum Try {
     Found(Resolved, Rc<ElfInfo>),
     Skip,
@@ -533,12 +536,7 @@ impl Search<'_, '_> {
     }
 
     /// Find `name` for object `i`: `Ok((l_name, file, info))` or the problem.
-    fn find(
-        &self,
-        p: &Process,
-        i: usize,
-        name: &str,
-    ) -> Result<(String, Resolved, Rc<ElfInfo>), Problem> {
+    fn find(&self, p: &Process, i: usize, name: &str) -> Result<Found, Problem> {
         let needer = &p.objs[i];
         let mut dirs: Vec<String> = Vec::new();
         if name.contains('/') {
@@ -603,9 +601,7 @@ impl Search<'_, '_> {
         }
         let mut unreadable: Option<String> = None;
         let mut tried: Vec<String> = Vec::new();
-        let mut attempt = |dir: &str,
-                           tried: &mut Vec<String>|
-         -> Option<Result<(String, Resolved, Rc<ElfInfo>), Problem>> {
+        let mut attempt = |dir: &str, tried: &mut Vec<String>| -> Option<Result<Found, Problem>> {
             let cand = rootfs::join(dir, name);
             if tried.contains(&cand) {
                 return None;

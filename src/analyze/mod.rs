@@ -333,7 +333,7 @@ fn summarize(collected: &[Collected], lints: &[Finding]) -> Vec<String> {
             (n.max(1), line)
         })
         .collect();
-    lines.sort_by(|a, b| b.0.cmp(&a.0));
+    lines.sort_by_key(|l| std::cmp::Reverse(l.0));
     let total = lines.len();
     let mut out: Vec<String> = lines.into_iter().take(2).map(|(_, l)| l).collect();
     if total > 2 {
