@@ -1042,3 +1042,39 @@ fn shebang_limits_and_loops() {
         Some("exec /local/useloop: too many levels of symbolic links")
     );
 }
+
+/// A /nix/store closure unpacked with `destination = "local/"`: the command is found
+/// under local/, but everything it names at /nix/store is absent, and the fix says
+/// where the store went.
+#[test]
+fn closure_deployed_under_local() {
+    let t = T::new();
+    let glibc = sp('g', "glibc-2.36");
+    let hello = sp('h', "hello-2.12");
+    t.glibc(&format!("/local{glibc}"), &["libc.so.6"]);
+    t.program(
+        "/usr/bin/hello",
+        &format!("/local{hello}/bin/hello"),
+        &format!("{glibc}/lib/{LD_SO}"),
+        &format!("{glibc}/lib"),
+        false,
+    );
+    let a = t.run(Some(&format!("{hello}/bin/hello")));
+    let argv0 = format!("/local{hello}/bin/hello");
+    assert_eq!(a.resolved_command.as_deref(), Some(&*argv0));
+    assert_eq!(
+        missing(&a),
+        set([&*format!("{glibc}/lib/{LD_SO}"), "libc.so.6"])
+    );
+    let f = find(&a, Kind::Missing, &format!("{glibc}/lib/{LD_SO}"));
+    assert_eq!(
+        f.nomad_error.as_deref().unwrap(),
+        format!("exec {argv0}: no such file or directory")
+    );
+    assert!(
+        f.hint.as_deref().unwrap().contains(&format!(
+            "unpacked it at /local{glibc}; set the artifact's destination = \"/\""
+        )),
+        "{f:?}"
+    );
+}

@@ -237,10 +237,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                         .last()
                         .and_then(|c| store::store_path_within(c))
                         .map(|s| store::store_name(&s).to_owned());
-                    match owner {
-                        Some(o) => format!("add {sp} to the bundle: it is in the closure of {o}"),
-                        None => format!("add {sp} to the bundle"),
-                    }
+                    store::fix_hint(&self.ctx.fs, &sp, owner.as_deref())
                 }
                 None => format!(
                     "ship {path} in the bundle, or add its directory to the client's chroot_env"
@@ -787,10 +784,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                     .map(|w| format!("; it would be {w}, whose store path is not in the bundle"))
                     .unwrap_or_default();
                 let hint = match would_be.as_deref().and_then(store::store_path_of) {
-                    Some(sp) => format!(
-                        "add {sp} to the bundle: it is in the closure of {}",
-                        owner_of(*needer)
-                    ),
+                    Some(sp) => store::fix_hint(&self.ctx.fs, &sp, Some(&owner_of(*needer))),
                     None => format!(
                         "ship {name} in a directory of {}'s search path ({search}, LD_LIBRARY_PATH, the loader's default dirs {})",
                         name_of(*needer),
