@@ -1078,3 +1078,63 @@ fn closure_deployed_under_local() {
         "{f:?}"
     );
 }
+
+/// Environment lints: NSS modules the program's glibc cannot load, a locale without
+/// an archive, a TLS program without a CA bundle. Warnings: the task still starts.
+#[test]
+fn environment_lints() {
+    let mut t = T::new();
+    let glibc = sp('g', "glibc-2.36");
+    let hello = sp('h', "hello-2.12");
+    t.glibc(&glibc, &["libc.so.6", "libssl.so.3", "libcrypto.so.3"]);
+    t.program(
+        "/usr/bin/hello",
+        &format!("{hello}/bin/hello"),
+        &format!("{glibc}/lib/{LD_SO}"),
+        &format!("{glibc}/lib"),
+        false,
+    );
+    t.write(
+        "/etc/nsswitch.conf",
+        b"passwd: files mymachines\nhosts: files dns [!UNAVAIL=return] resolve\n",
+        0o644,
+    );
+    t.write(
+        "/etc/passwd",
+        b"nobody:x:65534:65534::/:/bin/false\n",
+        0o644,
+    );
+    t.env.insert("LANG".into(), "de_DE.UTF-8".into());
+    let cmd = format!("{hello}/bin/hello");
+    let a = t.run(Some(&cmd));
+    assert!(errors(&a).is_empty(), "{:#?}", a.findings);
+    let ns = find(&a, Kind::Environment, "/etc/nsswitch.conf");
+    let m = ns.message.as_deref().unwrap();
+    // glibc ≥ 2.34 has files and dns built in: only the other two are reported.
+    assert!(m.contains("mymachines, resolve"), "{m}");
+    assert!(!m.contains("files") && !m.contains(" dns"), "{m}");
+    assert_eq!(find(&a, Kind::Environment, "LANG").cause, Cause::Locale);
+    assert!(a.findings.iter().all(|f| f.cause != Cause::Certificates));
+
+    // A program that loads libssl needs a CA bundle.
+    let st = Command::new("patchelf")
+        .args(["--add-needed", "libssl.so.3"])
+        .arg(t.host(&cmd))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    t.env.insert("LC_ALL".into(), "C.UTF-8".into());
+    let a = t.run(Some(&cmd));
+    assert!(a.findings.iter().all(|f| f.cause != Cause::Locale));
+    assert_eq!(
+        find(&a, Kind::Environment, "/etc/ssl/certs/ca-certificates.crt").cause,
+        Cause::Certificates
+    );
+    t.write(
+        "/etc/ssl/certs/ca-certificates.crt",
+        b"-----BEGIN CERTIFICATE-----\n",
+        0o644,
+    );
+    let a = t.run(Some(&cmd));
+    assert!(a.findings.iter().all(|f| f.cause != Cause::Certificates));
+}
