@@ -336,7 +336,7 @@ impl<'c, 'a> Walker<'c, 'a> {
     ) {
         let ctx = self.ctx;
         self.scope.insert(path.to_owned());
-        let r = match ctx.fs.resolve_at(&ctx.cwd, path) {
+        let r = match resolve_exec(ctx, path) {
             Ok(r) => r,
             Err(e) => {
                 let f = self.resolve_failure(path, &e, role, chain);
@@ -539,17 +539,13 @@ impl<'c, 'a> Walker<'c, 'a> {
         let info = match ctx.elf(host).as_ref() {
             Ok(i) => Rc::new(i.clone()),
             Err(ElfError::TooShort | ElfError::Malformed(_)) => {
-                let f = Finding::error(
-                    Kind::ExecFormat,
-                    Cause::WrongArchitecture,
-                    r.task_path.clone(),
-                )
-                .needed_by(chain.to_vec())
-                .message(format!(
-                    "{} is a truncated or malformed ELF file",
-                    r.task_path
-                ))
-                .hint("ship the complete file");
+                let f = Finding::error(Kind::ExecFormat, Cause::InvalidElf, r.task_path.clone())
+                    .needed_by(chain.to_vec())
+                    .message(format!(
+                        "{} is a truncated or malformed ELF file",
+                        r.task_path
+                    ))
+                    .hint("ship the complete file");
                 let f = self.with_exec(f, exec, Errno::Enoexec);
                 self.add(f);
                 return;
@@ -632,7 +628,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         here: &[String],
     ) -> Option<(Rc<LoaderConfig>, Rc<elf::ElfInfo>)> {
         let ctx = self.ctx;
-        let ir = match ctx.fs.resolve_at(&ctx.cwd, interp) {
+        let ir = match resolve_exec(ctx, interp) {
             Ok(ir) => ir,
             Err(e) => {
                 let f = self.resolve_failure(interp, &e, Cause::Interpreter, here);
@@ -889,21 +885,15 @@ pub fn dlopen_finds(ctx: &Ctx<'_>, cfg: &LoaderConfig, p: &Process, name: &str) 
     loader::find_extra(ctx, cfg, p, libc, name)
 }
 
-/// Whether a severity/kind pair blocks the task from starting at all.
-pub fn blocks_start(f: &Finding) -> bool {
-    f.severity == Severity::Error
-        && matches!(
-            (f.kind, f.cause),
-            (
-                Kind::Missing,
-                Cause::Command | Cause::Interpreter | Cause::Shebang | Cause::Symlink
-            ) | (Kind::ExecFormat, _)
-                | (
-                    Kind::Permission,
-                    Cause::Noexec | Cause::NotExecutable | Cause::NotSearchable
-                )
-        )
-        && f.nomad_error
-            .as_deref()
-            .is_some_and(|e| !e.contains("error while loading shared libraries"))
+/// A path the kernel opens for exec: an empty name (`#!` followed by NUL, an empty
+/// `PT_INTERP`) is ENOENT in `getname`, not the cwd.
+fn resolve_exec(ctx: &Ctx<'_>, path: &str) -> Result<Resolved, ResolveError> {
+    if path.is_empty() {
+        return Err(ResolveError {
+            kind: ResolveErrorKind::NotFound,
+            component: String::new(),
+            links: Vec::new(),
+        });
+    }
+    ctx.fs.resolve_at(&ctx.cwd, path)
 }

@@ -818,6 +818,19 @@ mod tests {
         assert!(parse_ld_cache(b"garbage").is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn cache_parser_survives_garbage(mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            // With and without a valid header in front of the garbage.
+            let _ = parse_ld_cache(&bytes);
+            let mut framed = b"glibc-ld.so.cache1.1".to_vec();
+            framed.append(&mut bytes);
+            let _ = parse_ld_cache(&framed);
+            let _ = glibc_system_dirs(&framed);
+            let _ = glibc_cache_path(&framed);
+        }
+    }
+
     #[test]
     fn musl_reserved_names() {
         assert!(musl_reserved("libc.so"));
