@@ -12,7 +12,7 @@ use super::loader::{self, LoaderConfig, LoaderKind, Problem, Process};
 use super::perms::{self, EXEC, READ};
 use super::shebang::{self, ShebangError};
 use super::store;
-use crate::finding::{Cause, Finding, Kind, Severity};
+use crate::finding::{Cause, Finding, Kind};
 use crate::rootfs::{self, ResolveError, ResolveErrorKind, Resolved};
 
 const E_DYN: u16 = object::elf::ET_DYN;
