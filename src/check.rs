@@ -14,6 +14,16 @@ use crate::taskenv::{self, HostUser};
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
+    run_stages(opts, true)
+}
+
+/// Unpack into the task dir and report what unpacking found, without the analysis or the
+/// run: `--only-extract`, which ci/bench uses to time extraction alone.
+pub fn run_extract_only(opts: &CheckOptions) -> Result<Report> {
+    run_stages(opts, false)
+}
+
+fn run_stages(opts: &CheckOptions, analyse: bool) -> Result<Report> {
     let mut taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
     let mut report = Report::new(opts.nomad_version);
 
@@ -34,7 +44,7 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
     );
     report.task = task_info(opts, &taskdir, &env);
 
-    if !extract.rejected {
+    if !extract.rejected && analyse {
         // Nomad ≥ 1.11.1 runs as the host uid with gid 0; before, runc resolved the name
         // in the chroot. For permission checks the host ids are the best estimate.
         let (uid, gid) = match &host_user {

@@ -257,6 +257,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "KIND")]
     pub archive: Option<String>,
 
+    /// Internal (ci/bench): unpack only, no analysis and no run, to time extraction alone.
+    #[arg(long, hide = true)]
+    pub only_extract: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -51,6 +51,15 @@ pub struct ClientConfig {
     pub no_pivot_root: Option<bool>,
     /// `client.alloc_dir`: chroot_env entries equal to it are skipped (`TaskDir.skip`).
     pub alloc_dir: Option<String>,
+    /// `client.max_kill_timeout` (default 30s): caps a task's `kill_timeout`.
+    pub max_kill_timeout: Option<String>,
+    /// The node identity a jobspec's `${node.*}` and `${meta.*}` read: top-level
+    /// `datacenter`, `name`, `region`, and `client { node_class meta {} }`.
+    pub datacenter: Option<String>,
+    pub node_name: Option<String>,
+    pub region: Option<String>,
+    pub node_class: Option<String>,
+    pub node_meta: BTreeMap<String, String>,
 }
 
 impl ClientConfig {
@@ -84,6 +93,15 @@ impl ClientConfig {
             })?
         };
         let mut cfg = ClientConfig::default();
+        for (key, field) in [
+            ("datacenter", &mut cfg.datacenter),
+            ("name", &mut cfg.node_name),
+            ("region", &mut cfg.region),
+        ] {
+            if let Some(v) = value.get(key).and_then(Value::as_str) {
+                *field = Some(v.to_owned());
+            }
+        }
         for client in blocks(&value, "client") {
             for chroot in blocks(client, "chroot_env") {
                 let Value::Object(map) = chroot else {
@@ -102,6 +120,30 @@ impl ClientConfig {
             }
             if let Some(v) = client.get("alloc_dir").and_then(Value::as_str) {
                 cfg.alloc_dir = Some(v.to_owned());
+            }
+            if let Some(v) = client.get("max_kill_timeout").and_then(Value::as_str) {
+                cfg.max_kill_timeout = Some(v.to_owned());
+            }
+            if let Some(v) = client.get("node_class").and_then(Value::as_str) {
+                cfg.node_class = Some(v.to_owned());
+            }
+            for meta in blocks(client, "meta") {
+                let Value::Object(map) = meta else {
+                    return Err(invalid("`client.meta` must be a map of strings".into()));
+                };
+                for (k, v) in map {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        other => {
+                            return Err(invalid(format!(
+                                "`client.meta.{k}` must be a string, got {other}"
+                            )));
+                        }
+                    };
+                    cfg.node_meta.insert(k.clone(), v);
+                }
             }
             for artifact in blocks(client, "artifact") {
                 if let Some(v) = artifact.get("decompression_file_count_limit") {
@@ -154,6 +196,7 @@ impl ClientConfig {
     /// Merge `later` over `self` as the agent merges config files.
     pub fn merge(&mut self, later: ClientConfig) {
         self.chroot_env.extend(later.chroot_env);
+        self.node_meta.extend(later.node_meta);
         macro_rules! take {
             ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
         }
@@ -164,7 +207,12 @@ impl ClientConfig {
             default_pid_mode,
             default_ipc_mode,
             no_pivot_root,
-            alloc_dir
+            alloc_dir,
+            max_kill_timeout,
+            datacenter,
+            node_name,
+            region,
+            node_class
         );
     }
 }
@@ -308,6 +356,30 @@ mod tests {
             .to_string();
         assert!(err.contains("bad.hcl"), "{err}");
         assert!(err.contains('3') || err.contains('2'), "{err}");
+    }
+
+    #[test]
+    fn reads_node_identity_and_max_kill_timeout() {
+        let a = ClientConfig::parse(
+            Path::new("a.hcl"),
+            "datacenter = \"dc2\"\nname = \"n1\"\nclient {\n  enabled = true\n  node_class = \"edge\"\n  max_kill_timeout = \"10s\"\n  meta {\n    rack = \"r1\"\n    zone = \"a\"\n  }\n}\n",
+        )
+        .unwrap();
+        assert_eq!(a.datacenter.as_deref(), Some("dc2"));
+        assert_eq!(a.node_name.as_deref(), Some("n1"));
+        assert_eq!(a.node_class.as_deref(), Some("edge"));
+        assert_eq!(a.max_kill_timeout.as_deref(), Some("10s"));
+        assert_eq!(a.node_meta["rack"], "r1");
+        let b = ClientConfig::parse(
+            Path::new("b.hcl"),
+            "client {\n  meta {\n    \"zone\" = \"b\"\n  }\n}\n",
+        )
+        .unwrap();
+        let mut m = a.clone();
+        m.merge(b);
+        assert_eq!(m.node_meta["rack"], "r1");
+        assert_eq!(m.node_meta["zone"], "b");
+        assert_eq!(m.datacenter.as_deref(), Some("dc2"));
     }
 
     #[test]

@@ -72,6 +72,11 @@ pub enum Cause {
     SizeLimit,
     EmptyArchive,
     Destination,
+    /// go-getter's unpacker fails on the archive's own layout (a file where a directory
+    /// must be, an entry naming a directory).
+    UnpackFailure,
+    /// Absolute member names, re-rooted under the destination.
+    AbsoluteName,
     // kind = permission / exec-format / version
     NotExecutable,
     NotReadable,
@@ -101,6 +106,14 @@ pub enum Cause {
     StartFailure,
     // kind = note
     NotEmulated,
+    /// A value a real cluster would supply (ports, upstreams) replaced by a documented
+    /// stand-in (`job`).
+    Emulated,
+    /// A `${…}` reference nothing could resolve, kept as written (`job`).
+    Unresolved,
+    // kind = artifact (job)
+    /// go-getter's `checksum` option did not match the file.
+    ChecksumMismatch,
 }
 
 /// One fact about the bundle, found by any stage.
@@ -201,6 +214,8 @@ impl Finding {
                         | Cause::EmptyArchive
                         | Cause::ExtensionMismatch
                         | Cause::Destination
+                        | Cause::ChecksumMismatch
+                        | Cause::UnpackFailure
                 ))
     }
 }

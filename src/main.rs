@@ -33,7 +33,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         None => {
             let args = cli.check;
             let opts = CheckOptions::from_args(&args)?;
-            let report = check::run(&opts)?;
+            let report = if args.only_extract {
+                check::run_extract_only(&opts)?
+            } else {
+                check::run(&opts)?
+            };
             emit(|out| report::render(&report, args.common.format, out))?;
             Ok(report.exit_code())
         }

@@ -1,0 +1,277 @@
+//! Unpack a bundle exactly as Nomad's `artifact` block would (go-getter v1's `untar` and
+//! `Decompress` for zip), into a directory we own, in one streaming pass.
+//!
+//! Nomad's rules are mirrored and each surfaced as a [`Finding`]: the decompressor is
+//! chosen by name ([`sniff`]), `..` rejects the archive, links and special files become
+//! empty files, setuid/setgid are stripped, directory modes come last, and the
+//! decompression limits count as go-getter counts ([`untar`], [`unzip`]). While each
+//! file streams to disk its bytes are scanned for Nix store references ([`storeref`]).
+//!
+//! # Security
+//! Stricter than Nomad: nothing is written outside `req.dest`. Every write goes through
+//! directory handles opened without following links ([`dest`]), so neither names,
+//! links (from the archive or already present) nor a concurrent rename can redirect it.
+//! No device node, FIFO or setuid file is ever created, and our own caps
+//! ([`SafetyLimits`]) hold even when Nomad's limits are off. The destination is a fresh
+//! directory in a work dir we created, so no other process is expected to race us; the
+//! handles make a race harmless anyway.
+
+mod dest;
+pub mod sniff;
+pub mod storeref;
+mod unpack;
+mod untar;
+mod unzip;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::config::{ArtifactLimits, SafetyLimits};
+use crate::error::ExitCode;
+use crate::finding::{Cause, Finding, Kind};
+use crate::nomad::NomadVersion;
+use crate::taskdir::ChrootEnv;
+
+/// The decompressors go-getter knows (`hashicorp/go-getter:decompress.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArchiveKind {
+    Tar,
+    TarGz,
+    TarBz2,
+    TarXz,
+    TarZst,
+    Zip,
+}
+
+impl FromStr for ArchiveKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "tar" => ArchiveKind::Tar,
+            "tar.gz" | "tgz" => ArchiveKind::TarGz,
+            "tar.bz2" | "tbz2" => ArchiveKind::TarBz2,
+            "tar.xz" | "txz" => ArchiveKind::TarXz,
+            "tar.zst" | "tzst" => ArchiveKind::TarZst,
+            "zip" => ArchiveKind::Zip,
+            other => {
+                return Err(format!(
+                    "unknown archive kind `{other}` (go-getter knows tar, tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, tar.zst, tzst, zip)"
+                ));
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtractMode {
+    /// go-getter's rules: links and special files become empty regular files.
+    Nomad,
+    /// GNU tar's: links kept (never followed out of the destination).
+    Tar,
+}
+
+/// One link entry of the archive (flattened by Nomad, kept by `--extract tar`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEntry {
+    /// Path as the task sees it.
+    pub task_path: String,
+    /// The link's target as stored.
+    pub target: String,
+    pub hard: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExtractSummary {
+    pub format: String,
+    pub detected_format: Option<String>,
+    pub entries: u64,
+    pub unpacked_bytes: u64,
+    pub findings: Vec<Finding>,
+    /// Nomad would refuse this artifact (the task never starts).
+    pub rejected: bool,
+    /// Link entries by task path.
+    pub links: BTreeMap<String, LinkEntry>,
+    /// `/nix/store/<hash>-<name>` → task paths of the files that mention it.
+    pub store_refs: BTreeMap<String, BTreeSet<String>>,
+}
+
+pub struct ExtractRequest<'a> {
+    pub bundle: &'a Path,
+    pub source_name: &'a str,
+    pub archive: Option<ArchiveKind>,
+    /// Host directory to unpack into (exists).
+    pub dest: &'a Path,
+    /// The same directory as the task sees it (`/local`, `/`).
+    pub dest_in_task: &'a str,
+    pub mode: ExtractMode,
+    pub version: NomadVersion,
+    pub limits: ArtifactLimits,
+    pub safety: SafetyLimits,
+    pub chroot_env: &'a ChrootEnv,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("cannot open bundle `{path}`: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write `{path}` in the work dir: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ArchiveError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            ArchiveError::Open { .. } => ExitCode::Reject,
+            ArchiveError::Write { .. } => ExitCode::Error,
+        }
+    }
+}
+
+/// Unpack one artifact into `req.dest`. Problems with the bundle are findings in the
+/// summary (`rejected` when Nomad or we refuse it); `Err` only when we cannot read the
+/// bundle or write the work dir.
+pub fn extract(req: &ExtractRequest<'_>) -> Result<ExtractSummary, ArchiveError> {
+    use std::os::unix::fs::FileExt;
+
+    let open_err = |source| ArchiveError::Open {
+        path: req.bundle.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::open(req.bundle).map_err(open_err)?;
+    let mut head = [0u8; 512];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read_at(&mut head[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(open_err(e)),
+        }
+    }
+    let choice = sniff::choose(req.source_name, req.archive, req.version);
+    let detected = sniff::detect(&head[..got]);
+    let mut summary = ExtractSummary::default();
+    let Some(kind) = decide(req, choice, detected, &mut summary) else {
+        summary.rejected = true;
+        return Ok(summary);
+    };
+    let mut u = unpack::Unpacker::new(req, summary, kind)?;
+    let outcome = match kind {
+        ArchiveKind::Zip => unzip::run(&mut u, file),
+        _ => untar::run(&mut u, file, kind),
+    };
+    u.finish(outcome)
+}
+
+/// Compare what go-getter would do (by name) with what the bytes are; record the
+/// difference and return the format to unpack with, or `None` when there is nothing we
+/// can unpack.
+fn decide(
+    req: &ExtractRequest<'_>,
+    choice: sniff::Choice,
+    detected: sniff::Detected,
+    summary: &mut ExtractSummary,
+) -> Option<ArchiveKind> {
+    use sniff::{Choice, Detected};
+    let name = req.source_name;
+    let base = name.rsplit('/').next().unwrap_or(name);
+    summary.format = match choice {
+        Choice::Archive(k) => sniff::format_name(k).to_owned(),
+        Choice::SingleFile(ext) => format!("{ext} (single file, not unpacked)"),
+        Choice::None => "file (not unpacked)".to_owned(),
+    };
+    let rename_hint = |d: ArchiveKind| {
+        format!(
+            "name the bundle `*.{}` or set `options {{ archive = \"{}\" }}` in the artifact block",
+            sniff::key_of(d),
+            sniff::key_of(d)
+        )
+    };
+    match (choice, detected) {
+        (Choice::Archive(k), Detected::Archive(d)) if k == d => Some(k),
+        (Choice::Archive(k), Detected::Archive(d)) => {
+            summary.detected_format = Some(sniff::format_name(d).to_owned());
+            summary.findings.push(
+                Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
+                    .message(format!(
+                        "go-getter picks its `{}` decompressor for `{base}` but the content is {}: Nomad fails the download; checked as {} anyway",
+                        sniff::key_of(k),
+                        sniff::format_name(d),
+                        sniff::format_name(d)
+                    ))
+                    .nomad_error(sniff::nomad_open_error(k))
+                    .hint(rename_hint(d)),
+            );
+            Some(d)
+        }
+        (Choice::Archive(k), Detected::Unknown) => {
+            summary.findings.push(
+                Finding::error(Kind::UnsafeEntry, Cause::Format, base)
+                    .message(format!(
+                        "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive (first bytes {:02x?})",
+                        &detected_prefix(req)
+                    ))
+                    .nomad_error(sniff::nomad_open_error(k)),
+            );
+            None
+        }
+        (other, d) => {
+            let what = match other {
+                Choice::SingleFile(ext) => format!(
+                    "go-getter's `{ext}` decompressor only decompresses `{base}` into one file: Nomad does not unpack it"
+                ),
+                _ => format!(
+                    "`{base}` has no suffix go-getter knows for Nomad {} (tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, zip{}), so Nomad saves it as one file and does not unpack it",
+                    req.version,
+                    if req.version.getter_knows_plain_tar_and_zstd() {
+                        ", tar, tar.zst, tzst"
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            match d {
+                Detected::Archive(d) => {
+                    summary.detected_format = Some(sniff::format_name(d).to_owned());
+                    summary.findings.push(
+                        Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
+                            .message(format!(
+                                "{what}; the content is {}, checked as such",
+                                sniff::format_name(d)
+                            ))
+                            .hint(rename_hint(d)),
+                    );
+                    Some(d)
+                }
+                Detected::Unknown => {
+                    summary.findings.push(
+                        Finding::error(Kind::UnsafeEntry, Cause::Format, base).message(format!(
+                            "{what}; its content is not an archive either (first bytes {:02x?})",
+                            &detected_prefix(req)
+                        )),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn detected_prefix(req: &ExtractRequest<'_>) -> Vec<u8> {
+    use std::io::Read;
+    let mut v = Vec::new();
+    if let Ok(f) = std::fs::File::open(req.bundle) {
+        let _ = f.take(8).read_to_end(&mut v);
+    }
+    v
+}

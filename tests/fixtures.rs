@@ -1,0 +1,471 @@
+//! Data-driven fixture tests: one libtest-mimic trial per `fixtures/cases/<case>/`, named
+//! `fixture::<case>`.
+//!
+//! Each trial runs the built binary on the case's bundle (built by `fixtures/build.sh`
+//! from Debian packages) with the options of its `case.toml`, plus `--format json
+//! --no-run`, and compares the report with `expected.json`: the exit code, and the exact
+//! set of findings of the kinds the case lists (`missing` always). The file format and
+//! the rules behind the expectations are in `fixtures/README.md`.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nomad-chroot-check");
+/// A check of a few MB must not take long; a hang is a failure, not a stuck CI job.
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// `fixtures/build.sh` exits with this when a tool it needs is not installed.
+const BUILD_MISSING_TOOL: i32 = 4;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    description: String,
+    /// Another case whose bundle this one reuses (same archive, other options).
+    bundle: Option<String>,
+    destination: String,
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    chroot_env: ChrootEnvSpec,
+    nomad_version: String,
+    extract: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ChrootEnvSpec {
+    /// `none` or `nomad-default`.
+    Named(String),
+    /// `SRC=DST` entries.
+    Entries(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    exit_code: i32,
+    kinds: Vec<String>,
+    findings: Vec<Map<String, Value>>,
+    reasoning: String,
+    verified: String,
+}
+
+/// Keys an expected finding may carry. `kind` and `cause` are always compared; the others
+/// only when present (JSON `null` means the report must not have the field).
+const COMPARED: &[&str] = &["path", "nomad_error", "message", "exit_code"];
+const ALLOWED: &[&str] = &[
+    "kind",
+    "cause",
+    "path",
+    "nomad_error",
+    "message",
+    "exit_code",
+    "text_contains",
+];
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cases_dir = root.join("fixtures/cases");
+    let mut names: Vec<String> = match std::fs::read_dir(&cases_dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("case.toml").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", cases_dir.display());
+            std::process::exit(101);
+        }
+    };
+    names.sort();
+
+    // Listing must stay fast and side-effect free: build only when trials will run.
+    let build = if args.list {
+        BuildState::Ready
+    } else {
+        build_fixtures(&root)
+    };
+
+    let trials = names
+        .into_iter()
+        .map(|name| {
+            let root = root.clone();
+            let build = build.clone();
+            Trial::ignorable_test(format!("fixture::{name}"), move || {
+                match build {
+                    BuildState::Ready => {}
+                    BuildState::Unavailable(why) => return Ok(Completion::ignored_with(why)),
+                    BuildState::Failed(why) => return Err(why.into()),
+                }
+                run_case(&root, &name)
+            })
+        })
+        .chain(self_checks())
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+#[derive(Debug, Clone)]
+enum BuildState {
+    Ready,
+    Unavailable(String),
+    Failed(String),
+}
+
+/// Run `fixtures/build.sh` (fast when the bundles are up to date).
+fn build_fixtures(root: &Path) -> BuildState {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return BuildState::Unavailable(
+            "the fixtures are x86_64 Linux binaries from Debian packages".into(),
+        );
+    }
+    let out = Command::new("bash")
+        .arg(root.join("fixtures/build.sh"))
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Err(e) => BuildState::Unavailable(format!("cannot run bash fixtures/build.sh: {e}")),
+        Ok(o) if o.status.success() => BuildState::Ready,
+        Ok(o) => {
+            let stderr = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+            if o.status.code() == Some(BUILD_MISSING_TOOL) {
+                BuildState::Unavailable(stderr)
+            } else {
+                BuildState::Failed(format!(
+                    "fixtures/build.sh failed ({}):\n{stderr}",
+                    o.status
+                ))
+            }
+        }
+    }
+}
+
+fn run_case(root: &Path, name: &str) -> Result<Completion, Failed> {
+    let dir = root.join("fixtures/cases").join(name);
+    let case: Case = toml::from_str(&read(&dir.join("case.toml"))?)
+        .map_err(|e| format!("fixtures/cases/{name}/case.toml: {e}"))?;
+    let expected: Expected = serde_json::from_str(&read(&dir.join("expected.json"))?)
+        .map_err(|e| format!("fixtures/cases/{name}/expected.json: {e}"))?;
+    validate(&expected).map_err(|e| format!("fixtures/cases/{name}/expected.json: {e}"))?;
+
+    let build_dir = root
+        .join("fixtures/build")
+        .join(case.bundle.as_deref().unwrap_or(name));
+    let unavailable = build_dir.join("UNAVAILABLE");
+    if unavailable.exists() {
+        return Ok(Completion::ignored_with(read(&unavailable)?.trim()));
+    }
+    let bundle = build_dir.join("bundle.tar.gz");
+    if !bundle.is_file() {
+        return Err(format!("{} was not built by fixtures/build.sh", bundle.display()).into());
+    }
+
+    let argv = tool_args(&case, &bundle);
+    let run = run_tool(&argv)?;
+    let shown = format!("command: {BIN} {}", shell_words(&argv));
+
+    let report: Value = serde_json::from_str(&run.stdout).map_err(|e| {
+        format!(
+            "{shown}\nexit status {:?}; stdout is not a JSON report ({e})\n--- stdout\n{}\n--- stderr\n{}",
+            run.code, run.stdout, run.stderr
+        )
+    })?;
+    let actual: Vec<Map<String, Value>> = report
+        .get("findings")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            format!(
+                "{shown}\nthe report has no `findings` array:\n{}",
+                run.stdout
+            )
+        })?
+        .iter()
+        .filter_map(|f| f.as_object().cloned())
+        .collect();
+
+    let kinds: BTreeSet<&str> = expected.kinds.iter().map(String::as_str).collect();
+    let relevant: Vec<&Map<String, Value>> = actual
+        .iter()
+        .filter(|f| {
+            f.get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| kinds.contains(k))
+        })
+        .collect();
+
+    let mut problems = Vec::new();
+    if run.code != Some(expected.exit_code) {
+        problems.push(format!(
+            "exit code: expected {}, got {:?}",
+            expected.exit_code, run.code
+        ));
+    }
+    let (unmatched_expected, unexpected) = match_findings(&expected.findings, &relevant);
+    for e in &unmatched_expected {
+        problems.push(format!(
+            "expected but not reported: {}",
+            Value::Object((*e).clone())
+        ));
+    }
+    for a in &unexpected {
+        problems.push(format!(
+            "reported but not expected: {}",
+            Value::Object(project(a))
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(Completion::Completed);
+    }
+
+    let pretty = |v: Vec<Value>| serde_json::to_string_pretty(&v).unwrap_or_default();
+    Err(format!(
+        "{}\n{shown}\n{}\n\nwhy these findings: {}\nverified: {}\n\nexpected findings (kinds {:?}):\n{}\n\nactual findings of those kinds:\n{}\n\nstderr:\n{}",
+        case.description,
+        problems.join("\n"),
+        expected.reasoning,
+        expected.verified,
+        expected.kinds,
+        pretty(
+            expected
+                .findings
+                .iter()
+                .map(|f| Value::Object(f.clone()))
+                .collect()
+        ),
+        pretty(relevant.iter().map(|f| Value::Object(project(f))).collect()),
+        run.stderr.trim(),
+    )
+    .into())
+}
+
+/// The comparison rules themselves, so that a lenient matcher cannot pass every case.
+fn self_checks() -> impl Iterator<Item = Trial> {
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+    fn check(ok: bool, what: &str) -> Result<(), Failed> {
+        if ok { Ok(()) } else { Err(what.into()) }
+    }
+    let lib = || {
+        obj(serde_json::json!({
+            "kind": "missing", "cause": "library", "path": "libc.so.6",
+            "nomad_error": "/x: error while loading shared libraries: libc.so.6: cannot open shared object file: No such file or directory",
+            "exit_code": 127, "needed_by": ["/x"]
+        }))
+    };
+    [
+        Trial::test("fixture_harness::compares_listed_fields", move || {
+            let a = lib();
+            check(matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "path": "libc.so.6"})), &a), "same path must match")?;
+            check(!matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "path": "libm.so.6"})), &a), "other path must not match")?;
+            check(!matches(&obj(serde_json::json!({"kind": "missing", "cause": "interpreter", "path": "libc.so.6"})), &a), "other cause must not match")?;
+            check(!matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "exit_code": 255})), &a), "other exit code must not match")
+        }),
+        Trial::test("fixture_harness::null_means_absent", move || {
+            let a = lib();
+            check(!matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "message": "x"})), &a), "absent message is not `x`")?;
+            check(matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "message": null})), &a), "null matches an absent field")?;
+            check(!matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "nomad_error": null})), &a), "null does not match a present field")
+        }),
+        Trial::test("fixture_harness::text_contains", move || {
+            let a = lib();
+            check(matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "text_contains": "libc.so.6: cannot open"})), &a), "substring of nomad_error")?;
+            check(!matches(&obj(serde_json::json!({"kind": "missing", "cause": "library", "text_contains": "too many files"})), &a), "absent substring")
+        }),
+        Trial::test("fixture_harness::one_to_one", move || {
+            let a = lib();
+            let b = lib();
+            let e = vec![obj(serde_json::json!({"kind": "missing", "cause": "library", "path": "libc.so.6"}))];
+            let (unmatched, extra) = match_findings(&e, &[&a, &b]);
+            check(unmatched.is_empty() && extra.len() == 1, "a duplicate report is an unexpected finding")?;
+            let (unmatched, extra) = match_findings(&e, &[]);
+            check(unmatched.len() == 1 && extra.is_empty(), "an unreported finding is a failure")
+        }),
+    ]
+    .into_iter()
+}
+
+fn validate(expected: &Expected) -> Result<(), String> {
+    if !expected.kinds.iter().any(|k| k == "missing") {
+        return Err("`kinds` must include \"missing\"".into());
+    }
+    for f in &expected.findings {
+        for key in f.keys() {
+            if !ALLOWED.contains(&key.as_str()) {
+                return Err(format!(
+                    "unknown key `{key}` in a finding (allowed: {ALLOWED:?})"
+                ));
+            }
+        }
+        for key in ["kind", "cause"] {
+            if !f.get(key).is_some_and(Value::is_string) {
+                return Err(format!("every finding needs a string `{key}`"));
+            }
+        }
+        let kind = f["kind"].as_str().unwrap_or_default();
+        if !expected.kinds.iter().any(|k| k == kind) {
+            return Err(format!(
+                "a finding of kind `{kind}`, which `kinds` does not list"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Pair expected and actual findings one to one. Returns the expected ones nothing
+/// matched and the actual ones left over.
+fn match_findings<'a, 'b>(
+    expected: &'a [Map<String, Value>],
+    actual: &[&'b Map<String, Value>],
+) -> (Vec<&'a Map<String, Value>>, Vec<&'b Map<String, Value>>) {
+    let mut used = vec![false; actual.len()];
+    let mut unmatched = Vec::new();
+    for e in expected {
+        match (0..actual.len()).find(|&i| !used[i] && matches(e, actual[i])) {
+            Some(i) => used[i] = true,
+            None => unmatched.push(e),
+        }
+    }
+    let left = actual
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(a, _)| *a)
+        .collect();
+    (unmatched, left)
+}
+
+fn matches(expected: &Map<String, Value>, actual: &Map<String, Value>) -> bool {
+    for key in ["kind", "cause"] {
+        if expected.get(key) != actual.get(key) {
+            return false;
+        }
+    }
+    for key in COMPARED {
+        if let Some(want) = expected.get(*key) {
+            let got = actual.get(*key).unwrap_or(&Value::Null);
+            if want != got {
+                return false;
+            }
+        }
+    }
+    if let Some(needle) = expected.get("text_contains").and_then(Value::as_str) {
+        let found = ["nomad_error", "message"].iter().any(|k| {
+            actual
+                .get(*k)
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.contains(needle))
+        });
+        if !found {
+            return false;
+        }
+    }
+    true
+}
+
+/// The fields a case can compare, for readable mismatch output.
+fn project(f: &Map<String, Value>) -> Map<String, Value> {
+    ["kind", "cause"]
+        .iter()
+        .chain(COMPARED)
+        .filter_map(|k| f.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect()
+}
+
+fn tool_args(case: &Case, bundle: &Path) -> Vec<String> {
+    let mut a = vec![
+        bundle.display().to_string(),
+        "--format".into(),
+        "json".into(),
+        "--no-run".into(),
+        "--destination".into(),
+        case.destination.clone(),
+        "--nomad-version".into(),
+        case.nomad_version.clone(),
+        "--extract".into(),
+        case.extract.clone(),
+    ];
+    match &case.chroot_env {
+        ChrootEnvSpec::Named(n) => a.push(format!("--chroot-env={n}")),
+        ChrootEnvSpec::Entries(es) => a.extend(es.iter().map(|e| format!("--chroot-env={e}"))),
+    }
+    if let Some(cmd) = &case.command {
+        a.push("--".into());
+        a.push(cmd.clone());
+        a.extend(case.args.iter().cloned());
+    }
+    a
+}
+
+struct ToolRun {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_tool(argv: &[String]) -> Result<ToolRun, Failed> {
+    let mut child = Command::new(BIN)
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {BIN}: {e}"))?;
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if start.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{BIN} did not finish within {TIMEOUT:?}").into());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for {BIN}: {e}").into()),
+        }
+    };
+    Ok(ToolRun {
+        code: status.code(),
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
+}
+
+fn read(p: &Path) -> Result<String, Failed> {
+    std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()).into())
+}
+
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._-=:+,".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
