@@ -15,8 +15,6 @@ use super::store;
 use crate::finding::{Cause, Finding, Kind};
 use crate::rootfs::{self, ResolveError, ResolveErrorKind, Resolved};
 
-const E_DYN: u16 = object::elf::ET_DYN;
-
 /// Who called `execve`, which decides the text and the exit status of a failure.
 #[derive(Debug, Clone)]
 pub enum Exec {
@@ -577,26 +575,11 @@ impl<'c, 'a> Walker<'c, 'a> {
         };
         self.any_dynamic = true;
         self.scope.insert(interp.clone());
-        // The interpreter is checked as the kernel does; whatever it finds, the libraries
-        // are then resolved as the loader would once it runs, so one pass shows
-        // everything to fix.
-        let (cfg, iinfo) = match self.interpreter(exec, &interp, &info, here) {
-            Some(x) => x,
-            None => {
-                // The loader's configuration from the host's file of that name when there
-                // is one, else glibc's defaults for its path.
-                let host = std::path::Path::new(&interp);
-                let host = (host.is_file() && host.is_absolute()).then_some(host);
-                let cfg = ctx.loader_config(&interp, &interp, &info, host);
-                let iinfo = Rc::new(elf::ElfInfo {
-                    class64: info.class64,
-                    machine: info.machine,
-                    e_type: E_DYN,
-                    soname: interp.rsplit('/').next().map(str::to_owned),
-                    ..elf::ElfInfo::default()
-                });
-                (cfg, iinfo)
-            }
+        // A missing or unusable interpreter fails the execve: no loader runs, so the
+        // program's libraries are not looked at (the store-reference check still names
+        // every absent store path).
+        let Some((cfg, iinfo)) = self.interpreter(exec, &interp, &info, here) else {
+            return;
         };
         let p = loader::load(ctx, &cfg, &r.task_path, info, iinfo);
         for o in &p.objs {
@@ -773,11 +756,13 @@ impl<'c, 'a> Walker<'c, 'a> {
                     (None, Some(rp)) => format!("RPATH {rp}"),
                     (None, None) => "no RPATH/RUNPATH".into(),
                 };
-                // The path is the DT_NEEDED name: several directories were searched.
-                let path = name.clone();
+                // Where it would be when a searched store path is absent, else the name
+                // (`fixtures/README.md`: several directories were searched).
+                let path = would_be.clone().unwrap_or_else(|| name.clone());
                 let where_ = would_be
                     .as_deref()
-                    .map(|w| format!("; it would be {w}, whose store path is not in the bundle"))
+                    .and_then(store::store_path_of)
+                    .map(|sp| format!("; {sp} is not in the bundle"))
                     .unwrap_or_default();
                 let hint = match would_be.as_deref().and_then(store::store_path_of) {
                     Some(sp) => store::fix_hint(&self.ctx.fs, &sp, Some(&owner_of(*needer))),

@@ -655,25 +655,13 @@ impl Search<'_, '_> {
                 }
             }
         }
-        // Which absent store path should have provided it: the one whose copy on this
-        // host has the file (a CI builder usually holds the closure), else the only
-        // search dir whose store path is absent from the root.
-        let absent: Vec<&String> = dirs
+        // Where it would be: the first RPATH/RUNPATH directory inside a store path the
+        // task lacks (`fixtures/README.md`); `None` when no such directory is searched.
+        let would_be = dirs
             .iter()
-            .filter(|d| {
+            .filter(|d| !self.env_path.contains(d))
+            .find(|d| {
                 super::store::store_path_of(d).is_some_and(|sp| self.ctx.fs.resolve(&sp).is_err())
-            })
-            .collect();
-        let would_be = absent
-            .iter()
-            .find(|d| std::path::Path::new(&rootfs::join(d, name)).exists())
-            .or_else(|| {
-                let mut sps: Vec<String> = absent
-                    .iter()
-                    .filter_map(|d| super::store::store_path_of(d))
-                    .collect();
-                sps.dedup();
-                (sps.len() == 1).then(|| absent.first()).flatten()
             })
             .map(|d| rootfs::join(d, name));
         Err(Problem::NotFound {

@@ -164,13 +164,7 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
     }
 
     let scope = store::scope_closure(&w.scope, &input.extract.store_refs);
-    let store_findings = store::check_refs(
-        &ctx.fs,
-        &input.extract.store_refs,
-        &scope,
-        &w.scope,
-        input.task.command.is_none(),
-    );
+    let store_findings = store::check_refs(&ctx.fs, &input.extract.store_refs, &scope, &w.scope);
     let lint_findings = lints::lint(&ctx, &w);
     for f in store_findings {
         w.add(f);

@@ -97,23 +97,20 @@ pub fn scope_closure(
     scope
 }
 
-/// Every referenced store path missing from the root: an error when the analysed
-/// closure needs it (or `whole_bundle`: the check of every executable, where any file
-/// of the bundle counts), a warning when only files outside the closure mention it.
+/// Every referenced store path missing from the root: an error when a file of the
+/// analysed closure's store paths names it, a warning when only other files do.
 pub fn check_refs(
     fs: &RootFs,
     refs: &BTreeMap<String, BTreeSet<String>>,
     scope: &BTreeSet<String>,
     seed_files: &BTreeSet<String>,
-    whole_bundle: bool,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for (sp, files) in refs {
         if fs.resolve(sp).is_ok() {
             continue;
         }
-        let needed = whole_bundle
-            || scope.contains(sp)
+        let needed = scope.contains(sp)
             || files.iter().any(|f| {
                 seed_files.contains(f) || store_path_within(f).is_some_and(|s| scope.contains(&s))
             });
