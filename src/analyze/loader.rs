@@ -807,6 +807,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Seeds of past failures live beside this file, not at the top level.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+            )),
+            ..proptest::test_runner::Config::default()
+        })]
         #[test]
         fn cache_parser_survives_garbage(mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
             // With and without a valid header in front of the garbage.

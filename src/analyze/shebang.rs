@@ -150,6 +150,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Seeds of past failures live beside this file, not at the top level.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+            )),
+            ..proptest::test_runner::Config::default()
+        })]
         #[test]
         fn never_panics_and_names_are_clean(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
             let mut head = b"#!".to_vec();
