@@ -14,11 +14,45 @@ use crate::taskenv::{self, HostUser};
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
-    let mut taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
-    let mut report = Report::new(opts.nomad_version);
+    let mut prepared = prepare(opts)?;
+    let mut report = finish(&prepared, opts)?;
+    if opts.keep {
+        report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
+    }
+    Ok(report)
+}
 
+/// A task dir with the artifacts unpacked, ready for [`finish`]. Several checks of the
+/// same bundle (`nomad-chroot-check test`) share one: analysis only reads it, and a run
+/// writes only the task's own files and `alloc/logs`.
+#[derive(Debug)]
+pub struct Prepared {
+    pub taskdir: TaskDir,
+    pub extract: ExtractSummary,
+    /// The report so far: bundle info and what unpacking found.
+    pub report: Report,
+}
+
+/// Build the task dir and unpack every artifact into it.
+pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
+    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let mut report = Report::new(opts.nomad_version);
     let extract = unpack_all(opts, &taskdir, &mut report)?;
     report.findings.extend(extract.findings.iter().cloned());
+    Ok(Prepared {
+        taskdir,
+        extract,
+        report,
+    })
+}
+
+/// Analyse (and run, if asked) the task in a prepared task dir. `opts` must describe the
+/// same artifacts, extract mode, Nomad version and chroot_env as the ones `prepared` was
+/// built from; the task's command, env, user and run options may differ.
+pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
+    let taskdir = &prepared.taskdir;
+    let extract = &prepared.extract;
+    let mut report = prepared.report.clone();
 
     let host_user = HostUser::lookup(&opts.task.user);
     let agent_env = opts
@@ -32,7 +66,7 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
         agent_env,
         host_user.as_ref(),
     );
-    report.task = task_info(opts, &taskdir, &env);
+    report.task = task_info(opts, taskdir, &env);
 
     if !extract.rejected {
         // Nomad ≥ 1.11.1 runs as the host uid with gid 0; before, runc resolved the name
@@ -43,8 +77,8 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
             None => (65534, 65534),
         };
         let analysis = analyze::analyze(&AnalyzeInput {
-            taskdir: &taskdir,
-            extract: &extract,
+            taskdir,
+            extract,
             task: &opts.task,
             env: &env,
             version: opts.nomad_version,
@@ -58,7 +92,7 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
         if let (Some(run), Some(argv0)) = (&opts.run, &analysis.resolved_command) {
             if !analysis.start_blocked {
                 match sandbox::run(&RunRequest {
-                    taskdir: &taskdir,
+                    taskdir,
                     task: &opts.task,
                     env: &env,
                     run,
@@ -83,9 +117,6 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
     }
 
     report.settle_verdict();
-    if opts.keep {
-        report.kept_work_dir = Some(taskdir.keep().display().to_string());
-    }
     Ok(report)
 }
 

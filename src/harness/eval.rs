@@ -1,0 +1,284 @@
+//! Judge one check: compare a bundle's [`Report`] (or a file in its task dir) with what
+//! the spec expects. Pure functions of their inputs.
+
+use std::time::Duration;
+
+use crate::error::ExitCode;
+use crate::finding::{Cause, Kind, Report, RunOutcome, Severity, Verdict};
+use crate::report::finding_line;
+
+use super::file::excerpt;
+use super::spec::{Check, CheckKind, Expect};
+
+/// How a check came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    /// What the bundle did that the spec says it must not (one entry per mismatch).
+    Failed(Vec<String>),
+    /// The check could not be carried out on this machine (no namespaces, an internal
+    /// error, a job check without the jobspec reader): neither a pass nor a verdict on
+    /// the bundle.
+    CouldNotRun(String),
+}
+
+/// Why `check::prepare`/`check::finish` returned no report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckError {
+    pub message: String,
+    pub exit: ExitCode,
+}
+
+impl From<crate::error::Error> for CheckError {
+    fn from(e: crate::error::Error) -> Self {
+        let mut message = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            let t = s.to_string();
+            if !message.contains(&t) {
+                message.push_str(": ");
+                message.push_str(&t);
+            }
+            src = s.source();
+        }
+        CheckError {
+            message,
+            exit: e.exit_code(),
+        }
+    }
+}
+
+/// Downgrade what the spec allows to `info`, then settle the verdict again:
+/// `allow_missing` paths, and the run's exit code when the spec expects that code.
+pub fn apply_allowances(check: &Check, report: &mut Report) {
+    for f in &mut report.findings {
+        if f.kind != Kind::Missing || f.severity == Severity::Info {
+            continue;
+        }
+        if let Some(a) = check.allow_missing.iter().find(|a| a.covers(&f.path)) {
+            f.severity = Severity::Info;
+            let note = format!("allowed by the spec: {}", a.reason);
+            f.message = Some(match &f.message {
+                Some(m) => format!("{m} ({note})"),
+                None => note,
+            });
+        }
+    }
+    if let CheckKind::Command {
+        exit_code: Some(want),
+        healthy_after: None,
+        ..
+    } = &check.kind
+    {
+        let got = report.run.as_ref().and_then(|r| r.exit_code);
+        if *want != 0 && got == Some(*want) {
+            for f in &mut report.findings {
+                if f.kind == Kind::Run && f.cause == Cause::ExitCode && f.severity != Severity::Info
+                {
+                    f.severity = Severity::Info;
+                    f.message = Some(format!("exit code {want} is what the spec expects"));
+                }
+            }
+        }
+    }
+    report.settle_verdict();
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Reject => "reject",
+        Verdict::Error => "error",
+    }
+}
+
+/// The findings that decided a verdict, one line each.
+pub fn decisive_findings(report: &Report) -> String {
+    let lines: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("  - {}", finding_line(f)))
+        .collect();
+    if lines.is_empty() {
+        report.summary.join("\n")
+    } else {
+        lines.join("\n")
+    }
+}
+
+fn run_status(run: &RunOutcome) -> String {
+    if run.still_running {
+        "it was still running".into()
+    } else if run.timed_out {
+        format!("it timed out after {} ms", run.duration_ms)
+    } else if let Some(sig) = &run.signal {
+        format!(
+            "it was killed by {sig}{}",
+            if run.oom_killed {
+                " (out of memory)"
+            } else {
+                ""
+            }
+        )
+    } else if let Some(code) = run.exit_code {
+        format!("it exited with {code} after {} ms", run.duration_ms)
+    } else {
+        "it did not start".into()
+    }
+}
+
+fn output_mismatch(stream: &str, source: &str, actual: &str) -> String {
+    if source.is_empty() {
+        format!("{stream} should be empty; it was:\n{}", excerpt(actual))
+    } else {
+        format!(
+            "{stream} does not match /{source}/; it was:\n{}",
+            excerpt(actual)
+        )
+    }
+}
+
+/// Judge a bundle check (static or command) from its report.
+pub fn evaluate(check: &Check, result: Result<Report, CheckError>) -> (Outcome, Option<Report>) {
+    let mut report = match result {
+        Ok(r) => r,
+        Err(e) if e.exit == ExitCode::Reject => {
+            let outcome = if check.expect == Expect::Pass {
+                Outcome::Failed(vec![format!("the bundle is rejected: {}", e.message)])
+            } else {
+                Outcome::Passed
+            };
+            return (outcome, None);
+        }
+        Err(e) => return (Outcome::CouldNotRun(e.message), None),
+    };
+    apply_allowances(check, &mut report);
+    if report.verdict == Verdict::Error {
+        let why = decisive_findings(&report);
+        return (Outcome::CouldNotRun(why), Some(report));
+    }
+
+    let mut failures = Vec::new();
+    let v = report.verdict;
+    match check.expect {
+        Expect::Pass if v != Verdict::Pass => failures.push(format!(
+            "expected verdict pass, got {}:\n{}",
+            verdict_name(v),
+            decisive_findings(&report)
+        )),
+        Expect::Fail if v == Verdict::Pass => failures.push(
+            "expected the bundle to fail this check (expect = \"fail\"), but it passed".into(),
+        ),
+        Expect::Reject if v != Verdict::Reject => failures.push(format!(
+            "expected Nomad to reject the bundle (expect = \"reject\"), got verdict {}",
+            verdict_name(v)
+        )),
+        _ => {}
+    }
+
+    if let CheckKind::Command {
+        exit_code,
+        stdout,
+        stderr,
+        healthy_after,
+        ..
+    } = &check.kind
+    {
+        if !check.settings.no_run {
+            let expected_exit = exit_code
+                .or((check.expect == Expect::Pass && healthy_after.is_none()).then_some(0));
+            let asserts = expected_exit.is_some()
+                || stdout.is_some()
+                || stderr.is_some()
+                || healthy_after.is_some();
+            match &report.run {
+                None if asserts && failures.is_empty() => failures.push(
+                    "the task was not run: the static check found that it cannot start".into(),
+                ),
+                None => {}
+                Some(run) => {
+                    if let Some(h) = healthy_after {
+                        if !run.still_running {
+                            failures.push(format!(
+                                "the service did not stay up for {}: {}",
+                                human_duration(*h),
+                                run_status(run)
+                            ));
+                        }
+                    } else if let Some(want) = expected_exit {
+                        if run.exit_code != Some(want) || run.signal.is_some() || run.timed_out {
+                            failures.push(format!(
+                                "expected exit code {want}, but {}",
+                                run_status(run)
+                            ));
+                        }
+                    }
+                    if let Some(m) = stdout {
+                        if !m.is_match(&run.stdout_tail) {
+                            failures.push(output_mismatch("stdout", &m.source, &run.stdout_tail));
+                        }
+                    }
+                    if let Some(m) = stderr {
+                        if !m.is_match(&run.stderr_tail) {
+                            failures.push(output_mismatch("stderr", &m.source, &run.stderr_tail));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let outcome = if failures.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Failed(failures)
+    };
+    (outcome, Some(report))
+}
+
+/// Judge a file check from the unpacked task dir: `report` is what unpacking found,
+/// `failures` what [`super::file::check_file`] found.
+pub fn evaluate_file(
+    check: &Check,
+    result: Result<(Report, Vec<String>), CheckError>,
+) -> (Outcome, Option<Report>) {
+    let (mut report, mut failures) = match result {
+        Ok((r, f)) => (Some(r), f),
+        Err(e) if e.exit == ExitCode::Reject => {
+            (None, vec![format!("the bundle is rejected: {}", e.message)])
+        }
+        Err(e) => return (Outcome::CouldNotRun(e.message), None),
+    };
+    if let Some(r) = &mut report {
+        apply_allowances(check, r);
+        if r.verdict == Verdict::Reject {
+            failures.insert(
+                0,
+                format!(
+                    "Nomad would refuse the bundle, so no file reaches the task:\n{}",
+                    decisive_findings(r)
+                ),
+            );
+        }
+    }
+    let outcome = match (check.expect, failures.is_empty()) {
+        (Expect::Pass, true) | (Expect::Fail | Expect::Reject, false) => Outcome::Passed,
+        (Expect::Pass, false) => Outcome::Failed(failures),
+        (Expect::Fail | Expect::Reject, true) => Outcome::Failed(vec![
+            "expected this file check to fail (expect = \"fail\"), but the file is as described"
+                .into(),
+        ]),
+    };
+    (outcome, report)
+}
+
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
