@@ -255,6 +255,7 @@ fn main() {
         trial("no_work_dirs_left_behind", &[], no_leftovers),
         trial("file_checks_pass_and_fail", &[Unpack], file_checks),
         trial("passing_spec_exits_0", &[Unpack], passing_exits_0),
+        trial("shared_bundle_is_unpacked_once", &[Unpack], unpacked_once),
         trial("junit_carries_failures", &[Unpack], junit_failures),
         trial("github_annotations", &[Unpack], annotations),
         trial(
@@ -697,5 +698,24 @@ fn record_then_test() -> Result<(), Failed> {
     fs::write(w.path("changed.toml"), changed)?;
     let out = w.run(&["test", "changed.toml"], &[]);
     ensure!(out.status.code() == Some(101), "{}", describe(&out));
+    Ok(())
+}
+
+fn unpacked_once() -> Result<(), Failed> {
+    let w = Work::new("four-kinds.toml");
+    let count = |filter: &str| {
+        let out = w.run(&["-v", "test", "four-kinds.toml", filter], &[]);
+        let n = text(&out.stderr)
+            .lines()
+            .filter(|l| l.contains("unpacking the bundle for every check"))
+            .count();
+        (n, out)
+    };
+    // Three file checks of app.tar.gz: one task dir.
+    let (n, out) = count("file-");
+    ensure!(n == 1, "unpacked {n} times:\n{}", describe(&out));
+    // static-pass uses app.tar.gz, the two others broken.tar.gz: two task dirs.
+    let (n, out) = count("static-");
+    ensure!(n == 2, "unpacked {n} times:\n{}", describe(&out));
     Ok(())
 }

@@ -282,3 +282,225 @@ pub fn human_duration(d: Duration) -> String {
         format!("{ms}ms")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::finding::{Finding, RunOutcome};
+    use crate::harness::spec::Spec;
+    use crate::nomad::NomadVersion;
+
+    fn check(body: &str) -> Check {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.tgz"), b"").unwrap();
+        let text = format!("[[check]]\nname = \"c\"\nbundle = \"a.tgz\"\n{body}");
+        Spec::parse(&text, Path::new("s.toml"), d.path())
+            .unwrap()
+            .checks
+            .remove(0)
+    }
+
+    fn report(findings: Vec<Finding>, run: Option<RunOutcome>) -> Report {
+        let mut r = Report::new(NomadVersion::NEWEST);
+        r.findings = findings;
+        r.run = run;
+        r.settle_verdict();
+        r
+    }
+
+    fn exited(code: i32, stdout: &str, stderr: &str) -> RunOutcome {
+        RunOutcome {
+            exit_code: Some(code),
+            stdout_tail: stdout.into(),
+            stderr_tail: stderr.into(),
+            duration_ms: 5,
+            ..Default::default()
+        }
+    }
+
+    fn failures(o: Outcome) -> Vec<String> {
+        match o {
+            Outcome::Failed(f) => f,
+            o => panic!("expected a failure, got {o:?}"),
+        }
+    }
+
+    #[test]
+    fn allow_missing_turns_a_missing_path_into_info() {
+        let missing = || {
+            Finding::error(Kind::Missing, Cause::Runtime, "/etc/hosts")
+                .nomad_error("open /etc/hosts: no such file or directory")
+        };
+        let strict = check("");
+        let (o, r) = evaluate(&strict, Ok(report(vec![missing()], None)));
+        let f = failures(o);
+        assert!(f[0].contains("expected verdict pass, got fail"), "{f:?}");
+        assert!(f[0].contains("Nomad: open /etc/hosts"), "{f:?}");
+        assert_eq!(r.unwrap().verdict, Verdict::Fail);
+
+        let lenient = check("allow_missing = [\"/etc/hosts\"] # chroot_env\n");
+        let (o, r) = evaluate(&lenient, Ok(report(vec![missing()], None)));
+        assert_eq!(o, Outcome::Passed);
+        let r = r.unwrap();
+        assert_eq!(r.verdict, Verdict::Pass);
+        assert_eq!(r.findings[0].severity, Severity::Info);
+        assert!(
+            r.findings[0]
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("chroot_env")
+        );
+        // A library the bundle lacks is not covered by an unrelated allowance.
+        let lib = Finding::error(Kind::Missing, Cause::Library, "/lib/libc.so.6");
+        let (o, _) = evaluate(&lenient, Ok(report(vec![lib], None)));
+        assert!(matches!(o, Outcome::Failed(_)));
+    }
+
+    #[test]
+    fn expect_fail_and_reject() {
+        let broken = || {
+            report(
+                vec![Finding::error(Kind::Missing, Cause::Interpreter, "/x")],
+                None,
+            )
+        };
+        let fail = check("expect = \"fail\"\n");
+        assert_eq!(evaluate(&fail, Ok(broken())).0, Outcome::Passed);
+        let f = failures(evaluate(&fail, Ok(report(vec![], None))).0);
+        assert!(f[0].contains("but it passed"), "{f:?}");
+        let reject = check("expect = \"reject\"\n");
+        let f = failures(evaluate(&reject, Ok(broken())).0);
+        assert!(f[0].contains("got verdict fail"), "{f:?}");
+        let rejected = report(
+            vec![Finding::error(
+                Kind::UnsafeEntry,
+                Cause::PathTraversal,
+                "../x",
+            )],
+            None,
+        );
+        assert_eq!(evaluate(&reject, Ok(rejected)).0, Outcome::Passed);
+        let refused = CheckError {
+            message: "gzip: invalid header".into(),
+            exit: ExitCode::Reject,
+        };
+        assert_eq!(evaluate(&fail, Err(refused.clone())).0, Outcome::Passed);
+        assert!(matches!(
+            evaluate(&check(""), Err(refused)).0,
+            Outcome::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn could_not_run_is_neither_pass_nor_fail() {
+        let c = check("command = \"/bin/sh\"\n");
+        let mut r = report(vec![], None);
+        r.findings.push(
+            Finding::error(Kind::Run, Cause::StartFailure, "/bin/sh")
+                .message("could not run the task here: user namespaces are disabled"),
+        );
+        r.verdict = Verdict::Error;
+        match evaluate(&c, Ok(r)).0 {
+            Outcome::CouldNotRun(why) => assert!(why.contains("user namespaces"), "{why}"),
+            o => panic!("{o:?}"),
+        }
+        let e = CheckError {
+            message: "cannot create the work dir".into(),
+            exit: ExitCode::Error,
+        };
+        assert!(matches!(evaluate(&c, Err(e)).0, Outcome::CouldNotRun(_)));
+    }
+
+    #[test]
+    fn exit_code_and_output_are_compared() {
+        let c = check(
+            "command = \"/bin/sh\"\nexit_code = 3\nstdout = '^hello 1\\.2\\n'\nstderr = \"\"\n",
+        );
+        let code3 = || {
+            Finding::error(Kind::Run, Cause::ExitCode, "/bin/sh")
+                .exit_code(3)
+                .message("exited with 3")
+        };
+        let (o, r) = evaluate(
+            &c,
+            Ok(report(vec![code3()], Some(exited(3, "hello 1.2\n", "")))),
+        );
+        assert_eq!(o, Outcome::Passed, "{r:?}");
+        assert_eq!(r.unwrap().verdict, Verdict::Pass);
+
+        let f = failures(
+            evaluate(
+                &c,
+                Ok(report(
+                    vec![],
+                    Some(exited(0, "hello 2.0\n", "warning: x\n")),
+                )),
+            )
+            .0,
+        );
+        assert_eq!(f.len(), 3, "{f:?}");
+        assert!(f[0].contains("expected exit code 3") && f[0].contains("exited with 0"));
+        assert!(f[1].contains("does not match /^hello 1\\.2\\n/") && f[1].contains("hello 2.0"));
+        assert!(f[2].contains("stderr should be empty") && f[2].contains("warning: x"));
+
+        // Without exit_code, a passing check expects 0.
+        let plain = check("command = \"/bin/sh\"\n");
+        let f = failures(evaluate(&plain, Ok(report(vec![code3()], Some(exited(3, "", ""))))).0);
+        assert!(
+            f.iter().any(|l| l.contains("expected exit code 0")),
+            "{f:?}"
+        );
+        // Not run at all (the static check blocked it).
+        let f = failures(evaluate(&plain, Ok(report(vec![], None))).0);
+        assert!(f[0].contains("was not run"), "{f:?}");
+    }
+
+    #[test]
+    fn services_must_still_be_running() {
+        let c = check("command = \"/srv\"\nservice = true\nhealthy_after = \"2s\"\n");
+        let up = RunOutcome {
+            still_running: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(&c, Ok(report(vec![], Some(up)))).0,
+            Outcome::Passed
+        );
+        let f = failures(evaluate(&c, Ok(report(vec![], Some(exited(0, "", ""))))).0);
+        assert!(
+            f[0].contains("did not stay up for 2s") && f[0].contains("exited with 0"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn file_checks_follow_expect() {
+        let c = check("file = \"/etc/x\"\n");
+        let ok = report(vec![], None);
+        assert_eq!(
+            evaluate_file(&c, Ok((ok.clone(), vec![]))).0,
+            Outcome::Passed
+        );
+        let f =
+            failures(evaluate_file(&c, Ok((ok.clone(), vec!["`/etc/x` does not exist".into()]))).0);
+        assert_eq!(f, ["`/etc/x` does not exist"]);
+        let inverted = check("file = \"/etc/x\"\nexpect = \"fail\"\n");
+        assert_eq!(
+            evaluate_file(&inverted, Ok((ok.clone(), vec!["missing".into()]))).0,
+            Outcome::Passed
+        );
+        let rejected = report(
+            vec![Finding::error(
+                Kind::UnsafeEntry,
+                Cause::PathTraversal,
+                "../x",
+            )],
+            None,
+        );
+        let f = failures(evaluate_file(&c, Ok((rejected, vec![]))).0);
+        assert!(f[0].contains("Nomad would refuse the bundle"), "{f:?}");
+    }
+}

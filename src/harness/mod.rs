@@ -394,6 +394,7 @@ impl Ctx {
         let prepared = shared.get_or_init(|| {
             self.progress
                 .message(format!("unpacking {}", bundle_name(check)));
+            tracing::debug!(bundle = %bundle_name(check), check = %check.name, "unpacking the bundle for every check that shares it");
             check::prepare(opts)
                 .map(Mutex::new)
                 .map_err(CheckError::from)

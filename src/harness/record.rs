@@ -272,3 +272,115 @@ pub fn self_check(text: &str, static_report: &Report, run_report: Option<&Report
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::finding::{Finding, RunOutcome};
+    use crate::nomad::NomadVersion;
+
+    fn args(extra: &[&str], bundle: &Path) -> RecordArgs {
+        let mut argv = vec!["nomad-chroot-check", "record", bundle.to_str().unwrap()];
+        argv.extend(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Some(Command::Record(a)) => a,
+            c => panic!("{c:?}"),
+        }
+    }
+
+    fn report(findings: Vec<Finding>, run: Option<RunOutcome>) -> Report {
+        let mut r = Report::new(NomadVersion::NEWEST);
+        r.findings = findings;
+        r.run = run;
+        r.settle_verdict();
+        r
+    }
+
+    #[test]
+    fn first_lines_become_anchored_literal_regexes() {
+        let re = regex::Regex::new(&first_line_regex("v1.0 (x) [y]\nmore\n")).unwrap();
+        assert!(re.is_match("v1.0 (x) [y]\nmore\n"));
+        assert!(re.is_match("v1.0 (x) [y]"));
+        assert!(!re.is_match("v1x0 (x) [y]\n"));
+        assert!(!re.is_match("> v1.0 (x) [y]\n"));
+    }
+
+    #[test]
+    fn a_recorded_spec_passes_on_what_it_recorded() {
+        let d = tempfile::tempdir().unwrap();
+        let bundle = d.path().join("app.tar.gz");
+        std::fs::write(&bundle, b"").unwrap();
+        let a = args(
+            &[
+                "--destination",
+                "/",
+                "--",
+                "/bin/sh",
+                "-c",
+                "echo 'v1.0 (x)'; exit 4",
+            ],
+            &bundle,
+        );
+        let static_report = report(vec![], None);
+        let run = RunOutcome {
+            exit_code: Some(4),
+            stdout_tail: "v1.0 (x)\n".into(),
+            stderr_tail: "".into(),
+            ..Default::default()
+        };
+        let run_report = report(
+            vec![
+                Finding::error(Kind::Run, Cause::ExitCode, "/bin/sh").exit_code(4),
+                Finding::error(Kind::Missing, Cause::Runtime, "/etc/hosts")
+                    .needed_by(vec!["/bin/sh".into()]),
+            ],
+            Some(run),
+        );
+        let text = spec_text(&a, &static_report, Some(&run_report)).unwrap();
+        assert!(text.contains("exit_code = 4"), "{text}");
+        assert!(text.contains(r"^v1\.0 \(x\)(\n|$)"), "{text}");
+        assert!(text.contains("stderr = \"\""), "{text}");
+        assert!(
+            text.contains("\"/etc/hosts\", # looked up by /bin/sh at run time"),
+            "{text}"
+        );
+        assert!(text.contains("expect = \"pass\""), "{text}");
+        assert_eq!(
+            self_check(&text, &static_report, Some(&run_report)),
+            Vec::<String>::new()
+        );
+
+        // A different run does not pass the baseline.
+        let mut other = run_report.clone();
+        other.run.as_mut().unwrap().stdout_tail = "v2.0\n".into();
+        let problems = self_check(&text, &static_report, Some(&other));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("stdout does not match"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_broken_bundle_records_expect_fail() {
+        let d = tempfile::tempdir().unwrap();
+        let bundle = d.path().join("app.tar.gz");
+        std::fs::write(&bundle, b"").unwrap();
+        let a = args(&["--", "/local/app"], &bundle);
+        let broken = report(
+            vec![Finding::error(
+                Kind::Missing,
+                Cause::Interpreter,
+                "/lib64/ld-linux-x86-64.so.2",
+            )],
+            None,
+        );
+        let text = spec_text(&a, &broken, Some(&broken)).unwrap();
+        assert_eq!(text.matches("expect = \"fail\"").count(), 2, "{text}");
+        assert!(text.contains("# Not run: the static check found"), "{text}");
+        assert!(self_check(&text, &broken, Some(&broken)).is_empty());
+    }
+}
