@@ -428,7 +428,7 @@ fn json_document() -> Result<(), Failed> {
     );
     let skipped = outcome_of(&entries, "skipped")?;
     ensure!(skipped["outcome"] == "ignored", "{skipped}");
-    ensure!(skipped["line"] == 72, "the [[check]] line: {skipped}");
+    ensure!(skipped["line"] == 75, "the [[check]] line: {skipped}");
     for e in &entries {
         let o = e["outcome"].as_str().unwrap_or("");
         ensure!(
@@ -599,7 +599,7 @@ fn annotations() -> Result<(), Failed> {
         "one failing check, one annotation:\n{stdout}"
     );
     ensure!(
-        lines[0].starts_with("::error file=four-kinds.toml,line=62,title=file-missing::"),
+        lines[0].starts_with("::error file=four-kinds.toml,line=65,title=file-missing::"),
         "{}",
         lines[0]
     );
@@ -704,7 +704,10 @@ fn record_then_test() -> Result<(), Failed> {
 fn unpacked_once() -> Result<(), Failed> {
     let w = Work::new("four-kinds.toml");
     let count = |filter: &str| {
-        let out = w.run(&["-v", "test", "four-kinds.toml", filter], &[]);
+        let out = w.run(
+            &["test", "four-kinds.toml", filter],
+            &[("RUST_LOG", "nomad_chroot_check=debug")],
+        );
         let n = text(&out.stderr)
             .lines()
             .filter(|l| l.contains("unpacking the bundle for every check"))
