@@ -63,14 +63,15 @@ impl Work {
 }
 
 struct Bundles {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     app: PathBuf,
     broken: PathBuf,
 }
 
+static BUNDLES: OnceLock<Bundles> = OnceLock::new();
+
 fn bundles() -> &'static Bundles {
-    static B: OnceLock<Bundles> = OnceLock::new();
-    B.get_or_init(|| {
+    BUNDLES.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let busybox = fs::read(BUSYBOX).expect("busybox-static is installed");
         let app = dir.path().join("app.tar.gz");
@@ -111,7 +112,7 @@ fn bundles() -> &'static Bundles {
             ],
         );
         Bundles {
-            _dir: dir,
+            dir,
             app,
             broken,
         }
@@ -279,7 +280,12 @@ fn main() {
             record_then_test,
         ),
     ];
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Statics are never dropped: remove the bundles' directory ourselves.
+    if let Some(b) = BUNDLES.get() {
+        let _ = fs::remove_dir_all(b.dir.path());
+    }
+    conclusion.exit();
 }
 
 macro_rules! ensure {

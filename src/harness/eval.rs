@@ -160,24 +160,8 @@ pub fn evaluate(check: &Check, result: Result<Report, CheckError>) -> (Outcome, 
         return (Outcome::CouldNotRun(why), Some(report));
     }
 
-    let mut failures = Vec::new();
     let v = report.verdict;
-    match check.expect {
-        Expect::Pass if v != Verdict::Pass => failures.push(format!(
-            "expected verdict pass, got {}:\n{}",
-            verdict_name(v),
-            decisive_findings(&report)
-        )),
-        Expect::Fail if v == Verdict::Pass => failures.push(
-            "expected the bundle to fail this check (expect = \"fail\"), but it passed".into(),
-        ),
-        Expect::Reject if v != Verdict::Reject => failures.push(format!(
-            "expected Nomad to reject the bundle (expect = \"reject\"), got verdict {}",
-            verdict_name(v)
-        )),
-        _ => {}
-    }
-
+    let mut run_failures = Vec::new();
     if let CheckKind::Command {
         exit_code,
         stdout,
@@ -194,14 +178,14 @@ pub fn evaluate(check: &Check, result: Result<Report, CheckError>) -> (Outcome, 
                 || stderr.is_some()
                 || healthy_after.is_some();
             match &report.run {
-                None if asserts && failures.is_empty() => failures.push(
+                None if asserts && v == Verdict::Pass => run_failures.push(
                     "the task was not run: the static check found that it cannot start".into(),
                 ),
                 None => {}
                 Some(run) => {
                     if let Some(h) = healthy_after {
                         if !run.still_running {
-                            failures.push(format!(
+                            run_failures.push(format!(
                                 "the service did not stay up for {}: {}",
                                 human_duration(*h),
                                 run_status(run)
@@ -209,7 +193,7 @@ pub fn evaluate(check: &Check, result: Result<Report, CheckError>) -> (Outcome, 
                         }
                     } else if let Some(want) = expected_exit {
                         if run.exit_code != Some(want) || run.signal.is_some() || run.timed_out {
-                            failures.push(format!(
+                            run_failures.push(format!(
                                 "expected exit code {want}, but {}",
                                 run_status(run)
                             ));
@@ -217,18 +201,52 @@ pub fn evaluate(check: &Check, result: Result<Report, CheckError>) -> (Outcome, 
                     }
                     if let Some(m) = stdout {
                         if !m.is_match(&run.stdout_tail) {
-                            failures.push(output_mismatch("stdout", &m.source, &run.stdout_tail));
+                            run_failures.push(output_mismatch(
+                                "stdout",
+                                &m.source,
+                                &run.stdout_tail,
+                            ));
                         }
                     }
                     if let Some(m) = stderr {
                         if !m.is_match(&run.stderr_tail) {
-                            failures.push(output_mismatch("stderr", &m.source, &run.stderr_tail));
+                            run_failures.push(output_mismatch(
+                                "stderr",
+                                &m.source,
+                                &run.stderr_tail,
+                            ));
                         }
                     }
                 }
             }
         }
     }
+
+    // The run's own findings (exit code, signal, early exit of a service) are what the
+    // run assertions report, with the expected value; do not say it twice.
+    let run_explains = !run_failures.is_empty()
+        && report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .all(|f| f.kind == Kind::Run);
+    let mut failures = Vec::new();
+    match check.expect {
+        Expect::Pass if v != Verdict::Pass && !run_explains => failures.push(format!(
+            "expected verdict pass, got {}:\n{}",
+            verdict_name(v),
+            decisive_findings(&report)
+        )),
+        Expect::Fail if v == Verdict::Pass => failures.push(
+            "expected the bundle to fail this check (expect = \"fail\"), but it passed".into(),
+        ),
+        Expect::Reject if v != Verdict::Reject => failures.push(format!(
+            "expected Nomad to reject the bundle (expect = \"reject\"), got verdict {}",
+            verdict_name(v)
+        )),
+        _ => {}
+    }
+    failures.extend(run_failures);
 
     let outcome = if failures.is_empty() {
         Outcome::Passed

@@ -363,11 +363,17 @@ impl Ctx {
                 });
         self.release(i);
         self.progress.done_one();
+        // A file check's report only says how the bundle unpacked: show it when that
+        // is what went wrong.
+        let is_file = matches!(self.spec.checks[i].kind, CheckKind::File { .. });
         let message = output::failure_text(&outcome).map(|mut m| {
-            if let Some(r) = &report {
+            if let Some(r) = report
+                .as_ref()
+                .filter(|r| !is_file || r.verdict != crate::finding::Verdict::Pass)
+            {
                 let mut text = Vec::new();
                 if crate::report::render(r, crate::cli::Format::Text, &mut text).is_ok() {
-                    m.push_str("\n\n");
+                    m.push_str("\n\nthe bundle's report:\n");
                     m.push_str(&String::from_utf8_lossy(&text));
                 }
             }
