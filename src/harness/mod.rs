@@ -100,7 +100,7 @@ pub fn test_main(args: TestArgs) -> Result<ExitCode, Error> {
         plans.push(plan);
     }
 
-    let probes: Vec<Trial> = spec.checks.iter().map(|c| probe(c)).collect();
+    let probes: Vec<Trial> = spec.checks.iter().map(probe).collect();
     let will_run: Vec<bool> = probes
         .iter()
         .map(|t| !largs.is_filtered_out(t) && !largs.is_ignored(t))

@@ -423,7 +423,7 @@ impl Parser<'_> {
             (Some(_), Some(j)) => {
                 return Err(err(
                     Some(j.span()),
-                    format!("[defaults] sets both `bundle` and `job`: choose one"),
+                    "[defaults] sets both `bundle` and `job`: choose one".into(),
                 ));
             }
             (None, None) => {
