@@ -11,7 +11,7 @@ use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
-use crate::taskdir::{Layer, TaskDir, normalize_task_path};
+use crate::taskdir::{Layer, LayerOrigin, TaskDir, normalize_task_path};
 
 use super::spec::Matcher;
 
@@ -32,33 +32,38 @@ pub enum Resolved {
 }
 
 /// The host path behind a task path whose components are all resolved (no symlinks
-/// left to follow except possibly the last). The task dir wins over a layer for the same
+/// left to follow except possibly the last). `/alloc` is a bind mount and hides the task
+/// dir's own `alloc/`; otherwise the task dir wins over a chroot_env layer for the same
 /// path, as the artifact is unpacked over the embedded chroot (§6.2).
 fn host_of(taskdir: &TaskDir, layers: &[Layer], task_path: &str) -> Option<PathBuf> {
-    let rel = task_path.trim_start_matches('/');
-    let own = taskdir.root.join(rel);
+    let covering = |origin: LayerOrigin| {
+        layers
+            .iter()
+            .filter(|l| l.origin == origin)
+            .filter(|l| {
+                task_path == l.dest
+                    || l.dest == "/"
+                    || (task_path.starts_with(&l.dest)
+                        && task_path.as_bytes().get(l.dest.len()) == Some(&b'/'))
+            })
+            .max_by_key(|l| l.dest.len())
+            .map(|l| {
+                let rest = task_path[l.dest.len()..].trim_start_matches('/');
+                if rest.is_empty() {
+                    l.src.clone()
+                } else {
+                    l.src.join(rest)
+                }
+            })
+    };
+    if let Some(mounted) = covering(LayerOrigin::AllocBind) {
+        return mounted.symlink_metadata().is_ok().then_some(mounted);
+    }
+    let own = taskdir.root.join(task_path.trim_start_matches('/'));
     if own.symlink_metadata().is_ok() {
         return Some(own);
     }
-    // The most specific layer whose destination contains the path.
-    layers
-        .iter()
-        .filter(|l| {
-            task_path == l.dest
-                || l.dest == "/"
-                || (task_path.starts_with(&l.dest)
-                    && task_path.as_bytes().get(l.dest.len()) == Some(&b'/'))
-        })
-        .max_by_key(|l| l.dest.len())
-        .map(|l| {
-            let rest = task_path[l.dest.len()..].trim_start_matches('/');
-            if rest.is_empty() {
-                l.src.clone()
-            } else {
-                l.src.join(rest)
-            }
-        })
-        .filter(|p| p.symlink_metadata().is_ok())
+    covering(LayerOrigin::ChrootEnv).filter(|p| p.symlink_metadata().is_ok())
 }
 
 /// Resolve `path` (absolute, as the task sees it) to a host path, following symlinks
@@ -291,6 +296,22 @@ mod tests {
         assert!(
             check_file(&td, "/etc/hosts", false, None, None)[0].contains("the bundle provides it")
         );
+    }
+
+    #[test]
+    fn alloc_is_the_shared_alloc_dir() {
+        let td = taskdir(ChrootEnv::none());
+        fs::write(td.shared_alloc().join("data/state"), b"x").unwrap();
+        assert_eq!(
+            resolve(&td, "/alloc/data/state"),
+            Resolved::Found(td.shared_alloc().join("data/state"))
+        );
+        // The task dir's own alloc/ is only the mount point.
+        fs::write(td.root.join("alloc/hidden"), b"x").unwrap();
+        assert!(matches!(
+            resolve(&td, "/alloc/hidden"),
+            Resolved::Missing { .. }
+        ));
     }
 
     #[test]
