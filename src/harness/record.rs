@@ -8,8 +8,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use clap::Parser as _;
+
 use crate::check;
-use crate::cli::{CheckArgs, ExtractModeArg, JobTypeArg, RecordArgs};
+use crate::cli::{CheckArgs, Cli, ExtractModeArg, JobTypeArg, RecordArgs};
 use crate::config::CheckOptions;
 use crate::error::{Error, ExitCode};
 use crate::finding::{Cause, Kind, Report, Severity, Verdict};
@@ -44,13 +46,15 @@ pub fn record_main(args: RecordArgs) -> Result<ExitCode, Error> {
 }
 
 fn options(args: &RecordArgs, command: &[String]) -> Result<CheckOptions, Error> {
-    CheckOptions::from_args(&CheckArgs {
-        bundle: Some(args.bundle.clone()),
-        command: command.to_vec(),
-        destination: args.destination.clone(),
-        archive: None,
-        common: args.common.clone(),
-    })
+    // Start from clap's defaults so flags added to the one-check mode keep theirs.
+    let mut check: CheckArgs = Cli::try_parse_from(["nomad-chroot-check"])
+        .map_err(|e| Error::Usage(e.to_string()))?
+        .check;
+    check.bundle = Some(args.bundle.clone());
+    check.command = command.to_vec();
+    check.destination = args.destination.clone();
+    check.common = args.common.clone();
+    CheckOptions::from_args(&check)
 }
 
 fn toml_str(s: &str) -> String {
