@@ -34,6 +34,7 @@ impl Work {
         let dir = tempfile::tempdir().unwrap();
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/specs");
         fs::copy(src.join(spec), dir.path().join(spec)).unwrap();
+        fs::copy(src.join("app.nomad.hcl"), dir.path().join("app.nomad.hcl")).unwrap();
         fs::create_dir_all(dir.path().join("bundles")).unwrap();
         fs::copy(&bundles().app, dir.path().join("bundles/app.tar.gz")).unwrap();
         fs::copy(&bundles().broken, dir.path().join("bundles/broken.tar.gz")).unwrap();
@@ -111,11 +112,7 @@ fn bundles() -> &'static Bundles {
                 Entry::File(&exe, &hello, 0o555),
             ],
         );
-        Bundles {
-            dir,
-            app,
-            broken,
-        }
+        Bundles { dir, app, broken }
     })
 }
 
@@ -156,11 +153,13 @@ enum Stage {
     Unpack,
     Analyze,
     Sandbox,
+    /// `job = …` checks planned by the `job` mode.
+    Job,
 }
 
 /// Why a stage cannot be used in this build or on this machine (`None`: it works).
 fn stage_missing(stage: Stage) -> Option<String> {
-    static PROBES: OnceLock<[Option<String>; 3]> = OnceLock::new();
+    static PROBES: OnceLock<[Option<String>; 4]> = OnceLock::new();
     let probes = PROBES.get_or_init(|| {
         let w = Work::new("passing.toml");
         let one = |bundle: &str, cmd: &[&str]| {
@@ -221,7 +220,30 @@ fn stage_missing(stage: Stage) -> Option<String> {
             )),
             (None, why) => Some(format!("the sandbox cannot be probed: {why}")),
         };
-        [unpack, analyze, sandbox]
+        let jw = Work::new("job.toml");
+        let out = jw.run(
+            &[
+                "test",
+                "job.toml",
+                "--exact",
+                "job-hello",
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        let job = match serde_json::from_slice::<Value>(&out.stdout) {
+            Ok(v) if v[0]["outcome"] == "could-not-run" => Some(format!(
+                "job checks are not wired in this build: {}",
+                v[0]["reason"].as_str().unwrap_or("")
+            )),
+            Ok(_) => None,
+            Err(e) => Some(format!(
+                "job checks cannot be probed ({e}): {}",
+                describe(&out)
+            )),
+        };
+        [unpack, analyze, sandbox, job]
     });
     probes[stage as usize].clone()
 }
@@ -273,6 +295,11 @@ fn main() {
             "service_checks_pass_and_fail",
             &[Unpack, Analyze, Sandbox],
             service_checks,
+        ),
+        trial(
+            "job_checks_run_the_jobs_task",
+            &[Unpack, Analyze, Sandbox, Job],
+            job_checks,
         ),
         trial(
             "record_then_test_passes",
@@ -726,5 +753,22 @@ fn unpacked_once() -> Result<(), Failed> {
     // static-pass uses app.tar.gz, the two others broken.tar.gz: two task dirs.
     let (n, out) = count("static-");
     ensure!(n == 2, "unpacked {n} times:\n{}", describe(&out));
+    Ok(())
+}
+
+fn job_checks() -> Result<(), Failed> {
+    let w = Work::new("job.toml");
+    let out = w.run(&["test", "job.toml", "--format", "json"], &[]);
+    ensure!(out.status.code() == Some(0), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    let hello = v
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["check"] == "job-hello"))
+        .ok_or("no job-hello entry")?;
+    ensure!(
+        hello["report"]["run"]["stdout_tail"] == "hi from the job\n",
+        "{hello:#}"
+    );
+    ensure!(hello["report"]["task"]["name"] == "hello", "{hello:#}");
     Ok(())
 }
