@@ -3,128 +3,45 @@
 //!
 //! Resolution follows chroot semantics and never the host's: `..` stops at the task's
 //! root, absolute symlink targets restart at the task's root, and more than 40 links is
-//! `ELOOP` (path_resolution(7)). When the `rootfs` resolver (issue 3) lands, `resolve`
-//! should become a call to it.
+//! `ELOOP` (path_resolution(7)): this is `rootfs`, the resolver the analysis uses.
 
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
-use crate::taskdir::{Layer, LayerOrigin, TaskDir, normalize_task_path};
+use crate::rootfs::{ResolveErrorKind, RootFs};
+use crate::taskdir::{TaskDir, normalize_task_path};
 
 use super::spec::Matcher;
-
-/// Linux's limit on symlinks followed in one lookup (`MAXSYMLINKS`, path_resolution(7)).
-const MAX_LINKS: usize = 40;
 
 /// At most this much of a file is read for a `content` regex.
 const CONTENT_LIMIT: u64 = 16 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
-    /// The host file the task's path ends at (after following symlinks).
-    Found(PathBuf),
+    /// The host file the task's path ends at (after following symlinks); `None` for a
+    /// directory Nomad creates only as the parent of a chroot_env destination.
+    Found(Option<PathBuf>),
     /// Nothing there; `at` is the task path that does not exist.
     Missing { at: String },
     /// Too many symlinks, or a path component that is not a directory.
     Broken { at: String, why: &'static str },
 }
 
-/// The host path behind a task path whose components are all resolved (no symlinks
-/// left to follow except possibly the last). `/alloc` is a bind mount and hides the task
-/// dir's own `alloc/`; otherwise the task dir wins over a chroot_env layer for the same
-/// path, as the artifact is unpacked over the embedded chroot (§6.2).
-fn host_of(taskdir: &TaskDir, layers: &[Layer], task_path: &str) -> Option<PathBuf> {
-    let covering = |origin: LayerOrigin| {
-        layers
-            .iter()
-            .filter(|l| l.origin == origin)
-            .filter(|l| {
-                task_path == l.dest
-                    || l.dest == "/"
-                    || (task_path.starts_with(&l.dest)
-                        && task_path.as_bytes().get(l.dest.len()) == Some(&b'/'))
-            })
-            .max_by_key(|l| l.dest.len())
-            .map(|l| {
-                let rest = task_path[l.dest.len()..].trim_start_matches('/');
-                if rest.is_empty() {
-                    l.src.clone()
-                } else {
-                    l.src.join(rest)
-                }
-            })
-    };
-    if let Some(mounted) = covering(LayerOrigin::AllocBind) {
-        return mounted.symlink_metadata().is_ok().then_some(mounted);
-    }
-    let own = taskdir.root.join(task_path.trim_start_matches('/'));
-    if own.symlink_metadata().is_ok() {
-        return Some(own);
-    }
-    covering(LayerOrigin::ChrootEnv).filter(|p| p.symlink_metadata().is_ok())
-}
-
-/// Resolve `path` (absolute, as the task sees it) to a host path, following symlinks
-/// the way the kernel would inside the task's root.
+/// Resolve `path` (absolute, as the task sees it) with the one in-root resolver the
+/// analysis uses (`rootfs`), so a file check and the static check never disagree.
 pub fn resolve(taskdir: &TaskDir, path: &str) -> Resolved {
-    let layers = taskdir.layers();
-    let mut pending: Vec<String> = components(path);
-    pending.reverse();
-    let mut done: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(c) = pending.pop() {
-        if c == ".." {
-            done.pop();
-            continue;
-        }
-        done.push(c);
-        let here = format!("/{}", done.join("/"));
-        let Some(host) = host_of(taskdir, &layers, &here) else {
-            return Resolved::Missing { at: here };
-        };
-        let Ok(meta) = host.symlink_metadata() else {
-            return Resolved::Missing { at: here };
-        };
-        if meta.file_type().is_symlink() {
-            links += 1;
-            if links > MAX_LINKS {
-                return Resolved::Broken {
-                    at: here,
-                    why: "too many levels of symbolic links",
-                };
-            }
-            let Ok(target) = fs::read_link(&host) else {
-                return Resolved::Missing { at: here };
-            };
-            let target = target.to_string_lossy().into_owned();
-            done.pop();
-            if target.starts_with('/') {
-                done.clear();
-            }
-            let mut more = components(&target);
-            more.reverse();
-            pending.extend(more);
-        } else if !pending.is_empty() && !meta.is_dir() {
-            return Resolved::Broken {
-                at: here,
-                why: "not a directory",
-            };
-        }
+    match RootFs::new(taskdir).resolve(path) {
+        Ok(r) => Resolved::Found(r.host),
+        Err(e) => match e.kind {
+            ResolveErrorKind::NotFound => Resolved::Missing { at: e.component },
+            _ => Resolved::Broken {
+                why: e.errno_text(),
+                at: e.component,
+            },
+        },
     }
-    let here = format!("/{}", done.join("/"));
-    match host_of(taskdir, &layers, &here) {
-        Some(p) => Resolved::Found(p),
-        None => Resolved::Missing { at: here },
-    }
-}
-
-fn components(path: &str) -> Vec<String> {
-    path.split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Compare the file at `path` with the spec; returns what does not hold.
@@ -138,7 +55,14 @@ pub fn check_file(
     let path = normalize_task_path(path);
     let mut failures = Vec::new();
     match (resolve(taskdir, &path), exists) {
-        (Resolved::Found(host), true) => {
+        (Resolved::Found(None), true) => {
+            if mode.is_some() || content.is_some() {
+                failures.push(format!(
+                    "`{path}` is only a directory Nomad creates for chroot_env; it has no mode or content to compare"
+                ));
+            }
+        }
+        (Resolved::Found(Some(host)), true) => {
             let meta = match fs::metadata(&host) {
                 Ok(m) => m,
                 Err(e) => {
@@ -174,7 +98,7 @@ pub fn check_file(
             }
         }
         (Resolved::Found(host), false) => {
-            let what = if host.starts_with(&taskdir.root) {
+            let what = if host.as_ref().is_some_and(|h| h.starts_with(&taskdir.root)) {
                 "the bundle provides it"
             } else {
                 "the client provides it through chroot_env or /alloc"
@@ -251,7 +175,7 @@ mod tests {
         symlink("loop", r.join("local/loop")).unwrap();
         assert_eq!(
             resolve(&td, "/bin/app"),
-            Resolved::Found(r.join("nix/store/aaa-app/bin/app"))
+            Resolved::Found(Some(r.join("nix/store/aaa-app/bin/app")))
         );
         // `..` stops at the task's root: this is the task's /etc, which does not exist,
         // not the host's.
@@ -284,14 +208,14 @@ mod tests {
             taskdir(ChrootEnv::from_args(NomadVersion::NEWEST, &[format!("{src}=/etc")]).unwrap());
         assert_eq!(
             resolve(&td, "/etc/hosts"),
-            Resolved::Found(host.path().join("hosts"))
+            Resolved::Found(Some(host.path().join("hosts")))
         );
         // The bundle's own file wins over the layer.
         fs::create_dir_all(td.root.join("etc")).unwrap();
         fs::write(td.root.join("etc/hosts"), b"mine\n").unwrap();
         assert_eq!(
             resolve(&td, "/etc/hosts"),
-            Resolved::Found(td.root.join("etc/hosts"))
+            Resolved::Found(Some(td.root.join("etc/hosts")))
         );
         assert!(
             check_file(&td, "/etc/hosts", false, None, None)[0].contains("the bundle provides it")
@@ -304,7 +228,7 @@ mod tests {
         fs::write(td.shared_alloc().join("data/state"), b"x").unwrap();
         assert_eq!(
             resolve(&td, "/alloc/data/state"),
-            Resolved::Found(td.shared_alloc().join("data/state"))
+            Resolved::Found(Some(td.shared_alloc().join("data/state")))
         );
         // The task dir's own alloc/ is only the mount point.
         fs::write(td.root.join("alloc/hidden"), b"x").unwrap();
