@@ -743,7 +743,7 @@ fn corrupt_header_checksum_is_rejected_with_its_offset() {
     let f = one(&s, Cause::Corrupt);
     let m = f.message.as_deref().unwrap();
     assert!(
-        m.contains("checksum") && m.contains("1536 bytes of the unpacked tar"),
+        m.contains("checksum") && m.contains("unpacked 1536 bytes of its tar stream"),
         "{m}"
     );
     assert_eq!(

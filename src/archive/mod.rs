@@ -17,6 +17,7 @@
 //! handles make a race harmless anyway.
 
 mod dest;
+mod pipe;
 pub mod sniff;
 pub mod storeref;
 mod unpack;

@@ -81,6 +81,12 @@ pub struct Unpacker<'r> {
     pub current: Option<String>,
 }
 
+fn with<'a>(parents: &[&'a [u8]], last: &'a [u8]) -> Vec<&'a [u8]> {
+    let mut all = parents.to_vec();
+    all.push(last);
+    all
+}
+
 pub fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -165,7 +171,7 @@ impl<'r> Unpacker<'r> {
             "corrupt archive"
         };
         let mut f = Finding::error(Kind::UnsafeEntry, Cause::Corrupt, path).message(format!(
-            "{what}: {err}, after {raw} bytes of `{}` ({unpacked} bytes of the unpacked {} stream){within}",
+            "{what}: {err}, having read {raw} bytes of `{}` and unpacked {unpacked} bytes of its {} stream{within}",
             self.req.source_name, self.container
         ));
         // What Go's readers return for the same input (io.ErrUnexpectedEOF, tar.ErrHeader).
@@ -497,11 +503,7 @@ impl<'r> Unpacker<'r> {
     ) -> Step<std::os::fd::OwnedFd> {
         match self.dest.dir(parents, true) {
             Ok(fd) => fd.try_clone_to_owned().map_err(|e| self.fatal(shown, e)),
-            Err(e) => {
-                let mut all = parents.to_vec();
-                all.push(last);
-                Err(self.walk_failure(e, &all, shown))
-            }
+            Err(e) => Err(self.walk_failure(e, &with(parents, last), shown)),
         }
     }
 
@@ -542,14 +544,18 @@ impl<'r> Unpacker<'r> {
         task_path: &str,
         shown: &str,
     ) -> Step {
-        let dir = self.parent(parents, last, shown)?;
         let existing = match self.req.mode {
             ExtractMode::Nomad => Existing::Truncate,
             ExtractMode::Tar => Existing::Replace,
         };
-        let mut file = match dest::create_file(dir.as_fd(), last, mode, existing) {
-            Ok(f) => f,
-            Err(e) => return Err(self.create_failure(e, parents, last, shown)),
+        let created = self
+            .dest
+            .dir(parents, true)
+            .map(|dir| dest::create_file(dir, last, mode, existing));
+        let mut file = match created {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => return Err(self.create_failure(e, parents, last, shown)),
+            Err(e) => return Err(self.walk_failure(e, &with(parents, last), shown)),
         };
         let mut buf = std::mem::take(&mut self.buf);
         self.scanner.reset();
@@ -584,9 +590,15 @@ impl<'r> Unpacker<'r> {
     }
 
     fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
-        let dir = self.parent(parents, last, shown)?;
-        dest::symlink(dir.as_fd(), last, target)
-            .map_err(|e| self.create_failure(e, parents, last, shown))
+        let made = self
+            .dest
+            .dir(parents, true)
+            .map(|dir| dest::symlink(dir, last, target));
+        match made {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.create_failure(e, parents, last, shown)),
+            Err(e) => Err(self.walk_failure(e, &with(parents, last), shown)),
+        }
     }
 
     /// GNU tar: a hard link names an earlier member; its target is resolved inside the
