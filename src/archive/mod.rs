@@ -23,6 +23,7 @@ pub mod storeref;
 mod unpack;
 mod untar;
 mod unzip;
+mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
