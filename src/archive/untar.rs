@@ -51,12 +51,10 @@ fn decoder(file: File, kind: ArchiveKind, raw: Arc<AtomicU64>) -> io::Result<Box
 
 pub fn run(u: &mut Unpacker<'_>, file: File, kind: ArchiveKind) -> Step {
     let stream: Box<dyn Read> = match decoder(file, kind, u.pos.raw.clone()) {
-        Ok(d) if kind != ArchiveKind::Tar && std::env::var_os("NCC_NO_PIPE").is_none() => {
-            match super::pipe::Pipelined::new(d) {
-                Ok(p) => Box::new(p),
-                Err(e) => return Err(u.corrupt(&e)),
-            }
-        }
+        Ok(d) if kind != ArchiveKind::Tar => match super::pipe::Pipelined::new(d) {
+            Ok(p) => Box::new(p),
+            Err(e) => return Err(u.corrupt(&e)),
+        },
         Ok(d) => d,
         Err(e) => return Err(u.corrupt(&e)),
     };
