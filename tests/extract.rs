@@ -169,7 +169,7 @@ impl Drop for Work {
     }
 }
 
-fn find<'a>(s: &'a ExtractSummary, cause: Cause) -> Vec<&'a Finding> {
+fn find(s: &ExtractSummary, cause: Cause) -> Vec<&Finding> {
     s.findings.iter().filter(|f| f.cause == cause).collect()
 }
 

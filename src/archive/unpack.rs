@@ -550,7 +550,10 @@ impl<'r> Unpacker<'r> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the entry split into parts, so `self` stays borrowable while `data` is read"
+    )]
     fn write_file(
         &mut self,
         parents: &[&[u8]],
