@@ -74,7 +74,8 @@ pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
         agent_env,
         host_user.as_ref(),
     );
-    report.task = task_info(opts, taskdir, &env);
+    report.task = task_info(opts, &env);
+    report.task.secrets_dir = Some(secrets_dir(opts, taskdir));
 
     if !extract.rejected {
         // Nomad ≥ 1.11.1 runs as the host uid with gid 0; before, runc resolved the name
@@ -199,7 +200,8 @@ fn unpack_all(
     Ok(merged)
 }
 
-fn task_info(opts: &CheckOptions, taskdir: &TaskDir, env: &BTreeMap<String, String>) -> TaskInfo {
+/// The task as the report shows it, before the command is resolved.
+pub fn task_info(opts: &CheckOptions, env: &BTreeMap<String, String>) -> TaskInfo {
     TaskInfo {
         name: opts.task.name.clone(),
         group: opts.task.group.clone(),
@@ -214,14 +216,13 @@ fn task_info(opts: &CheckOptions, taskdir: &TaskDir, env: &BTreeMap<String, Stri
         user: opts.task.user.clone(),
         chroot_env: opts.chroot_env.entries.clone(),
         env: env.clone(),
-        secrets_dir: Some(match taskdir.secrets {
-            SecretsMode::PlainDir => {
-                if opts.run.is_some() {
-                    "tmpfs noexec inside the sandbox".into()
-                } else {
-                    "plain directory (noexec modelled by the analysis)".into()
-                }
-            }
-        }),
+        secrets_dir: None,
+    }
+}
+
+fn secrets_dir(opts: &CheckOptions, taskdir: &TaskDir) -> String {
+    match taskdir.secrets {
+        SecretsMode::PlainDir if opts.run.is_some() => "tmpfs noexec inside the sandbox".into(),
+        SecretsMode::PlainDir => "plain directory (noexec modelled by the analysis)".into(),
     }
 }
