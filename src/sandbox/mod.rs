@@ -417,24 +417,32 @@ fn run_with(
     }
     findings.extend(outcome_findings(req, &outcome, &ran));
     let failed = findings.iter().any(|f| f.severity == Severity::Error);
-    for m in &ran.misses {
+    for m in fold_misses(&ran.misses) {
         let sev = if failed {
             Severity::Error
         } else {
             Severity::Warning
         };
         let on_host = fs::symlink_metadata(&m.path).is_ok();
+        let mut message = format!(
+            "the task looked for it at run time and did not find it: {} failed with {}{}",
+            m.syscall,
+            m.errno,
+            if m.count > 1 {
+                format!(" ({} times)", m.count)
+            } else {
+                String::new()
+            }
+        );
+        if m.places.len() > 1 {
+            message.push_str(&format!(
+                "; searched {} places: {}",
+                m.places.len(),
+                m.places.join(", ")
+            ));
+        }
         let mut f = Finding::new(sev, Kind::Missing, Cause::Runtime, m.path.clone())
-            .message(format!(
-                "the task looked for it at run time and did not find it: {} failed with {}{}",
-                m.syscall,
-                m.errno,
-                if m.count > 1 {
-                    format!(" ({} times)", m.count)
-                } else {
-                    String::new()
-                }
-            ))
+            .message(message)
             .needed_by(vec![req.argv0.clone()])
             .on_host(on_host);
         if on_host {
@@ -443,6 +451,52 @@ fn run_with(
         findings.push(f);
     }
     Ok(RunResult { outcome, findings })
+}
+
+/// One runtime miss as reported: a path, or a library name with every place searched.
+#[derive(Debug, PartialEq, Eq)]
+struct FoldedMiss {
+    path: String,
+    syscall: String,
+    errno: String,
+    count: u32,
+    places: Vec<String>,
+}
+
+/// A dynamic loader looks for a missing library in every RPATH/RUNPATH, cache and default
+/// directory and their `glibc-hwcaps/*` and `tls/*` subdirectories: dozens of failed
+/// lookups for one missing name. Report one miss per library name (listing the places),
+/// and drop a directory probe when a lookup below it is reported anyway.
+fn fold_misses(misses: &[trace::Miss]) -> Vec<FoldedMiss> {
+    let below = |dir: &str| {
+        misses.iter().any(|q| {
+            q.path.len() > dir.len()
+                && q.path.starts_with(dir)
+                && q.path.as_bytes()[dir.len()] == b'/'
+        })
+    };
+    let mut out: Vec<FoldedMiss> = Vec::new();
+    for m in misses.iter().filter(|m| !below(&m.path)) {
+        let name = m.path.rsplit('/').next().unwrap_or(&m.path);
+        let is_library = name.contains(".so");
+        let same = out
+            .iter_mut()
+            .find(|f| is_library && f.path.rsplit('/').next() == Some(name) && f.errno == m.errno);
+        match same {
+            Some(f) => {
+                f.count += m.count;
+                f.places.push(m.path.clone());
+            }
+            None => out.push(FoldedMiss {
+                path: m.path.clone(),
+                syscall: m.syscall.clone(),
+                errno: m.errno.clone(),
+                count: m.count,
+                places: vec![m.path.clone()],
+            }),
+        }
+    }
+    out
 }
 
 /// The run's own findings: exit code, signal, OOM, timeout, service health.
