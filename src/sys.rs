@@ -271,3 +271,67 @@ pub fn default_signal_dispositions() {
         let _ = unsafe { sigaction(sig, &dfl) };
     }
 }
+
+/// `clone3(CLONE_INTO_CGROUP)` as a fork: the child is born in the cgroup v2 directory
+/// `cgroup`, so nobody has to move it there (a move waits for an RCU grace period).
+/// `Err(ENOSYS | E2BIG | EINVAL…)` on kernels before 5.7 or with cgroup v1: the caller
+/// forks and moves the child instead. Refused unless this process has exactly one
+/// thread, as [`fork_single_threaded`].
+///
+/// The child must not rely on libc's cached thread id (`raise`, `pthread_kill`): a raw
+/// clone3 does not update it. It uses `kill(getpid(), …)` instead.
+pub fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> Result<ForkResult, SysError> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    // struct clone_args, CLONE_ARGS_SIZE_VER2 (linux/sched.h).
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let n = thread_count();
+    if n != 1 {
+        return Err(SysError::new(
+            format!("clone3() in a process with {n} threads"),
+            Errno::EINVAL,
+        ));
+    }
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: with no stack given, clone3 duplicates the calling thread like fork();
+    // the process is single-threaded (checked above), so no lock can be held by a
+    // thread missing from the child. `args` outlives the call and its size is passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        -1 => Err(SysError::new("clone3(CLONE_INTO_CGROUP)", Errno::last())),
+        0 => Ok(ForkResult::Child),
+        pid => Ok(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
+    }
+}
+
+/// Whether `dir` is on a cgroup v2 filesystem.
+pub fn is_cgroup2(dir: &std::path::Path) -> bool {
+    nix::sys::statfs::statfs(dir)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}

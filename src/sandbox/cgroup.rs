@@ -157,7 +157,20 @@ impl Cgroup {
 
     pub fn add(&self, pid: u32) -> io::Result<()> {
         for d in &self.dirs {
-            write(d, "cgroup.procs", &pid.to_string())?;
+            match fs::write(d.join("cgroup.procs"), pid.to_string()) {
+                Ok(()) => {}
+                // Already gone (an init that failed to start): nothing left to place.
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot write \"{pid}\" to `{}`: {e}",
+                            d.join("cgroup.procs").display()
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }

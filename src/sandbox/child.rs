@@ -69,23 +69,34 @@ enum InitMsg {
     Setup(String),
 }
 
+/// The first line the child writes on the result pipe once the init exists:
+/// `init <pid>\n`. The checker moves that pid into the task's cgroup while the init
+/// builds the root, then releases the init's gate (see [`init_main`] step I10).
+pub const INIT_PID_PREFIX: &str = "init ";
+/// Appended to that line when the init was born in the cgroup (v2, `CLONE_INTO_CGROUP`).
+pub const INIT_PLACED: &str = " placed";
+
 /// Entry point of the hidden `__sandbox-child` subcommand.
+///
+/// The plan fd carries the plan as a little-endian u64 length and that many bytes of
+/// JSON; it then stays open as the init's gate: one byte, or end of file, once the
+/// checker has put the init into the task's cgroup.
 pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let (plan_file, result) = match (sys::adopt_fd(plan_fd), sys::adopt_fd(result_fd)) {
         (Ok(p), Ok(r)) => (p, r),
         _ => return 3,
     };
     let _ = fcntl(&result, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    let mut text = String::new();
-    let read = fs::File::from(plan_file).read_to_string(&mut text);
+    let _ = fcntl(&plan_file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    let mut gate = fs::File::from(plan_file);
+    let read = read_plan(&mut gate);
     let report = match read
-        .map_err(|e| e.to_string())
-        .and_then(|_| serde_json::from_str::<Plan>(&text).map_err(|e| e.to_string()))
+        .and_then(|text| serde_json::from_slice::<Plan>(&text).map_err(|e| e.to_string()))
     {
         // The checker died before sending the whole plan: nothing to do.
         Err(_) if getppid().as_raw() == 1 => return 3,
         Err(e) => ChildReport::SetupFailed(format!("cannot read the sandbox plan: {e}")),
-        Ok(plan) => monitor(&plan),
+        Ok(plan) => monitor(&plan, gate.into(), &result),
     };
     let mut out = fs::File::from(result);
     let _ = serde_json::to_writer(&mut out, &report);
@@ -93,8 +104,21 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     0
 }
 
+/// The plan's JSON, length-prefixed so that the pipe can stay open as the gate.
+fn read_plan(from: &mut fs::File) -> Result<Vec<u8>, String> {
+    let mut len = [0u8; 8];
+    from.read_exact(&mut len).map_err(|e| e.to_string())?;
+    let len = u64::from_le_bytes(len);
+    if len > 64 << 20 {
+        return Err(format!("a plan of {len} bytes"));
+    }
+    let mut text = vec![0u8; len as usize];
+    from.read_exact(&mut text).map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
 /// The monitor's steps, in order.
-fn monitor(plan: &Plan) -> ChildReport {
+fn monitor(plan: &Plan, gate: OwnedFd, result: &OwnedFd) -> ChildReport {
     // 1. Watch the checker before anything else: if it dies (SIGKILL, Ctrl-C) from
     //    here on, we kill the task and remove what it left, since it no longer can.
     let parent = match sys::pidfd_open(Pid::from_raw(plan.parent_pid)) {
@@ -178,17 +202,45 @@ fn monitor(plan: &Plan) -> ChildReport {
         Err(e) => return ChildReport::SetupFailed(format!("pipe2(O_CLOEXEC): {e}")),
     };
 
-    // 8. Fork the init: the first child in the new PID namespace is its PID 1.
+    // 8. Fork the init: the first child in the new PID namespace is its PID 1. On
+    //    cgroup v2 it is born in the task's cgroup (CLONE_INTO_CGROUP), which costs
+    //    nothing; elsewhere the checker moves it there while it builds the root.
     let monitor = nix::unistd::getpid();
-    let init = match sys::fork_single_threaded() {
+    let mut placed = false;
+    let forked = match plan.cgroups.as_slice() {
+        [dir] if sys::is_cgroup2(dir) => match fs::File::open(dir).map(OwnedFd::from) {
+            Ok(fd) => match sys::fork_into_cgroup(fd.as_fd()) {
+                Ok(r) => {
+                    placed = true;
+                    Ok(r)
+                }
+                Err(_) => sys::fork_single_threaded(),
+            },
+            Err(_) => sys::fork_single_threaded(),
+        },
+        _ => sys::fork_single_threaded(),
+    };
+    let init = match forked {
         Ok(ForkResult::Child) => {
             drop(sync_r);
-            init_main(plan, sync_w, monitor)
+            init_main(plan, sync_w, gate, monitor)
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => return ChildReport::SetupFailed(e.to_string()),
     };
     drop(sync_w);
+    drop(gate);
+
+    // 9. Name the init to the checker, which moves it into the task's cgroup while the
+    //    init builds the root: on cgroup v1 (and v2 without CLONE_INTO_CGROUP) a move
+    //    waits for an RCU grace period, longer than the whole set-up, so it must not
+    //    be on the critical path. The init waits for it before exec (step I10).
+    let line = format!(
+        "{INIT_PID_PREFIX}{}{}\n",
+        init.as_raw(),
+        if placed { INIT_PLACED } else { "" }
+    );
+    let _ = nix::unistd::write(result, line.as_bytes());
     supervise(plan, init, parent, sigfd, sync_r)
 }
 
@@ -401,7 +453,7 @@ fn start_fail(sync: &OwnedFd, what: impl std::fmt::Display) -> ! {
 }
 
 /// The init's steps, in order (runc `libcontainer/standard_init_linux.go` `Init`).
-fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
+fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
     // I1. Die with the monitor (runc's ParentDeathSignal 9), and check it did not die
     //     before that took effect. Unblock SIGCHLD, blocked for the monitor only.
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
@@ -467,7 +519,8 @@ fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
         if let Err(e) = sys::ptrace_traceme() {
             setup_fail(&sync, e);
         }
-        let _ = nix::sys::signal::raise(Signal::SIGSTOP);
+        // kill, not raise: after a raw clone3 (step 8) libc's cached thread id is stale.
+        let _ = kill(nix::unistd::getpid(), Signal::SIGSTOP);
         if let Err(e) = sys::seccomp_install(&trace::trace_filter()) {
             setup_fail(&sync, e);
         }
@@ -505,7 +558,19 @@ fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
         start_fail(&sync, msg);
     }
 
-    // I10. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
+    // I10. Wait until the checker has put us into the task's cgroup (a byte, or end of
+    //      file when there is no cgroup or the checker is gone: the monitor then
+    //      kills us), so that the task and all its children are born inside it.
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(&gate, &mut byte) {
+            Err(Errno::EINTR) => continue,
+            _ => break,
+        }
+    }
+    drop(gate);
+
+    // I11. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
     if plan.no_new_privs {
         if let Err(e) = nix::sys::prctl::set_no_new_privs() {
             setup_fail(&sync, format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"));
@@ -520,13 +585,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
         }
     }
 
-    // I11. Nothing of ours reaches the task: every descriptor above stderr closes on
+    // I12. Nothing of ours reaches the task: every descriptor above stderr closes on
     //      exec, including the sync pipe, whose closing tells the monitor we exec'd.
     if let Err(e) = sys::cloexec_from(3) {
         setup_fail(&sync, e);
     }
 
-    // I12. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
+    // I13. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
     //      the task's stderr and exit 255 (1 with Nomad ≤ 1.9's shim).
     let cstr = |s: &str| CString::new(s.as_bytes()).unwrap_or_default();
     let argv0 = cstr(&plan.argv0);
