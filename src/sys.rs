@@ -176,16 +176,6 @@ pub fn seccomp_install(filter: &[SockFilter]) -> Result<(), SysError> {
     Ok(())
 }
 
-/// `ptrace(PTRACE_TRACEME)`.
-pub fn ptrace_traceme() -> Result<(), SysError> {
-    // SAFETY: PTRACE_TRACEME takes no pointers.
-    let r = unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
-    if r < 0 {
-        return Err(SysError::new("ptrace(PTRACE_TRACEME)", Errno::last()));
-    }
-    Ok(())
-}
-
 /// `ptrace(request, pid, 0, data)` for requests that take integers only
 /// (SETOPTIONS, CONT, SYSCALL, DETACH).
 pub fn ptrace_int(request: libc::c_uint, pid: Pid, data: usize) -> Result<(), Errno> {
@@ -279,7 +269,7 @@ pub fn default_signal_dispositions() {
 /// thread, as [`fork_single_threaded`].
 ///
 /// The child must not rely on libc's cached thread id (`raise`, `pthread_kill`): a raw
-/// clone3 does not update it. It uses `kill(getpid(), …)` instead.
+/// clone3 does not update it. The sandbox's init uses neither.
 pub fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> Result<ForkResult, SysError> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     // struct clone_args, CLONE_ARGS_SIZE_VER2 (linux/sched.h).

@@ -1195,9 +1195,18 @@ fn clone_into_cgroup(mnt: &Path) -> Result<Completion, Failed> {
     let removed = fs::remove_dir(&dir);
     let out = out.map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    ensure_failed(out.status.success(), format!("probe failed: {text} {}", String::from_utf8_lossy(&out.stderr)))?;
+    ensure_failed(
+        out.status.success(),
+        format!(
+            "probe failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )?;
     ensure_failed(text.trim() == "placed", format!("probe said {text:?}"))?;
-    ensure_failed(procs.trim().is_empty(), format!("left in the group: {procs}"))?;
+    ensure_failed(
+        procs.trim().is_empty(),
+        format!("left in the group: {procs}"),
+    )?;
     removed.map_err(|e| format!("rmdir {}: {e}", dir.display()))?;
     Ok(Completion::Completed)
 }
@@ -1207,7 +1216,9 @@ fn clone_into_cgroup(mnt: &Path) -> Result<Completion, Failed> {
 fn clone3_probe(dir: &Path) -> ! {
     let want = format!(
         "0::/{}",
-        dir.strip_prefix(cgroup2_mount().unwrap_or_default()).unwrap_or(dir).display()
+        dir.strip_prefix(cgroup2_mount().unwrap_or_default())
+            .unwrap_or(dir)
+            .display()
     );
     let fd = fs::File::open(dir).expect("open the cgroup dir");
     match nomad_chroot_check::sys::fork_into_cgroup(std::os::fd::AsFd::as_fd(&fd)) {
@@ -1281,7 +1292,9 @@ fn main() {
             Ok(Completion::ignored_with("needs root".to_owned()))
         }),
         (true, None) => Trial::ignorable_test(CLONE3_TRIAL, || {
-            Ok(Completion::ignored_with("no cgroup2 filesystem mounted".to_owned()))
+            Ok(Completion::ignored_with(
+                "no cgroup2 filesystem mounted".to_owned(),
+            ))
         }),
         (true, Some(mnt)) => Trial::ignorable_test(CLONE3_TRIAL, move || clone_into_cgroup(&mnt)),
     });

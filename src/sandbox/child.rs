@@ -71,7 +71,7 @@ enum InitMsg {
 
 /// The first line the child writes on the result pipe once the init exists:
 /// `init <pid>\n`. The checker moves that pid into the task's cgroup while the init
-/// builds the root, then releases the init's gate (see [`init_main`] step I10).
+/// builds the root, then releases the init's gate (see [`init_main`] step I6).
 pub const INIT_PID_PREFIX: &str = "init ";
 /// Appended to that line when the init was born in the cgroup (v2, `CLONE_INTO_CGROUP`).
 pub const INIT_PLACED: &str = " placed";
@@ -80,7 +80,8 @@ pub const INIT_PLACED: &str = " placed";
 ///
 /// The plan fd carries the plan as a little-endian u64 length and that many bytes of
 /// JSON; it then stays open as the init's gate: one byte, or end of file, once the
-/// checker has put the init into the task's cgroup.
+/// checker has read the init's pid (so the init is traced) and put the init into the
+/// task's cgroup.
 pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let (plan_file, result) = match (sys::adopt_fd(plan_fd), sys::adopt_fd(result_fd)) {
         (Ok(p), Ok(r)) => (p, r),
@@ -231,10 +232,22 @@ fn monitor(plan: &Plan, gate: OwnedFd, result: &OwnedFd) -> ChildReport {
     drop(sync_w);
     drop(gate);
 
-    // 9. Name the init to the checker, which moves it into the task's cgroup while the
+    // 9. Trace the init: seized now, with its options, so that no stop and no round
+    //    trip is needed (each costs a context switch both ways); the init installs
+    //    the seccomp filter that stops it only after its gate opens (I6), which the
+    //    checker opens only after the line below, so it is traced by then.
+    if plan.trace {
+        if let Err(e) = sys::ptrace_int(libc::PTRACE_SEIZE, init, trace::PTRACE_OPTIONS as usize) {
+            let _ = kill(init, Signal::SIGKILL);
+            let _ = waitpid(init, None);
+            return ChildReport::SetupFailed(format!("ptrace(PTRACE_SEIZE, {init}): {e}"));
+        }
+    }
+
+    // 10. Name the init to the checker, which moves it into the task's cgroup while the
     //    init builds the root: on cgroup v1 (and v2 without CLONE_INTO_CGROUP) a move
     //    waits for an RCU grace period, longer than the whole set-up, so it must not
-    //    be on the critical path. The init waits for it before exec (step I10).
+    //    be on the critical path. The init waits for it (step I6).
     let line = format!(
         "{INIT_PID_PREFIX}{}{}\n",
         init.as_raw(),
@@ -513,14 +526,17 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         }
     };
 
-    // I6. Attach the tracer while still privileged: installing the seccomp filter that
-    //     hands path lookups to it needs CAP_SYS_ADMIN, which the user switch drops.
+    // I6. Wait until the checker has put us into the task's cgroup (a byte, or end of
+    //     file when the checker is gone: the monitor then kills us), so that the task
+    //     and all its children are born inside it. The monitor has seized us for the
+    //     trace by then (its step 9 comes before it names us to the checker).
+    let mut byte = [0u8; 1];
+    while let Err(Errno::EINTR) = nix::unistd::read(&gate, &mut byte) {}
+    drop(gate);
+
+    // I6b. The trace's seccomp filter, while still privileged: installing it needs
+    //      CAP_SYS_ADMIN, which the user switch drops.
     if plan.trace {
-        if let Err(e) = sys::ptrace_traceme() {
-            setup_fail(&sync, e);
-        }
-        // kill, not raise: after a raw clone3 (step 8) libc's cached thread id is stale.
-        let _ = kill(nix::unistd::getpid(), Signal::SIGSTOP);
         if let Err(e) = sys::seccomp_install(&trace::trace_filter()) {
             setup_fail(&sync, e);
         }
@@ -558,19 +574,7 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         start_fail(&sync, msg);
     }
 
-    // I10. Wait until the checker has put us into the task's cgroup (a byte, or end of
-    //      file when there is no cgroup or the checker is gone: the monitor then
-    //      kills us), so that the task and all its children are born inside it.
-    let mut byte = [0u8; 1];
-    loop {
-        match nix::unistd::read(&gate, &mut byte) {
-            Err(Errno::EINTR) => continue,
-            _ => break,
-        }
-    }
-    drop(gate);
-
-    // I11. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
+    // I10. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
     if plan.no_new_privs {
         if let Err(e) = nix::sys::prctl::set_no_new_privs() {
             setup_fail(&sync, format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"));
@@ -585,13 +589,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         }
     }
 
-    // I12. Nothing of ours reaches the task: every descriptor above stderr closes on
+    // I11. Nothing of ours reaches the task: every descriptor above stderr closes on
     //      exec, including the sync pipe, whose closing tells the monitor we exec'd.
     if let Err(e) = sys::cloexec_from(3) {
         setup_fail(&sync, e);
     }
 
-    // I13. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
+    // I12. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
     //      the task's stderr and exit 255 (1 with Nomad ≤ 1.9's shim).
     let cstr = |s: &str| CString::new(s.as_bytes()).unwrap_or_default();
     let argv0 = cstr(&plan.argv0);

@@ -200,8 +200,8 @@ fn run_with(
 
     let kill_signal = parse_signal(&req.run.kill_signal).unwrap_or(Signal::SIGINT);
 
-    // The cgroup, created before the child exists so that every process of the task
-    // is born inside it.
+    // The cgroup, created before the child exists; the task's init enters it before
+    // it execs (see the cgroup module), so every process of the task is born inside.
     let mut cgroup = None;
     if rootless {
         for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
@@ -342,8 +342,9 @@ fn run_with(
     let sent = w
         .write_all(&(text.len() as u64).to_le_bytes())
         .and_then(|()| w.write_all(&text));
-    // The plan pipe stays open as the init's gate while there is a cgroup to join.
-    let mut gate = cg_guard.0.is_some().then_some(w);
+    // The plan pipe stays open as the init's gate until the child has named the init
+    // (it is traced by then) and the init is in the cgroup.
+    let mut gate = Some(w);
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
     let guard = match plan.lifecycle {
