@@ -11,9 +11,15 @@ use nomad_chroot_check::error::{Error, ExitCode};
 use nomad_chroot_check::{check, cleanup, harness, job, report, sandbox};
 
 fn main() {
+    // The sandbox child is on the critical path of every run: it skips clap and the
+    // log subscriber (neither is used there), and stays single-threaded (no signal
+    // thread). `Command::SandboxChild` documents the same arguments for clap.
+    if let Some((plan_fd, result_fd)) = sandbox_child_args() {
+        std::process::exit(sandbox::child_main(plan_fd, result_fd));
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    // The sandbox child must stay single-threaded: no signal thread there.
+    // The same subcommand with its options in another order.
     if let Some(Command::SandboxChild(a)) = &cli.command {
         std::process::exit(sandbox::child_main(a.plan_fd, a.result_fd));
     }
@@ -46,6 +52,25 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Some(Command::Test(args)) => harness::test_main(args),
         Some(Command::Record(args)) => harness::record_main(args),
         Some(Command::Shell(args)) => sandbox::shell_main(args),
+    }
+}
+
+/// `__sandbox-child --plan-fd N --result-fd M`, exactly as `sandbox::run` spawns it.
+fn sandbox_child_args() -> Option<(i32, i32)> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != "__sandbox-child" {
+        return None;
+    }
+    let mut num = |flag: &str| -> Option<i32> {
+        (args.next()? == flag).then_some(())?;
+        args.next()?.to_str()?.parse().ok()
+    };
+    let plan = num("--plan-fd");
+    let result = num("--result-fd");
+    match (plan, result, args.next()) {
+        (Some(p), Some(r), None) => Some((p, r)),
+        // Anything else: let clap explain the usage.
+        _ => None,
     }
 }
 

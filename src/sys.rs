@@ -176,16 +176,6 @@ pub fn seccomp_install(filter: &[SockFilter]) -> Result<(), SysError> {
     Ok(())
 }
 
-/// `ptrace(PTRACE_TRACEME)`.
-pub fn ptrace_traceme() -> Result<(), SysError> {
-    // SAFETY: PTRACE_TRACEME takes no pointers.
-    let r = unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) };
-    if r < 0 {
-        return Err(SysError::new("ptrace(PTRACE_TRACEME)", Errno::last()));
-    }
-    Ok(())
-}
-
 /// `ptrace(request, pid, 0, data)` for requests that take integers only
 /// (SETOPTIONS, CONT, SYSCALL, DETACH).
 pub fn ptrace_int(request: libc::c_uint, pid: Pid, data: usize) -> Result<(), Errno> {
@@ -270,4 +260,68 @@ pub fn default_signal_dispositions() {
         // SAFETY: installing SIG_DFL runs no code of ours in signal context.
         let _ = unsafe { sigaction(sig, &dfl) };
     }
+}
+
+/// `clone3(CLONE_INTO_CGROUP)` as a fork: the child is born in the cgroup v2 directory
+/// `cgroup`, so nobody has to move it there (a move waits for an RCU grace period).
+/// `Err(ENOSYS | E2BIG | EINVAL…)` on kernels before 5.7 or with cgroup v1: the caller
+/// forks and moves the child instead. Refused unless this process has exactly one
+/// thread, as [`fork_single_threaded`].
+///
+/// The child must not rely on libc's cached thread id (`raise`, `pthread_kill`): a raw
+/// clone3 does not update it. The sandbox's init uses neither.
+pub fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> Result<ForkResult, SysError> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    // struct clone_args, CLONE_ARGS_SIZE_VER2 (linux/sched.h).
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let n = thread_count();
+    if n != 1 {
+        return Err(SysError::new(
+            format!("clone3() in a process with {n} threads"),
+            Errno::EINVAL,
+        ));
+    }
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: with no stack given, clone3 duplicates the calling thread like fork();
+    // the process is single-threaded (checked above), so no lock can be held by a
+    // thread missing from the child. `args` outlives the call and its size is passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        -1 => Err(SysError::new("clone3(CLONE_INTO_CGROUP)", Errno::last())),
+        0 => Ok(ForkResult::Child),
+        pid => Ok(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
+    }
+}
+
+/// Whether `dir` is on a cgroup v2 filesystem.
+pub fn is_cgroup2(dir: &std::path::Path) -> bool {
+    nix::sys::statfs::statfs(dir)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }

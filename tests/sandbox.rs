@@ -1169,6 +1169,76 @@ fn wait_timeout(
     }
 }
 
+const CLONE3_TRIAL: &str = "clone_into_cgroup_places_the_child_in_a_v2_group";
+
+/// Where a cgroup2 filesystem is mounted (the whole tree on v2 hosts, `unified` on
+/// hybrid ones like this machine's).
+fn cgroup2_mount() -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let point = pre.split(' ').nth(4)?;
+        (post.split(' ').next() == Some("cgroup2")).then(|| PathBuf::from(point))
+    })
+}
+
+/// The sandbox child's fork on cgroup v2 (`sys::fork_into_cgroup`): its child starts
+/// in the group (by its own /proc/self/cgroup), the group is empty once it is reaped.
+fn clone_into_cgroup(mnt: &Path) -> Result<Completion, Failed> {
+    let dir = mnt.join(format!("ncc-clone3-test-{}", std::process::id()));
+    fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let out = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .arg("__clone3_probe")
+        .arg(&dir)
+        .output();
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    let removed = fs::remove_dir(&dir);
+    let out = out.map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure_failed(
+        out.status.success(),
+        format!(
+            "probe failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )?;
+    ensure_failed(text.trim() == "placed", format!("probe said {text:?}"))?;
+    ensure_failed(
+        procs.trim().is_empty(),
+        format!("left in the group: {procs}"),
+    )?;
+    removed.map_err(|e| format!("rmdir {}: {e}", dir.display()))?;
+    Ok(Completion::Completed)
+}
+
+/// In a fresh (single-threaded) copy of this binary: fork into `dir` and say where the
+/// child found itself.
+fn clone3_probe(dir: &Path) -> ! {
+    let want = format!(
+        "0::/{}",
+        dir.strip_prefix(cgroup2_mount().unwrap_or_default())
+            .unwrap_or(dir)
+            .display()
+    );
+    let fd = fs::File::open(dir).expect("open the cgroup dir");
+    match nomad_chroot_check::sys::fork_into_cgroup(std::os::fd::AsFd::as_fd(&fd)) {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let me = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            std::process::exit(if me.lines().any(|l| l == want) { 0 } else { 1 });
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let st = nix::sys::wait::waitpid(child, None);
+            let ok = matches!(st, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
+            println!("{}", if ok { "placed" } else { "not placed" });
+            std::process::exit(0);
+        }
+        Err(e) => {
+            println!("clone3 failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("__sandbox-child") {
@@ -1183,6 +1253,9 @@ fn main() {
     }
     if argv.get(1).map(String::as_str) == Some("__trial") {
         trial_main(&argv[2]);
+    }
+    if argv.get(1).map(String::as_str) == Some("__clone3_probe") {
+        clone3_probe(Path::new(&argv[2]));
     }
     let mut args = Arguments::from_args();
     if args.test_threads.is_none() {
@@ -1213,6 +1286,18 @@ fn main() {
             }
         })
         .collect();
+    let mut trials: Vec<Trial> = trials;
+    trials.push(match (root, cgroup2_mount()) {
+        (false, _) => Trial::ignorable_test(CLONE3_TRIAL, || {
+            Ok(Completion::ignored_with("needs root".to_owned()))
+        }),
+        (true, None) => Trial::ignorable_test(CLONE3_TRIAL, || {
+            Ok(Completion::ignored_with(
+                "no cgroup2 filesystem mounted".to_owned(),
+            ))
+        }),
+        (true, Some(mnt)) => Trial::ignorable_test(CLONE3_TRIAL, move || clone_into_cgroup(&mnt)),
+    });
     let conclusion = libtest_mimic::run(&args, trials);
     let _ = fs::remove_dir_all(
         std::env::temp_dir().join(format!("ncc-sandbox-test-bin.{}", std::process::id())),

@@ -3,9 +3,14 @@
 //! (`hashicorp/nomad:drivers/shared/executor/executor_linux.go` `configureCgroups`,
 //! `configureCG1`, `configureCG2`; `executor/utils.go` `memoryLimits`).
 //!
-//! Each run gets `nomad-chroot-check-<checker pid>-<n>`. The parent creates it and
-//! moves the child in before the child does anything; it removes it after the child
-//! is gone. If the checker dies, the child removes it; if both die, the next run's
+//! Each run gets `nomad-chroot-check-<checker pid>-<n>`. The parent creates it before
+//! the child exists. On v2 the child forks the task's init straight into it
+//! (`CLONE_INTO_CGROUP`). On v1 a move is the only way in, and the first move after a
+//! quiet spell waits for an RCU grace period (cgroup_threadgroup_rwsem; 10–18 ms on
+//! this 2-core VM, longer than a whole bwrap run): the parent starts moving the child
+//! as soon as it is spawned and moves the init while the init builds the root; the
+//! init execs the task only after that (its gate), so every task process is born
+//! inside. The parent removes the group after the child is gone. If the checker dies, the child removes it; if both die, the next run's
 //! [`sweep`] removes groups whose checker pid is dead.
 
 use std::collections::BTreeMap;
@@ -157,7 +162,20 @@ impl Cgroup {
 
     pub fn add(&self, pid: u32) -> io::Result<()> {
         for d in &self.dirs {
-            write(d, "cgroup.procs", &pid.to_string())?;
+            match fs::write(d.join("cgroup.procs"), pid.to_string()) {
+                Ok(()) => {}
+                // Already gone (an init that failed to start): nothing left to place.
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot write \"{pid}\" to `{}`: {e}",
+                            d.join("cgroup.procs").display()
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }

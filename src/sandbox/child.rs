@@ -69,23 +69,35 @@ enum InitMsg {
     Setup(String),
 }
 
+/// The first line the child writes on the result pipe once the init exists:
+/// `init <pid>\n`. The checker moves that pid into the task's cgroup while the init
+/// builds the root, then releases the init's gate (see [`init_main`] step I6).
+pub const INIT_PID_PREFIX: &str = "init ";
+/// Appended to that line when the init was born in the cgroup (v2, `CLONE_INTO_CGROUP`).
+pub const INIT_PLACED: &str = " placed";
+
 /// Entry point of the hidden `__sandbox-child` subcommand.
+///
+/// The plan fd carries the plan as a little-endian u64 length and that many bytes of
+/// JSON; it then stays open as the init's gate: one byte, or end of file, once the
+/// checker has read the init's pid (so the init is traced) and put the init into the
+/// task's cgroup.
 pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let (plan_file, result) = match (sys::adopt_fd(plan_fd), sys::adopt_fd(result_fd)) {
         (Ok(p), Ok(r)) => (p, r),
         _ => return 3,
     };
     let _ = fcntl(&result, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    let mut text = String::new();
-    let read = fs::File::from(plan_file).read_to_string(&mut text);
+    let _ = fcntl(&plan_file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    let mut gate = fs::File::from(plan_file);
+    let read = read_plan(&mut gate);
     let report = match read
-        .map_err(|e| e.to_string())
-        .and_then(|_| serde_json::from_str::<Plan>(&text).map_err(|e| e.to_string()))
+        .and_then(|text| serde_json::from_slice::<Plan>(&text).map_err(|e| e.to_string()))
     {
         // The checker died before sending the whole plan: nothing to do.
         Err(_) if getppid().as_raw() == 1 => return 3,
         Err(e) => ChildReport::SetupFailed(format!("cannot read the sandbox plan: {e}")),
-        Ok(plan) => monitor(&plan),
+        Ok(plan) => monitor(&plan, gate.into(), &result),
     };
     let mut out = fs::File::from(result);
     let _ = serde_json::to_writer(&mut out, &report);
@@ -93,8 +105,21 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     0
 }
 
+/// The plan's JSON, length-prefixed so that the pipe can stay open as the gate.
+fn read_plan(from: &mut fs::File) -> Result<Vec<u8>, String> {
+    let mut len = [0u8; 8];
+    from.read_exact(&mut len).map_err(|e| e.to_string())?;
+    let len = u64::from_le_bytes(len);
+    if len > 64 << 20 {
+        return Err(format!("a plan of {len} bytes"));
+    }
+    let mut text = vec![0u8; len as usize];
+    from.read_exact(&mut text).map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
 /// The monitor's steps, in order.
-fn monitor(plan: &Plan) -> ChildReport {
+fn monitor(plan: &Plan, gate: OwnedFd, result: &OwnedFd) -> ChildReport {
     // 1. Watch the checker before anything else: if it dies (SIGKILL, Ctrl-C) from
     //    here on, we kill the task and remove what it left, since it no longer can.
     let parent = match sys::pidfd_open(Pid::from_raw(plan.parent_pid)) {
@@ -178,17 +203,57 @@ fn monitor(plan: &Plan) -> ChildReport {
         Err(e) => return ChildReport::SetupFailed(format!("pipe2(O_CLOEXEC): {e}")),
     };
 
-    // 8. Fork the init: the first child in the new PID namespace is its PID 1.
+    // 8. Fork the init: the first child in the new PID namespace is its PID 1. On
+    //    cgroup v2 it is born in the task's cgroup (CLONE_INTO_CGROUP), which costs
+    //    nothing; elsewhere the checker moves it there while it builds the root.
     let monitor = nix::unistd::getpid();
-    let init = match sys::fork_single_threaded() {
+    let mut placed = false;
+    let forked = match plan.cgroups.as_slice() {
+        [dir] if sys::is_cgroup2(dir) => match fs::File::open(dir).map(OwnedFd::from) {
+            Ok(fd) => match sys::fork_into_cgroup(fd.as_fd()) {
+                Ok(r) => {
+                    placed = true;
+                    Ok(r)
+                }
+                Err(_) => sys::fork_single_threaded(),
+            },
+            Err(_) => sys::fork_single_threaded(),
+        },
+        _ => sys::fork_single_threaded(),
+    };
+    let init = match forked {
         Ok(ForkResult::Child) => {
             drop(sync_r);
-            init_main(plan, sync_w, monitor)
+            init_main(plan, sync_w, gate, monitor)
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => return ChildReport::SetupFailed(e.to_string()),
     };
     drop(sync_w);
+    drop(gate);
+
+    // 9. Trace the init: seized now, with its options, so that no stop and no round
+    //    trip is needed (each costs a context switch both ways); the init installs
+    //    the seccomp filter that stops it only after its gate opens (I6), which the
+    //    checker opens only after the line below, so it is traced by then.
+    if plan.trace {
+        if let Err(e) = sys::ptrace_int(libc::PTRACE_SEIZE, init, trace::PTRACE_OPTIONS as usize) {
+            let _ = kill(init, Signal::SIGKILL);
+            let _ = waitpid(init, None);
+            return ChildReport::SetupFailed(format!("ptrace(PTRACE_SEIZE, {init}): {e}"));
+        }
+    }
+
+    // 10. Name the init to the checker, which moves it into the task's cgroup while the
+    //    init builds the root: on cgroup v1 (and v2 without CLONE_INTO_CGROUP) a move
+    //    waits for an RCU grace period, longer than the whole set-up, so it must not
+    //    be on the critical path. The init waits for it (step I6).
+    let line = format!(
+        "{INIT_PID_PREFIX}{}{}\n",
+        init.as_raw(),
+        if placed { INIT_PLACED } else { "" }
+    );
+    let _ = nix::unistd::write(result, line.as_bytes());
     supervise(plan, init, parent, sigfd, sync_r)
 }
 
@@ -401,7 +466,7 @@ fn start_fail(sync: &OwnedFd, what: impl std::fmt::Display) -> ! {
 }
 
 /// The init's steps, in order (runc `libcontainer/standard_init_linux.go` `Init`).
-fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
+fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
     // I1. Die with the monitor (runc's ParentDeathSignal 9), and check it did not die
     //     before that took effect. Unblock SIGCHLD, blocked for the monitor only.
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
@@ -461,13 +526,17 @@ fn init_main(plan: &Plan, sync: OwnedFd, monitor: Pid) -> ! {
         }
     };
 
-    // I6. Attach the tracer while still privileged: installing the seccomp filter that
-    //     hands path lookups to it needs CAP_SYS_ADMIN, which the user switch drops.
+    // I6. Wait until the checker has put us into the task's cgroup (a byte, or end of
+    //     file when the checker is gone: the monitor then kills us), so that the task
+    //     and all its children are born inside it. The monitor has seized us for the
+    //     trace by then (its step 9 comes before it names us to the checker).
+    let mut byte = [0u8; 1];
+    while let Err(Errno::EINTR) = nix::unistd::read(&gate, &mut byte) {}
+    drop(gate);
+
+    // I6b. The trace's seccomp filter, while still privileged: installing it needs
+    //      CAP_SYS_ADMIN, which the user switch drops.
     if plan.trace {
-        if let Err(e) = sys::ptrace_traceme() {
-            setup_fail(&sync, e);
-        }
-        let _ = nix::sys::signal::raise(Signal::SIGSTOP);
         if let Err(e) = sys::seccomp_install(&trace::trace_filter()) {
             setup_fail(&sync, e);
         }

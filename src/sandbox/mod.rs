@@ -200,8 +200,8 @@ fn run_with(
 
     let kill_signal = parse_signal(&req.run.kill_signal).unwrap_or(Signal::SIGINT);
 
-    // The cgroup, created before the child exists so that every process of the task
-    // is born inside it.
+    // The cgroup, created before the child exists; the task's init enters it before
+    // it execs (see the cgroup module), so every process of the task is born inside.
     let mut cgroup = None;
     if rootless {
         for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
@@ -337,17 +337,14 @@ fn run_with(
     )))?;
     drop(plan_r);
     drop(result_w);
-    if let Some(cg) = &cg_guard.0 {
-        if let Err(e) = cg.add(child.id()) {
-            for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
-                enforced.insert(k.into(), format!("skipped: {e}"));
-            }
-        }
-    }
     let text = serde_json::to_vec(&plan).map_err(|e| SandboxError::Setup(e.to_string()))?;
     let mut w = fs::File::from(plan_w);
-    let sent = w.write_all(&text);
-    drop(w);
+    let sent = w
+        .write_all(&(text.len() as u64).to_le_bytes())
+        .and_then(|()| w.write_all(&text));
+    // The plan pipe stays open as the init's gate until the child has named the init
+    // (it is traced by then) and the init is in the cgroup.
+    let mut gate = Some(w);
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
     let guard = match plan.lifecycle {
@@ -356,7 +353,43 @@ fn run_with(
         plan::Lifecycle::Interactive => None,
     }
     .map(|ms| Duration::from_millis(ms + plan.kill_timeout_ms) + Duration::from_secs(30));
-    let reply = read_reply(result_r, guard);
+    let mut attach_error = None;
+    let reply = std::thread::scope(|scope| {
+        // Moving a process into a cgroup waits for an RCU grace period on v1 (the
+        // first move after a quiet spell; those that follow within one are cheap):
+        // start it now, with the child, so that it runs while the child builds the
+        // sandbox. The init's own move (below) then completes with it.
+        // On v2 the child forks the init straight into the group (CLONE_INTO_CGROUP)
+        // and nothing has to move, unless that fails.
+        let child_id = child.id();
+        let mut early = cg_guard
+            .0
+            .as_ref()
+            .filter(|cg| cg.version == cgroup::Version::V1)
+            .map(|cg| scope.spawn(move || cg.add(child_id)));
+        read_reply(result_r, guard, |init, placed| {
+            let mut r = early.take().map_or(Ok(()), |h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("attach thread panicked")))
+            });
+            if let (Ok(()), Some(cg), false) = (&r, &cg_guard.0, placed) {
+                r = cg.add(init);
+            }
+            if let Err(e) = r {
+                attach_error = Some(e);
+            }
+            // Release the init's gate; it execs the task next.
+            if let Some(mut g) = gate.take() {
+                let _ = g.write_all(b"1");
+            }
+        })
+    });
+    drop(gate);
+    if let Some(e) = attach_error {
+        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
+            enforced.insert(k.into(), format!("skipped: {e}"));
+        }
+    }
     if reply.is_none() {
         let _ = child.kill();
     }
@@ -681,7 +714,13 @@ fn parse_signal(s: &str) -> Option<Signal> {
 }
 
 /// Read the child's report until EOF; `None` if `within` passes first.
-fn read_reply(fd: std::os::fd::OwnedFd, within: Option<Duration>) -> Option<Vec<u8>> {
+/// The child's reply: an `init <pid>` line (handed to `on_init` as soon as it is
+/// complete), then the JSON report up to end of file.
+fn read_reply(
+    fd: std::os::fd::OwnedFd,
+    within: Option<Duration>,
+    mut on_init: impl FnMut(u32, bool),
+) -> Option<Vec<u8>> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let until = within.map(|d| std::time::Instant::now() + d);
@@ -708,7 +747,23 @@ fn read_reply(fd: std::os::fd::OwnedFd, within: Option<Duration>) -> Option<Vec<
         }
         match file.read(&mut buf) {
             Ok(0) => return Some(out),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.starts_with(child::INIT_PID_PREFIX.as_bytes()) {
+                    if let Some(end) = out.iter().position(|b| *b == b'\n') {
+                        let line = std::str::from_utf8(&out[child::INIT_PID_PREFIX.len()..end])
+                            .unwrap_or_default();
+                        let (pid, placed) = match line.strip_suffix(child::INIT_PLACED) {
+                            Some(p) => (p.parse().ok(), true),
+                            None => (line.parse().ok(), false),
+                        };
+                        out.drain(..=end);
+                        if let Some(pid) = pid {
+                            on_init(pid, placed);
+                        }
+                    }
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return Some(out),
         }

@@ -143,11 +143,22 @@ pub enum Step {
     InitEnded(WaitStatus),
 }
 
+/// The options the monitor seizes the init with (`PTRACE_SEIZE`): the task's children
+/// are traced too, and die with the tracer.
+pub const PTRACE_OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_EXITKILL;
+
 impl Tracer {
+    /// A tracer of `init`, already seized with [`PTRACE_OPTIONS`] (no attach stop).
     pub fn new(init: Pid) -> Self {
         Tracer {
             init,
-            seen: HashSet::new(),
+            seen: HashSet::from([init]),
             pending: HashMap::new(),
             execd: false,
             events: Vec::new(),
@@ -167,19 +178,8 @@ impl Tracer {
             }
             WaitStatus::Stopped(pid, sig) => {
                 if !self.seen.contains(&pid) && sig == Signal::SIGSTOP {
-                    // The attach stop of a new tracee, or init's own SIGSTOP after
-                    // PTRACE_TRACEME: set the options on init, then let it run.
+                    // The attach stop of a new tracee: let it run.
                     self.seen.insert(pid);
-                    if pid == self.init {
-                        let opts = libc::PTRACE_O_TRACESYSGOOD
-                            | libc::PTRACE_O_TRACEFORK
-                            | libc::PTRACE_O_TRACEVFORK
-                            | libc::PTRACE_O_TRACECLONE
-                            | libc::PTRACE_O_TRACEEXEC
-                            | libc::PTRACE_O_TRACESECCOMP
-                            | libc::PTRACE_O_EXITKILL;
-                        let _ = sys::ptrace_int(libc::PTRACE_SETOPTIONS, pid, opts as usize);
-                    }
                     let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
                 } else if sys::ptrace_is_group_stop(pid) {
                     let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
