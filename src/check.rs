@@ -110,7 +110,12 @@ pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
                     argv0: argv0.clone(),
                 }) {
                     Ok(result) => {
-                        report.findings.extend(result.findings);
+                        let explained = explained_statically(&report.findings);
+                        report
+                            .findings
+                            .extend(result.findings.into_iter().filter(|f| {
+                                f.cause != Cause::Runtime || !explained.contains(basename(&f.path))
+                            }));
                         report.run = Some(result.outcome);
                     }
                     Err(e) => {
@@ -198,6 +203,20 @@ fn unpack_all(
         },
     };
     Ok(merged)
+}
+
+/// Names the static check already reports missing: the run's failed lookups of the
+/// same names (the loader searching for a library we know is absent) add nothing.
+fn explained_statically(findings: &[Finding]) -> std::collections::BTreeSet<String> {
+    findings
+        .iter()
+        .filter(|f| f.kind == Kind::Missing && f.cause != Cause::Runtime)
+        .map(|f| basename(&f.path).to_owned())
+        .collect()
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// The task as the report shows it, before the command is resolved.

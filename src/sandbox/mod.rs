@@ -907,3 +907,31 @@ fn default_run_options() -> RunOptions {
         trace: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loader_probes_fold_into_one_miss_per_library() {
+        let miss = |p: &str, sys: &str| trace::Miss {
+            path: p.into(),
+            syscall: sys.into(),
+            errno: "ENOENT".into(),
+            count: 1,
+        };
+        let folded = fold_misses(&[
+            miss("/lib/glibc-hwcaps/x86-64-v3", "newfstatat"),
+            miss("/lib/glibc-hwcaps/x86-64-v3/libtinfo.so.6", "openat"),
+            miss("/lib/tls", "newfstatat"),
+            miss("/lib/tls/libtinfo.so.6", "openat"),
+            miss("/lib/libtinfo.so.6", "openat"),
+            miss("/etc/app/x.conf", "openat"),
+        ]);
+        assert_eq!(folded.len(), 2, "{folded:?}");
+        assert_eq!(folded[0].path, "/lib/glibc-hwcaps/x86-64-v3/libtinfo.so.6");
+        assert_eq!(folded[0].places.len(), 3);
+        assert_eq!(folded[0].count, 3);
+        assert_eq!(folded[1].path, "/etc/app/x.conf");
+    }
+}
