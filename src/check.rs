@@ -95,6 +95,9 @@ pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
             gid,
         });
         report.task.resolved_command = analysis.resolved_command.clone();
+        if let Some(line) = breaks_only_under_nomad(&analysis.findings, extract) {
+            report.summary.push(line);
+        }
         report.findings.extend(analysis.findings);
         report.summary.extend(analysis.summary);
 
@@ -205,6 +208,28 @@ fn unpack_all(
     Ok(merged)
 }
 
+/// Nomad's unpacker turns links into empty files, `tar xzf` keeps them: when a link the
+/// task needs is behind an error, the bundle works when unpacked by hand and breaks
+/// under Nomad, which is the first thing its author needs to hear.
+fn breaks_only_under_nomad(findings: &[Finding], extract: &ExtractSummary) -> Option<String> {
+    let needed: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f.severity == crate::finding::Severity::Error)
+        .flat_map(|f| {
+            std::iter::once(f.path.as_str()).chain(f.needed_by.iter().map(String::as_str))
+        })
+        .filter(|p| extract.links.contains_key(*p))
+        .collect();
+    let first = needed.iter().next()?;
+    let what = match needed.len() {
+        1 => "1 link the task needs becomes an empty file".to_owned(),
+        n => format!("{n} links the task needs become empty files"),
+    };
+    Some(format!(
+        "works with `tar xzf`, breaks under Nomad: {what} when Nomad unpacks the artifact (first: {first}); build the bundle with `tar -h --hard-dereference`"
+    ))
+}
+
 /// Names the static check already reports missing: the run's failed lookups of the
 /// same names (the loader searching for a library we know is absent) add nothing.
 fn explained_statically(findings: &[Finding]) -> std::collections::BTreeSet<String> {
@@ -243,5 +268,35 @@ fn secrets_dir(opts: &CheckOptions, taskdir: &TaskDir) -> String {
     match taskdir.secrets {
         SecretsMode::PlainDir if opts.run.is_some() => "tmpfs noexec inside the sandbox".into(),
         SecretsMode::PlainDir => "plain directory (noexec modelled by the analysis)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::LinkEntry;
+
+    #[test]
+    fn says_when_only_nomads_unpacking_breaks_the_task() {
+        let mut extract = ExtractSummary::default();
+        extract.links.insert(
+            "/bin/sh".into(),
+            LinkEntry {
+                task_path: "/bin/sh".into(),
+                target: "busybox".into(),
+                hard: false,
+            },
+        );
+        let needed = Finding::error(Kind::ExecFormat, Cause::EmptyFile, "/bin/sh");
+        let line = breaks_only_under_nomad(&[needed.clone()], &extract).unwrap();
+        assert!(
+            line.starts_with("works with `tar xzf`, breaks under Nomad: 1 link"),
+            "{line}"
+        );
+        // A flattened link nothing needs, or a warning, changes nothing the task runs.
+        let warning = Finding::warning(Kind::Artifact, Cause::FlattenedLink, "/bin/sh");
+        assert_eq!(breaks_only_under_nomad(&[warning], &extract), None);
+        let other = Finding::error(Kind::Missing, Cause::Library, "/lib/libc.so.6");
+        assert_eq!(breaks_only_under_nomad(&[other], &extract), None);
     }
 }
