@@ -180,8 +180,9 @@ impl TaskDir {
     ) -> Result<TaskDir, TaskDirError> {
         validate_task_name(task_name)?;
         let parent = std::env::temp_dir();
+        sweep_stale_work_dirs(&parent);
         let work = tempfile::Builder::new()
-            .prefix("nomad-chroot-check.")
+            .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
             .tempdir_in(&parent)
             .map_err(|source| TaskDirError::WorkDir { parent, source })?;
         crate::cleanup::register(work.path());
@@ -301,6 +302,41 @@ impl Drop for TaskDir {
     }
 }
 
+/// Work dirs are named `nomad-chroot-check.<pid>.<random>`: the pid lets a later check
+/// remove what a checker killed with SIGKILL (which no handler can catch) left behind.
+const WORK_DIR_PREFIX: &str = "nomad-chroot-check.";
+
+/// Remove work dirs under `parent` whose checker is dead. Only dirs we own, with our
+/// prefix and a pid that no longer exists; a reused pid merely keeps a dir until later.
+fn sweep_stale_work_dirs(parent: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(WORK_DIR_PREFIX))
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
+        let dead = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if ours && dead && pid > 0 {
+            let path = e.path();
+            make_writable(&path);
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// Give the owner write permission on every directory below `path` (for removal).
 pub fn make_writable(path: &Path) {
     fn walk(p: &Path) {
@@ -386,6 +422,26 @@ mod tests {
             !old.root.join("private").exists(),
             "private/ arrived in 1.6"
         );
+    }
+
+    #[test]
+    fn work_dirs_of_dead_checkers_are_swept() {
+        let parent = tempfile::tempdir().unwrap();
+        // A pid above pid_max cannot be alive.
+        let stale = parent
+            .path()
+            .join(format!("{WORK_DIR_PREFIX}2147483646.abc"));
+        let live = parent
+            .path()
+            .join(format!("{WORK_DIR_PREFIX}{}.abc", std::process::id()));
+        let other = parent.path().join("nomad-chroot-check-notes");
+        for d in [&stale, &live, &other] {
+            fs::create_dir_all(d.join("nix/store")).unwrap();
+        }
+        fs::set_permissions(stale.join("nix/store"), fs::Permissions::from_mode(0o555)).unwrap();
+        sweep_stale_work_dirs(parent.path());
+        assert!(!stale.exists());
+        assert!(live.exists() && other.exists());
     }
 
     #[test]
