@@ -1,0 +1,35 @@
+//! The `#!` parser (`fs/binfmt_script.c` rules) and the `env` argument reader.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nomad_chroot_check::analyze::shebang;
+
+fuzz_target!(|data: &[u8]| {
+    let mut head = b"#!".to_vec();
+    head.extend_from_slice(data);
+    if let Ok(s) = shebang::parse(&head) {
+        // The kernel ends the interpreter at a space, tab, NUL or newline, and the
+        // argument at the newline (or the 256-byte buffer).
+        assert!(!s.interp.is_empty());
+        assert!(!s.interp.contains([' ', '\t', '\0', '\n']), "{s:?}");
+        if let Some(a) = &s.arg {
+            assert!(!a.is_empty() && !a.contains(['\0', '\n']), "{s:?}");
+            assert!(
+                !a.starts_with([' ', '\t']) && !a.ends_with([' ', '\t']),
+                "{s:?}"
+            );
+            let _ = shebang::env_program(a);
+        }
+        let _ = shebang::is_env(&s.interp);
+        assert!(
+            s.interp.len() + s.arg.as_ref().map_or(0, |a| a.len()) <= 3 * shebang::BINPRM_BUF_SIZE
+        );
+    }
+    // Only the first 256 bytes count.
+    if head.len() > shebang::BINPRM_BUF_SIZE {
+        assert_eq!(
+            shebang::parse(&head),
+            shebang::parse(&head[..shebang::BINPRM_BUF_SIZE])
+        );
+    }
+});
