@@ -44,3 +44,59 @@ fn resolver_dot_or_trailing_slash_after_a_file_is_enotdir() {
     assert_eq!(fs_.resolve_nofollow("/t/ld").unwrap().task_path, "/t/ld");
     assert_eq!(fs_.resolve_nofollow("/t/ld/").unwrap().task_path, "/t/d");
 }
+
+/// Found by reading the jobspec fuzz target's reach (`file()` reads host paths): a
+/// jobspec with `file("/dev/zero")` made the reader allocate until the machine ran out
+/// of memory (`st_size` is 0, so the size check passed), and `file("/dev/stdin")` or a
+/// FIFO blocked forever. `file()` now reads regular files only, at most the cap.
+#[test]
+fn hcl_file_function_refuses_devices_and_fifos() {
+    use nomad_chroot_check::job::{self, hcl::VarInputs};
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (source, why) in [
+        ("/dev/zero".to_owned(), "is not a regular file"),
+        (fifo.display().to_string(), "is not a regular file"),
+        ("/dev/null".to_owned(), "is not a regular file"),
+    ] {
+        let jobfile = tmp.path().join("job.nomad.hcl");
+        fs::write(
+            &jobfile,
+            format!(
+                "job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n      config {{ command = \"/bin/sh\" }}\n      template {{\n        data = file(\"{source}\")\n        destination = \"local/x\"\n      }}\n    }}\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        // A thread, so a regression fails the test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                job::load(&jobfile, &VarInputs::default())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            );
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("file(\"{source}\") still blocks"));
+        let err = r.expect_err(&source);
+        assert!(err.contains(why) && err.contains(&source), "{err}");
+    }
+    // A regular file is still read.
+    fs::write(tmp.path().join("cmd.txt"), "/local/hello-from-file").unwrap();
+    let jobfile = tmp.path().join("ok.nomad.hcl");
+    fs::write(
+        &jobfile,
+        "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config { command = file(\"cmd.txt\") }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let spec = job::load(&jobfile, &VarInputs::default()).unwrap();
+    assert!(format!("{spec:?}").contains("/local/hello-from-file"));
+}
