@@ -100,3 +100,74 @@ fn hcl_file_function_refuses_devices_and_fifos() {
     let spec = job::load(&jobfile, &VarInputs::default()).unwrap();
     assert!(format!("{spec:?}").contains("/local/hello-from-file"));
 }
+
+/// Unpack `bytes` named `name` into a fresh `dest` (the temp dir is returned to keep it).
+fn extract_bytes(
+    name: &str,
+    bytes: &[u8],
+    mode: nomad_chroot_check::archive::ExtractMode,
+) -> (
+    tempfile::TempDir,
+    Result<nomad_chroot_check::archive::ExtractSummary, nomad_chroot_check::archive::ArchiveError>,
+) {
+    use nomad_chroot_check::archive::{self, ExtractRequest};
+    use nomad_chroot_check::config::{ArtifactLimits, SafetyLimits};
+    use nomad_chroot_check::nomad::NomadVersion;
+    use nomad_chroot_check::taskdir::ChrootEnv;
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join(name);
+    fs::write(&bundle, bytes).unwrap();
+    let dest = tmp.path().join("dest");
+    fs::create_dir(&dest).unwrap();
+    let version = NomadVersion::NEWEST;
+    let r = archive::extract(&ExtractRequest {
+        bundle: &bundle,
+        source_name: name,
+        archive: None,
+        dest: &dest,
+        dest_in_task: "/local",
+        mode,
+        version,
+        limits: ArtifactLimits::nomad_default(version),
+        safety: SafetyLimits::default(),
+        chroot_env: &ChrootEnv::none(),
+    });
+    (tmp, r)
+}
+
+/// A tar of header-only entries (name, typeflag, link name) with raw names.
+fn raw_tar(entries: &[(&str, u8, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, link) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_mode(0o755);
+        h.set_entry_type(tar::EntryType::new(*kind));
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Found by reading what the `extract` fuzz target asserts (`extract` fails only when
+/// the work dir cannot be written): in `--extract tar` mode a hard link whose target is
+/// a directory entry made `linkat(2)` fail with `EPERM`, reported as "cannot write the
+/// work dir" (exit 2) instead of a finding on the bundle.
+#[test]
+fn tar_mode_hard_link_to_a_directory_is_a_finding() {
+    use nomad_chroot_check::archive::ExtractMode;
+    let bytes = raw_tar(&[("a/", b'5', ""), ("h", b'1', "a")]);
+    let (_tmp, r) = extract_bytes("b.tar", &bytes, ExtractMode::Tar);
+    let s = r.expect("a bundle problem is a finding, not a work-dir error");
+    assert!(s.rejected, "{:#?}", s.findings);
+    assert!(
+        s.findings.iter().any(|f| f.path == "h"
+            && f.message
+                .as_deref()
+                .is_some_and(|m| m.contains("is a directory"))),
+        "{:#?}",
+        s.findings
+    );
+}

@@ -625,6 +625,15 @@ impl<'r> Unpacker<'r> {
             Err(Errno::ENOENT) => Err(self.reject(escape(format!(
                 "hard link target `{t}` is not an earlier entry of the archive"
             )))),
+            // linkat(2) on a directory (GNU tar: "Cannot hard link to `a`: Operation
+            // not permitted"): the bundle's fault, not the work dir's.
+            Err(Errno::EPERM) => Err(self.reject(
+                Finding::error(Kind::UnsafeEntry, Cause::UnpackFailure, shown.to_owned()).message(
+                    format!(
+                        "hard link target `{t}` is a directory; a hard link cannot name a directory"
+                    ),
+                ),
+            )),
             Err(e) => Err(self.create_failure(e, parents, last, shown)),
         }
     }
