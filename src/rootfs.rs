@@ -313,6 +313,15 @@ impl RootFs {
     }
 
     fn walk(&self, cwd: &str, path: &str, follow_final: bool) -> Result<Resolved, ResolveError> {
+        // The kernel refuses an empty path with ENOENT (`getname`), e.g. the interpreter
+        // of `#!\0`; it is not the cwd.
+        if path.is_empty() {
+            return Err(ResolveError {
+                kind: ResolveErrorKind::NotFound,
+                component: String::new(),
+                links: Vec::new(),
+            });
+        }
         let mut remaining: Vec<String> = Vec::new();
         push_components(&mut remaining, path);
         let mut cur: Vec<String> = if path.starts_with('/') {

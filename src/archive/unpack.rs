@@ -475,6 +475,10 @@ impl<'r> Unpacker<'r> {
                         .hint(FLATTEN_HINT),
                 )
             }
+            WalkError::Io(i, Errno::ENAMETOOLONG) => {
+                let at = self.task_path(&comps[..=i]);
+                self.name_too_long(&at, shown, "mkdir")
+            }
             WalkError::Io(i, e) => {
                 let at = self.task_path(&comps[..=i]);
                 self.fatal(&at, e)
@@ -527,8 +531,22 @@ impl<'r> Unpacker<'r> {
                         .nomad_error(msg),
                 )
             }
+            Errno::ENAMETOOLONG => self.name_too_long(&full, shown, "open"),
             e => self.fatal(&full, e),
         }
+    }
+
+    /// A component over `NAME_MAX` (255 bytes), or a link target over `PATH_MAX`: the
+    /// bundle's fault, and Nomad's download fails the same way.
+    fn name_too_long(&mut self, at: &str, shown: &str, call: &str) -> Halt {
+        let msg = format!("{call} {at}: file name too long");
+        self.reject(
+            Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
+                .message(format!(
+                    "a name in `{shown}` is longer than Linux allows (255 bytes a component, 4095 a link target): Nomad fails the download with `{msg}`"
+                ))
+                .nomad_error(msg),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -20,7 +20,7 @@ fn reference(buf: &[u8]) -> BTreeSet<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // The first 8 bytes give chunk lengths (0..=63, cycled); the rest is the stream.
+    // The first 8 bytes give chunk lengths (1..=63, 0 adds an empty chunk; cycled); the rest is the stream.
     if data.len() < 8 {
         return;
     }
@@ -30,7 +30,12 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = buf;
     let mut i = 0;
     while !rest.is_empty() {
-        let n = ((sizes[i % 8] & 63) as usize).min(rest.len());
+        // A zero size feeds an empty chunk, then one byte (so the loop ends).
+        let n = (sizes[i % 8] & 63) as usize;
+        if n == 0 {
+            s.feed(&[]);
+        }
+        let n = n.clamp(1, rest.len());
         s.feed(&rest[..n]);
         rest = &rest[n..];
         i += 1;
