@@ -303,3 +303,54 @@ fn storeref_zero_chunk_sizes() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// Found by the `extract` fuzz target: a zip whose central directory names an entry
+/// `\0\0\0\0` (zip names may hold NUL bytes, tar names end at one). Opening the path
+/// failed with EINVAL, reported as "cannot write the work dir" (exit 2); Go's
+/// `os.OpenFile` fails the same way, so it is now a rejecting finding. A symlink target
+/// with a NUL in `--extract tar` mode is refused the same way.
+#[test]
+fn extract_zip_name_with_nul_is_a_finding() {
+    let input = include_bytes!("regressions/extract-zip-name-with-nul");
+    for s in replay_extract(input) {
+        assert!(s.rejected);
+        assert!(
+            s.findings
+                .iter()
+                .any(|f| f.message.as_deref().is_some_and(|m| m.contains("NUL byte"))),
+            "{:#?}",
+            s.findings
+        );
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_path("l").unwrap();
+    h.set_cksum();
+    // A PAX `linkpath` may hold a NUL where the ustar field cannot.
+    let mut pax = tar::Header::new_ustar();
+    let record = b"16 linkpath=a\0b\n";
+    pax.set_entry_type(tar::EntryType::XHeader);
+    pax.set_size(record.len() as u64);
+    pax.set_path("PaxHeader/l").unwrap();
+    pax.set_cksum();
+    b.append(&pax, &record[..]).unwrap();
+    b.append(&h, &[][..]).unwrap();
+    let mut input = vec![0u8];
+    input.extend_from_slice(&b.into_inner().unwrap());
+    let [nomad, tar] = &replay_extract(&input)[..] else {
+        unreachable!()
+    };
+    assert!(!nomad.rejected, "{:#?}", nomad.findings);
+    assert!(
+        tar.rejected
+            && tar.findings.iter().any(|f| f
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("link target contains a NUL byte"))),
+        "{:#?}",
+        tar.findings
+    );
+}

@@ -258,6 +258,25 @@ impl<'r> Unpacker<'r> {
         if self.written.saturating_add(e.size) > safety.max_unpacked_bytes {
             return Err(self.size_cap(&shown, self.written.saturating_add(e.size)));
         }
+        // Only zip names (tar names end at a NUL) and link targets can hold a NUL byte;
+        // Go's `os.OpenFile`/`MkdirAll` refuse such a path with EINVAL.
+        let link_nul = match &e.body {
+            Body::Symlink(t) | Body::HardLink(t) => {
+                self.req.mode == ExtractMode::Tar && t.contains(&0)
+            }
+            _ => false,
+        };
+        if e.name.contains(&0) || link_nul {
+            let what = if link_nul { "link target" } else { "name" };
+            let msg = format!("open {}: invalid argument", self.req.dest_in_task);
+            return Err(self.reject(
+                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.clone())
+                    .message(format!(
+                        "the entry's {what} contains a NUL byte, which no path can hold: Nomad fails the download (`{msg}`)"
+                    ))
+                    .nomad_error(msg),
+            ));
+        }
         if e.name.first() == Some(&b'/') {
             self.absolute += 1;
             self.first_absolute.get_or_insert_with(|| shown.clone());
