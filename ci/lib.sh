@@ -13,7 +13,7 @@ CI_PACKAGES=(
     build-essential ca-certificates curl git pkg-config
     busybox-static hello coreutils bash libselinux1 libpcre2-8-0 libtinfo6 patchelf
     nix-bin bubblewrap hyperfine time
-    zstd xz-utils bzip2 zip file util-linux
+    zstd xz-utils bzip2 zip file util-linux libssl3 musl musl-tools
 )
 
 log() { printf '\n==> %s\n' "$*" >&2; }

@@ -14,21 +14,53 @@ use crate::taskenv::{self, HostUser};
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
-    run_stages(opts, true)
+    let mut prepared = prepare(opts)?;
+    let mut report = finish(&prepared, opts)?;
+    if opts.keep {
+        report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
+    }
+    Ok(report)
 }
 
 /// Unpack into the task dir and report what unpacking found, without the analysis or the
 /// run: `--only-extract`, which ci/bench uses to time extraction alone.
 pub fn run_extract_only(opts: &CheckOptions) -> Result<Report> {
-    run_stages(opts, false)
+    let mut report = prepare(opts)?.report;
+    report.settle_verdict();
+    Ok(report)
 }
 
-fn run_stages(opts: &CheckOptions, analyse: bool) -> Result<Report> {
-    let mut taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
-    let mut report = Report::new(opts.nomad_version);
+/// A task dir with the artifacts unpacked, ready for [`finish`]. Several checks of the
+/// same bundle (`nomad-chroot-check test`) share one: analysis only reads it, and a run
+/// writes only the task's own files and `alloc/logs`.
+#[derive(Debug)]
+pub struct Prepared {
+    pub taskdir: TaskDir,
+    pub extract: ExtractSummary,
+    /// The report so far: bundle info and what unpacking found.
+    pub report: Report,
+}
 
+/// Build the task dir and unpack every artifact into it.
+pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
+    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let mut report = Report::new(opts.nomad_version);
     let extract = unpack_all(opts, &taskdir, &mut report)?;
     report.findings.extend(extract.findings.iter().cloned());
+    Ok(Prepared {
+        taskdir,
+        extract,
+        report,
+    })
+}
+
+/// Analyse (and run, if asked) the task in a prepared task dir. `opts` must describe the
+/// same artifacts, extract mode, Nomad version and chroot_env as the ones `prepared` was
+/// built from; the task's command, env, user and run options may differ.
+pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
+    let taskdir = &prepared.taskdir;
+    let extract = &prepared.extract;
+    let mut report = prepared.report.clone();
 
     let host_user = HostUser::lookup(&opts.task.user);
     let agent_env = opts
@@ -42,9 +74,10 @@ fn run_stages(opts: &CheckOptions, analyse: bool) -> Result<Report> {
         agent_env,
         host_user.as_ref(),
     );
-    report.task = task_info(opts, &taskdir, &env);
+    report.task = task_info(opts, &env);
+    report.task.secrets_dir = Some(secrets_dir(opts, taskdir));
 
-    if !extract.rejected && analyse {
+    if !extract.rejected {
         // Nomad ≥ 1.11.1 runs as the host uid with gid 0; before, runc resolved the name
         // in the chroot. For permission checks the host ids are the best estimate.
         let (uid, gid) = match &host_user {
@@ -53,8 +86,8 @@ fn run_stages(opts: &CheckOptions, analyse: bool) -> Result<Report> {
             None => (65534, 65534),
         };
         let analysis = analyze::analyze(&AnalyzeInput {
-            taskdir: &taskdir,
-            extract: &extract,
+            taskdir,
+            extract,
             task: &opts.task,
             env: &env,
             version: opts.nomad_version,
@@ -68,7 +101,7 @@ fn run_stages(opts: &CheckOptions, analyse: bool) -> Result<Report> {
         if let (Some(run), Some(argv0)) = (&opts.run, &analysis.resolved_command) {
             if !analysis.start_blocked {
                 match sandbox::run(&RunRequest {
-                    taskdir: &taskdir,
+                    taskdir,
                     task: &opts.task,
                     env: &env,
                     run,
@@ -93,9 +126,6 @@ fn run_stages(opts: &CheckOptions, analyse: bool) -> Result<Report> {
     }
 
     report.settle_verdict();
-    if opts.keep {
-        report.kept_work_dir = Some(taskdir.keep().display().to_string());
-    }
     Ok(report)
 }
 
@@ -170,7 +200,8 @@ fn unpack_all(
     Ok(merged)
 }
 
-fn task_info(opts: &CheckOptions, taskdir: &TaskDir, env: &BTreeMap<String, String>) -> TaskInfo {
+/// The task as the report shows it, before the command is resolved.
+pub fn task_info(opts: &CheckOptions, env: &BTreeMap<String, String>) -> TaskInfo {
     TaskInfo {
         name: opts.task.name.clone(),
         group: opts.task.group.clone(),
@@ -185,14 +216,13 @@ fn task_info(opts: &CheckOptions, taskdir: &TaskDir, env: &BTreeMap<String, Stri
         user: opts.task.user.clone(),
         chroot_env: opts.chroot_env.entries.clone(),
         env: env.clone(),
-        secrets_dir: Some(match taskdir.secrets {
-            SecretsMode::PlainDir => {
-                if opts.run.is_some() {
-                    "tmpfs noexec inside the sandbox".into()
-                } else {
-                    "plain directory (noexec modelled by the analysis)".into()
-                }
-            }
-        }),
+        secrets_dir: None,
+    }
+}
+
+fn secrets_dir(opts: &CheckOptions, taskdir: &TaskDir) -> String {
+    match taskdir.secrets {
+        SecretsMode::PlainDir if opts.run.is_some() => "tmpfs noexec inside the sandbox".into(),
+        SecretsMode::PlainDir => "plain directory (noexec modelled by the analysis)".into(),
     }
 }

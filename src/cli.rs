@@ -59,6 +59,21 @@ pub enum Format {
     Junit,
 }
 
+/// `test --format`: libtest's own formats plus the report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TestFormat {
+    /// One line per check (libtest's default).
+    #[default]
+    #[value(alias = "text")]
+    Pretty,
+    /// One character per check; with --list, `name: test` lines.
+    Terse,
+    /// A JSON array on stdout: one entry (with the check's report) per check.
+    Json,
+    /// JUnit XML on stdout.
+    Junit,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ExtractModeArg {
     /// As Nomad's artifact block: links become empty files, limits apply.
@@ -309,9 +324,10 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Output format (json: one report per check on stdout).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: libtest's pretty/terse lines, or every check's report as a JSON
+    /// array / JUnit XML on stdout (libtest's lines then go to stderr).
+    #[arg(long, value_enum, default_value_t = TestFormat::Pretty)]
+    pub format: TestFormat,
 
     /// libtest arguments: FILTER, --exact, --skip, --list, --ignored, --test-threads…
     #[arg(

@@ -169,7 +169,7 @@ impl Drop for Work {
     }
 }
 
-fn find<'a>(s: &'a ExtractSummary, cause: Cause) -> Vec<&'a Finding> {
+fn find(s: &ExtractSummary, cause: Cause) -> Vec<&Finding> {
     s.findings.iter().filter(|f| f.cause == cause).collect()
 }
 
@@ -743,7 +743,7 @@ fn corrupt_header_checksum_is_rejected_with_its_offset() {
     let f = one(&s, Cause::Corrupt);
     let m = f.message.as_deref().unwrap();
     assert!(
-        m.contains("checksum") && m.contains("1536 bytes of the unpacked tar"),
+        m.contains("checksum") && m.contains("unpacked 1536 bytes of its tar stream"),
         "{m}"
     );
     assert_eq!(
@@ -1109,4 +1109,26 @@ fn header_only_entry_with_a_body_is_refused() {
     let s = w.extract("hide.tar", &b.into_inner().unwrap(), &Case::default());
     assert!(s.rejected);
     assert_eq!(one(&s, Cause::Format).path, "s");
+}
+
+/// A path listed twice (CVE-2024-7625 was about repeated headers): the later entry
+/// wins, whole, in both modes; earlier queued writes never land on top of it.
+#[test]
+fn repeated_path_keeps_the_last_entry() {
+    for mode in [ExtractMode::Nomad, ExtractMode::Tar] {
+        let w = Work::new();
+        let big = vec![b'a'; 5 << 20];
+        let t = T::new()
+            .file(b"f", 0o644, &big)
+            .file(b"f", 0o600, b"second")
+            .gz();
+        let case = Case {
+            mode,
+            ..Case::default()
+        };
+        let s = w.extract("dup.tar.gz", &t, &case);
+        assert!(!s.rejected, "{:#?}", s.findings);
+        assert_eq!(fs::read(w.d("f")).unwrap(), b"second", "{mode:?}");
+        assert_eq!(fs::metadata(w.d("f")).unwrap().mode() & 0o777, 0o600);
+    }
 }

@@ -1371,7 +1371,6 @@ fn several_artifacts_unpack_in_order_with_archive_and_checksum_options() {
 }
 
 #[test]
-#[ignore = "needs sandbox::run (issue 4, another branch): run with --ignored once merged"]
 fn run_sees_the_interpolated_env_and_args() {
     let dir = tempfile::tempdir().unwrap();
     let busybox = std::fs::read("/bin/busybox").expect("busybox-static is installed");

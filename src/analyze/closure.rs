@@ -12,10 +12,8 @@ use super::loader::{self, LoaderConfig, LoaderKind, Problem, Process};
 use super::perms::{self, EXEC, READ};
 use super::shebang::{self, ShebangError};
 use super::store;
-use crate::finding::{Cause, Finding, Kind, Severity};
+use crate::finding::{Cause, Finding, Kind};
 use crate::rootfs::{self, ResolveError, ResolveErrorKind, Resolved};
-
-const E_DYN: u16 = object::elf::ET_DYN;
 
 /// Who called `execve`, which decides the text and the exit status of a failure.
 #[derive(Debug, Clone)]
@@ -237,10 +235,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                         .last()
                         .and_then(|c| store::store_path_within(c))
                         .map(|s| store::store_name(&s).to_owned());
-                    match owner {
-                        Some(o) => format!("add {sp} to the bundle: it is in the closure of {o}"),
-                        None => format!("add {sp} to the bundle"),
-                    }
+                    store::fix_hint(&self.ctx.fs, &sp, owner.as_deref())
                 }
                 None => format!(
                     "ship {path} in the bundle, or add its directory to the client's chroot_env"
@@ -326,7 +321,7 @@ impl<'c, 'a> Walker<'c, 'a> {
     }
 
     /// Follow one exec of `path` (named `path` by whoever execs it).
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments)]
     fn exec(
         &mut self,
         exec: &Exec,
@@ -339,7 +334,7 @@ impl<'c, 'a> Walker<'c, 'a> {
     ) {
         let ctx = self.ctx;
         self.scope.insert(path.to_owned());
-        let r = match ctx.fs.resolve_at(&ctx.cwd, path) {
+        let r = match resolve_exec(ctx, path) {
             Ok(r) => r,
             Err(e) => {
                 let f = self.resolve_failure(path, &e, role, chain);
@@ -403,7 +398,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments)]
     fn script(
         &mut self,
         exec: &Exec,
@@ -542,17 +537,13 @@ impl<'c, 'a> Walker<'c, 'a> {
         let info = match ctx.elf(host).as_ref() {
             Ok(i) => Rc::new(i.clone()),
             Err(ElfError::TooShort | ElfError::Malformed(_)) => {
-                let f = Finding::error(
-                    Kind::ExecFormat,
-                    Cause::WrongArchitecture,
-                    r.task_path.clone(),
-                )
-                .needed_by(chain.to_vec())
-                .message(format!(
-                    "{} is a truncated or malformed ELF file",
-                    r.task_path
-                ))
-                .hint("ship the complete file");
+                let f = Finding::error(Kind::ExecFormat, Cause::InvalidElf, r.task_path.clone())
+                    .needed_by(chain.to_vec())
+                    .message(format!(
+                        "{} is a truncated or malformed ELF file",
+                        r.task_path
+                    ))
+                    .hint("ship the complete file");
                 let f = self.with_exec(f, exec, Errno::Enoexec);
                 self.add(f);
                 return;
@@ -584,26 +575,11 @@ impl<'c, 'a> Walker<'c, 'a> {
         };
         self.any_dynamic = true;
         self.scope.insert(interp.clone());
-        // The interpreter is checked as the kernel does; whatever it finds, the libraries
-        // are then resolved as the loader would once it runs, so one pass shows
-        // everything to fix.
-        let (cfg, iinfo) = match self.interpreter(exec, &interp, &info, here) {
-            Some(x) => x,
-            None => {
-                // The loader's configuration from the host's file of that name when there
-                // is one, else glibc's defaults for its path.
-                let host = std::path::Path::new(&interp);
-                let host = (host.is_file() && host.is_absolute()).then_some(host);
-                let cfg = ctx.loader_config(&interp, &interp, &info, host);
-                let iinfo = Rc::new(elf::ElfInfo {
-                    class64: info.class64,
-                    machine: info.machine,
-                    e_type: E_DYN,
-                    soname: interp.rsplit('/').next().map(str::to_owned),
-                    ..elf::ElfInfo::default()
-                });
-                (cfg, iinfo)
-            }
+        // A missing or unusable interpreter fails the execve: no loader runs, so the
+        // program's libraries are not looked at (the store-reference check still names
+        // every absent store path).
+        let Some((cfg, iinfo)) = self.interpreter(exec, &interp, &info, here) else {
+            return;
         };
         let p = loader::load(ctx, &cfg, &r.task_path, info, iinfo);
         for o in &p.objs {
@@ -635,7 +611,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         here: &[String],
     ) -> Option<(Rc<LoaderConfig>, Rc<elf::ElfInfo>)> {
         let ctx = self.ctx;
-        let ir = match ctx.fs.resolve_at(&ctx.cwd, interp) {
+        let ir = match resolve_exec(ctx, interp) {
             Ok(ir) => ir,
             Err(e) => {
                 let f = self.resolve_failure(interp, &e, Cause::Interpreter, here);
@@ -780,17 +756,16 @@ impl<'c, 'a> Walker<'c, 'a> {
                     (None, Some(rp)) => format!("RPATH {rp}"),
                     (None, None) => "no RPATH/RUNPATH".into(),
                 };
-                // The path is the DT_NEEDED name: several directories were searched.
-                let path = name.clone();
+                // Where it would be when a searched store path is absent, else the name
+                // (`fixtures/README.md`: several directories were searched).
+                let path = would_be.clone().unwrap_or_else(|| name.clone());
                 let where_ = would_be
                     .as_deref()
-                    .map(|w| format!("; it would be {w}, whose store path is not in the bundle"))
+                    .and_then(store::store_path_of)
+                    .map(|sp| format!("; {sp} is not in the bundle"))
                     .unwrap_or_default();
                 let hint = match would_be.as_deref().and_then(store::store_path_of) {
-                    Some(sp) => format!(
-                        "add {sp} to the bundle: it is in the closure of {}",
-                        owner_of(*needer)
-                    ),
+                    Some(sp) => store::fix_hint(&self.ctx.fs, &sp, Some(&owner_of(*needer))),
                     None => format!(
                         "ship {name} in a directory of {}'s search path ({search}, LD_LIBRARY_PATH, the loader's default dirs {})",
                         name_of(*needer),
@@ -895,21 +870,15 @@ pub fn dlopen_finds(ctx: &Ctx<'_>, cfg: &LoaderConfig, p: &Process, name: &str) 
     loader::find_extra(ctx, cfg, p, libc, name)
 }
 
-/// Whether a severity/kind pair blocks the task from starting at all.
-pub fn blocks_start(f: &Finding) -> bool {
-    f.severity == Severity::Error
-        && matches!(
-            (f.kind, f.cause),
-            (
-                Kind::Missing,
-                Cause::Command | Cause::Interpreter | Cause::Shebang | Cause::Symlink
-            ) | (Kind::ExecFormat, _)
-                | (
-                    Kind::Permission,
-                    Cause::Noexec | Cause::NotExecutable | Cause::NotSearchable
-                )
-        )
-        && f.nomad_error
-            .as_deref()
-            .is_some_and(|e| !e.contains("error while loading shared libraries"))
+/// A path the kernel opens for exec: an empty name (`#!` followed by NUL, an empty
+/// `PT_INTERP`) is ENOENT in `getname`, not the cwd.
+fn resolve_exec(ctx: &Ctx<'_>, path: &str) -> Result<Resolved, ResolveError> {
+    if path.is_empty() {
+        return Err(ResolveError {
+            kind: ResolveErrorKind::NotFound,
+            component: String::new(),
+            links: Vec::new(),
+        });
+    }
+    ctx.fs.resolve_at(&ctx.cwd, path)
 }

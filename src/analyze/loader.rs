@@ -340,6 +340,9 @@ impl Process {
     }
 }
 
+/// A library found: its `l_name`, the file, its ELF facts.
+type Found = (String, Resolved, Rc<ElfInfo>);
+
 enum Try {
     Found(Resolved, Rc<ElfInfo>),
     Skip,
@@ -533,12 +536,7 @@ impl Search<'_, '_> {
     }
 
     /// Find `name` for object `i`: `Ok((l_name, file, info))` or the problem.
-    fn find(
-        &self,
-        p: &Process,
-        i: usize,
-        name: &str,
-    ) -> Result<(String, Resolved, Rc<ElfInfo>), Problem> {
+    fn find(&self, p: &Process, i: usize, name: &str) -> Result<Found, Problem> {
         let needer = &p.objs[i];
         let mut dirs: Vec<String> = Vec::new();
         if name.contains('/') {
@@ -603,9 +601,7 @@ impl Search<'_, '_> {
         }
         let mut unreadable: Option<String> = None;
         let mut tried: Vec<String> = Vec::new();
-        let mut attempt = |dir: &str,
-                           tried: &mut Vec<String>|
-         -> Option<Result<(String, Resolved, Rc<ElfInfo>), Problem>> {
+        let mut attempt = |dir: &str, tried: &mut Vec<String>| -> Option<Result<Found, Problem>> {
             let cand = rootfs::join(dir, name);
             if tried.contains(&cand) {
                 return None;
@@ -659,25 +655,13 @@ impl Search<'_, '_> {
                 }
             }
         }
-        // Which absent store path should have provided it: the one whose copy on this
-        // host has the file (a CI builder usually holds the closure), else the only
-        // search dir whose store path is absent from the root.
-        let absent: Vec<&String> = dirs
+        // Where it would be: the first RPATH/RUNPATH directory inside a store path the
+        // task lacks (`fixtures/README.md`); `None` when no such directory is searched.
+        let would_be = dirs
             .iter()
-            .filter(|d| {
+            .filter(|d| !self.env_path.contains(d))
+            .find(|d| {
                 super::store::store_path_of(d).is_some_and(|sp| self.ctx.fs.resolve(&sp).is_err())
-            })
-            .collect();
-        let would_be = absent
-            .iter()
-            .find(|d| std::path::Path::new(&rootfs::join(d, name)).exists())
-            .or_else(|| {
-                let mut sps: Vec<String> = absent
-                    .iter()
-                    .filter_map(|d| super::store::store_path_of(d))
-                    .collect();
-                sps.dedup();
-                (sps.len() == 1).then(|| absent.first()).flatten()
             })
             .map(|d| rootfs::join(d, name));
         Err(Problem::NotFound {
@@ -820,6 +804,26 @@ mod tests {
         assert_eq!(libc.value, "/lib/x86_64-linux-gnu/libc.so.6");
         assert_eq!(libc.flags, 0x0303);
         assert!(parse_ld_cache(b"garbage").is_empty());
+    }
+
+    proptest::proptest! {
+        // Seeds of past failures live beside this file, not at the top level.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+            )),
+            ..proptest::test_runner::Config::default()
+        })]
+        #[test]
+        fn cache_parser_survives_garbage(mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            // With and without a valid header in front of the garbage.
+            let _ = parse_ld_cache(&bytes);
+            let mut framed = b"glibc-ld.so.cache1.1".to_vec();
+            framed.append(&mut bytes);
+            let _ = parse_ld_cache(&framed);
+            let _ = glibc_system_dirs(&framed);
+            let _ = glibc_cache_path(&framed);
+        }
     }
 
     #[test]

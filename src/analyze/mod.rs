@@ -164,13 +164,7 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
     }
 
     let scope = store::scope_closure(&w.scope, &input.extract.store_refs);
-    let store_findings = store::check_refs(
-        &ctx.fs,
-        &input.extract.store_refs,
-        &scope,
-        &w.scope,
-        input.task.command.is_none(),
-    );
+    let store_findings = store::check_refs(&ctx.fs, &input.extract.store_refs, &scope, &w.scope);
     let lint_findings = lints::lint(&ctx, &w);
     for f in store_findings {
         w.add(f);
@@ -333,7 +327,7 @@ fn summarize(collected: &[Collected], lints: &[Finding]) -> Vec<String> {
             (n.max(1), line)
         })
         .collect();
-    lines.sort_by(|a, b| b.0.cmp(&a.0));
+    lines.sort_by_key(|l| std::cmp::Reverse(l.0));
     let total = lines.len();
     let mut out: Vec<String> = lines.into_iter().take(2).map(|(_, l)| l).collect();
     if total > 2 {

@@ -149,6 +149,26 @@ mod tests {
         assert_eq!(p(&ok).unwrap().interp.len(), 251);
     }
 
+    proptest::proptest! {
+        // Seeds of past failures live beside this file, not at the top level.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+            )),
+            ..proptest::test_runner::Config::default()
+        })]
+        #[test]
+        fn never_panics_and_names_are_clean(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let mut head = b"#!".to_vec();
+            head.extend(tail);
+            if let Ok(sb) = parse(&head) {
+                // `#!\0…` names the empty path, which the kernel then fails to open (ENOENT).
+                proptest::prop_assert!(!sb.interp.contains([' ', '\t', '\0', '\n']));
+                proptest::prop_assert!(sb.interp.chars().count() < BINPRM_BUF_SIZE);
+            }
+        }
+    }
+
     #[test]
     fn env_programs() {
         assert_eq!(env_program("python3").as_deref(), Some("python3"));

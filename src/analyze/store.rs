@@ -38,6 +38,24 @@ pub fn store_name(store_path: &str) -> &str {
         .unwrap_or(store_path)
 }
 
+/// The fix for a missing store path: where it was unpacked instead when the bundle has
+/// it under another directory (a `/nix/store` closure deployed with `destination =
+/// "local/"`), else which package's closure it belongs to.
+pub fn fix_hint(fs: &RootFs, sp: &str, owner: Option<&str>) -> String {
+    for prefix in ["/local", "/alloc/data", "/alloc"] {
+        let there = format!("{prefix}{sp}");
+        if fs.resolve(&there).is_ok() {
+            return format!(
+                "add {sp} to the bundle at /nix/store: the artifact unpacked it at {there}; set the artifact's destination = \"/\" so store paths land where they are named"
+            );
+        }
+    }
+    match owner {
+        Some(o) => format!("add {sp} to the bundle: it is in the closure of {o}"),
+        None => format!("add {sp} to the bundle"),
+    }
+}
+
 /// The store paths the analysed closure lives in, closed over the references the
 /// bundle's files make: what Nix itself would call the closure.
 pub fn scope_closure(
@@ -79,23 +97,20 @@ pub fn scope_closure(
     scope
 }
 
-/// Every referenced store path missing from the root: an error when the analysed
-/// closure needs it (or `whole_bundle`: the check of every executable, where any file
-/// of the bundle counts), a warning when only files outside the closure mention it.
+/// Every referenced store path missing from the root: an error when a file of the
+/// analysed closure's store paths names it, a warning when only other files do.
 pub fn check_refs(
     fs: &RootFs,
     refs: &BTreeMap<String, BTreeSet<String>>,
     scope: &BTreeSet<String>,
     seed_files: &BTreeSet<String>,
-    whole_bundle: bool,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for (sp, files) in refs {
         if fs.resolve(sp).is_ok() {
             continue;
         }
-        let needed = whole_bundle
-            || scope.contains(sp)
+        let needed = scope.contains(sp)
             || files.iter().any(|f| {
                 seed_files.contains(f) || store_path_within(f).is_some_and(|s| scope.contains(&s))
             });
@@ -106,9 +121,10 @@ pub fn check_refs(
         };
         let referrers: Vec<String> = files.iter().cloned().collect();
         let shown: Vec<String> = referrers.iter().take(10).cloned().collect();
-        let first_owner = referrers
+        let owner = referrers
             .iter()
-            .find_map(|f| store_path_within(f))
+            .filter_map(|f| store_path_within(f))
+            .find(|owner| owner != sp)
             .map(|s| store_name(&s).to_owned());
         let mut msg = format!(
             "{} is referenced by {} file{} of the bundle but is neither in the bundle nor in chroot_env",
@@ -119,12 +135,7 @@ pub fn check_refs(
         if !needed {
             msg.push_str(" (none of them is in the analysed closure)");
         }
-        let hint = match first_owner {
-            Some(owner) => format!(
-                "add {sp} to the bundle: it is in the closure of {owner} (build the archive from `nix-store -qR` of the entrypoint)"
-            ),
-            None => format!("add {sp} to the bundle (build the archive from `nix-store -qR`)"),
-        };
+        let hint = fix_hint(fs, sp, owner.as_deref());
         out.push(
             Finding::new(severity, Kind::Missing, Cause::StoreReference, sp.clone())
                 .needed_by(shown)

@@ -116,6 +116,8 @@ fn classify(parent: BorrowedFd<'_>, comp: &[u8], i: usize, e: Errno) -> WalkErro
 /// How to treat an existing entry at the path of a new file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {
+    /// Fail with `EEXIST` (the caller then settles pending writes and retries).
+    Fail,
     /// go-getter: `O_TRUNC` the existing file (we refuse to follow a symlink there).
     Truncate,
     /// GNU tar: unlink it first so a hard link elsewhere is not written through.
@@ -134,7 +136,7 @@ pub fn create_file(
     let m = Mode::from_bits_truncate(mode & 0o1777);
     let flags = match existing {
         Existing::Truncate => base | OFlag::O_TRUNC,
-        Existing::Replace => base | OFlag::O_EXCL,
+        Existing::Replace | Existing::Fail => base | OFlag::O_EXCL,
     };
     match openat(dir, os(name), flags, m) {
         Ok(fd) => Ok(File::from(fd)),

@@ -17,11 +17,13 @@
 //! handles make a race harmless anyway.
 
 mod dest;
+mod pipe;
 pub mod sniff;
 pub mod storeref;
 mod unpack;
 mod untar;
 mod unzip;
+mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! the writes through [`super::dest`].
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +12,7 @@ use nix::errno::Errno;
 
 use super::dest::{self, Dest, Existing, WalkError};
 use super::storeref::{self, StoreRefScanner};
+use super::writer::{self, Writers};
 use super::{ArchiveError, ArchiveKind, ExtractMode, ExtractRequest, ExtractSummary, LinkEntry};
 use crate::finding::{Cause, Finding, Kind};
 use crate::taskdir::{Layer, LayerOrigin};
@@ -56,7 +57,6 @@ pub struct Position {
     pub unpacked: Arc<AtomicU64>,
 }
 
-const COPY_BUF: usize = 1 << 20;
 const FLATTEN_HINT: &str = "store links as files: build the bundle with `tar -h --hard-dereference` (the example repo writes `tar cvzhP --hard-dereference`)";
 
 pub struct Unpacker<'r> {
@@ -67,7 +67,7 @@ pub struct Unpacker<'r> {
     pub pos: Position,
     dest: Dest,
     scanner: StoreRefScanner,
-    buf: Vec<u8>,
+    writers: Writers,
     /// Directory entries: path → (mode, mtime); applied after all entries.
     dirs: HashMap<Vec<Vec<u8>>, (u32, Option<i64>)>,
     absolute: u64,
@@ -79,6 +79,26 @@ pub struct Unpacker<'r> {
     layers: Vec<Layer>,
     /// The entry being read, for error messages.
     pub current: Option<String>,
+}
+
+/// Read until `buf` is full or the entry ends.
+fn fill(data: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match data.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn with<'a>(parents: &[&'a [u8]], last: &'a [u8]) -> Vec<&'a [u8]> {
+    let mut all = parents.to_vec();
+    all.push(last);
+    all
 }
 
 pub fn lossy(b: &[u8]) -> String {
@@ -128,7 +148,10 @@ impl<'r> Unpacker<'r> {
             pos: Position::default(),
             dest,
             scanner: StoreRefScanner::new(),
-            buf: vec![0; COPY_BUF],
+            writers: Writers::new().map_err(|e| ArchiveError::Write {
+                path: req.dest.display().to_string(),
+                source: e,
+            })?,
             dirs: HashMap::new(),
             absolute: 0,
             first_absolute: None,
@@ -165,7 +188,7 @@ impl<'r> Unpacker<'r> {
             "corrupt archive"
         };
         let mut f = Finding::error(Kind::UnsafeEntry, Cause::Corrupt, path).message(format!(
-            "{what}: {err}, after {raw} bytes of `{}` ({unpacked} bytes of the unpacked {} stream){within}",
+            "{what}: {err}, having read {raw} bytes of `{}` and unpacked {unpacked} bytes of its {} stream{within}",
             self.req.source_name, self.container
         ));
         // What Go's readers return for the same input (io.ErrUnexpectedEOF, tar.ErrHeader).
@@ -520,11 +543,7 @@ impl<'r> Unpacker<'r> {
     ) -> Step<std::os::fd::OwnedFd> {
         match self.dest.dir(parents, true) {
             Ok(fd) => fd.try_clone_to_owned().map_err(|e| self.fatal(shown, e)),
-            Err(e) => {
-                let mut all = parents.to_vec();
-                all.push(last);
-                Err(self.walk_failure(e, &all, shown))
-            }
+            Err(e) => Err(self.walk_failure(e, &with(parents, last), shown)),
         }
     }
 
@@ -568,7 +587,10 @@ impl<'r> Unpacker<'r> {
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the entry split into parts, so `self` stays borrowable while `data` is read"
+    )]
     fn write_file(
         &mut self,
         parents: &[&[u8]],
@@ -579,36 +601,62 @@ impl<'r> Unpacker<'r> {
         task_path: &str,
         shown: &str,
     ) -> Step {
-        let dir = self.parent(parents, last, shown)?;
         let existing = match self.req.mode {
             ExtractMode::Nomad => Existing::Truncate,
             ExtractMode::Tar => Existing::Replace,
         };
-        let mut file = match dest::create_file(dir.as_fd(), last, mode, existing) {
-            Ok(f) => f,
-            Err(e) => return Err(self.create_failure(e, parents, last, shown)),
+        let writers = &mut self.writers;
+        let created = self.dest.dir(parents, true).map(|dir| {
+            match dest::create_file(dir, last, mode, Existing::Fail) {
+                // The path was unpacked before: let its queued writes land first.
+                Err(Errno::EEXIST) => {
+                    writers.flush();
+                    dest::create_file(dir, last, mode, existing)
+                }
+                r => r,
+            }
+        });
+        let file = match created {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => return Err(self.create_failure(e, parents, last, shown)),
+            Err(e) => return Err(self.walk_failure(e, &with(parents, last), shown)),
         };
-        let mut buf = std::mem::take(&mut self.buf);
+        let file = Arc::new(file);
+        let path: Arc<str> = Arc::from(task_path);
+        let slot = self.writers.slot();
         self.scanner.reset();
         let cap = self.req.safety.max_unpacked_bytes;
+        let mut off = 0u64;
         let outcome: Step = loop {
-            let n = match data.read(&mut buf) {
-                Ok(0) => break Ok(()),
+            let mut buf = self.writers.block();
+            let n = match fill(data, &mut buf) {
+                Ok(0) => {
+                    self.writers.give_back(buf);
+                    break Ok(());
+                }
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => break Err(self.corrupt(&e)),
+                Err(e) => {
+                    self.writers.give_back(buf);
+                    break Err(self.corrupt(&e));
+                }
             };
             self.written += n as u64;
             if self.written > cap {
+                self.writers.give_back(buf);
                 break Err(self.size_cap(shown, self.written));
             }
             self.scanner.feed(&buf[..n]);
-            if let Err(e) = file.write_all(&buf[..n]) {
-                break Err(self.fatal(task_path, e));
+            self.writers.write(slot, &file, off, buf, n, &path);
+            off += n as u64;
+            if n < writer::BLOCK {
+                break Ok(());
             }
         };
-        self.buf = buf;
+        self.writers.finish(slot, file, mode, mtime, path);
         outcome?;
+        if let Some((p, e)) = self.writers.failure() {
+            return Err(self.fatal(&p, e));
+        }
         self.summary.unpacked_bytes = self.written;
         for r in self.scanner.finish() {
             self.summary
@@ -617,13 +665,19 @@ impl<'r> Unpacker<'r> {
                 .or_default()
                 .insert(task_path.to_owned());
         }
-        dest::finish_file(file.as_fd(), mode, mtime).map_err(|e| self.fatal(task_path, e))
+        Ok(())
     }
 
     fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
-        let dir = self.parent(parents, last, shown)?;
-        dest::symlink(dir.as_fd(), last, target)
-            .map_err(|e| self.create_failure(e, parents, last, shown))
+        let made = self
+            .dest
+            .dir(parents, true)
+            .map(|dir| dest::symlink(dir, last, target));
+        match made {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.create_failure(e, parents, last, shown)),
+            Err(e) => Err(self.walk_failure(e, &with(parents, last), shown)),
+        }
     }
 
     /// GNU tar: a hard link names an earlier member; its target is resolved inside the
@@ -679,6 +733,10 @@ impl<'r> Unpacker<'r> {
     /// absolute-name note, and the result.
     pub fn finish(mut self, outcome: Step) -> Result<ExtractSummary, ArchiveError> {
         self.current = None;
+        self.writers.flush();
+        if let Some((path, source)) = self.writers.failure() {
+            return Err(ArchiveError::Write { path, source });
+        }
         match outcome {
             Err(Halt::Fatal(e)) => return Err(e),
             Err(Halt::Rejected) => {}

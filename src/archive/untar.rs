@@ -30,7 +30,7 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-fn decoder(file: File, kind: ArchiveKind, raw: Arc<AtomicU64>) -> io::Result<Box<dyn Read>> {
+fn decoder(file: File, kind: ArchiveKind, raw: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
     let buffered = BufReader::with_capacity(
         READ_BUF,
         Counted {
@@ -50,7 +50,11 @@ fn decoder(file: File, kind: ArchiveKind, raw: Arc<AtomicU64>) -> io::Result<Box
 }
 
 pub fn run(u: &mut Unpacker<'_>, file: File, kind: ArchiveKind) -> Step {
-    let stream = match decoder(file, kind, u.pos.raw.clone()) {
+    let stream: Box<dyn Read> = match decoder(file, kind, u.pos.raw.clone()) {
+        Ok(d) if kind != ArchiveKind::Tar => match super::pipe::Pipelined::new(d) {
+            Ok(p) => Box::new(p),
+            Err(e) => return Err(u.corrupt(&e)),
+        },
         Ok(d) => d,
         Err(e) => return Err(u.corrupt(&e)),
     };
@@ -69,9 +73,12 @@ pub fn run(u: &mut Unpacker<'_>, file: File, kind: ArchiveKind) -> Step {
             count += 1;
             if count > limit {
                 let msg = format!("tar archive contains too many files: {count} > {limit}");
-                let at = u.current.clone().unwrap_or_default();
                 return Err(u.reject(
-                    Finding::error(Kind::Artifact, Cause::FileCountLimit, at)
+                    Finding::error(
+                        Kind::Artifact,
+                        Cause::FileCountLimit,
+                        u.req.source_name.to_owned(),
+                    )
                         .message(format!(
                             "{msg}: go-getter counts every entry (directories too) and fails once an archive has {limit} or more (client `artifact {{ decompression_file_count_limit = {limit} }}`)"
                         ))

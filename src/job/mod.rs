@@ -39,7 +39,7 @@ use crate::check;
 use crate::cli::{AgentEnvArg, Format, JobArgs};
 use crate::config::{AgentEnv, Artifact, CheckOptions, JobType, Network, TaskSpec};
 use crate::error::{Error, ExitCode};
-use crate::finding::{Cause, Finding, Kind, Report, SCHEMA_VERSION, Severity, TaskInfo, Verdict};
+use crate::finding::{Cause, Finding, Kind, Report, SCHEMA_VERSION, Severity, Verdict};
 use crate::nomad;
 use crate::report;
 use crate::taskenv::{self, HostUser};
@@ -936,22 +936,7 @@ pub fn check_task(t: &PlannedTask) -> Report {
     let mut report = if t.blocked {
         // The artifact hook fails before the task starts: nothing to unpack or run.
         let mut r = Report::new(opts.nomad_version);
-        r.task = TaskInfo {
-            name: opts.task.name.clone(),
-            group: opts.task.group.clone(),
-            destination: opts
-                .artifacts
-                .first()
-                .map(|a| a.destination.clone())
-                .unwrap_or_default(),
-            command: opts.task.command.clone(),
-            args: opts.task.args.clone(),
-            resolved_command: None,
-            user: opts.task.user.clone(),
-            chroot_env: opts.chroot_env.entries.clone(),
-            env: t.env.clone(),
-            secrets_dir: None,
-        };
+        r.task = check::task_info(opts, &t.env);
         r
     } else {
         match check::run(opts) {

@@ -1,0 +1,197 @@
+//! File contents are written by a small pool of threads, so the page-cache copies and
+//! block allocation of one file overlap with reading and creating the next (`tar xzf`
+//! gets the same overlap from gzip running beside tar).
+//!
+//! The reading thread still creates every file (through [`super::dest`]) and decides
+//! everything; writers only `pwrite` into descriptors they are given, then apply the
+//! mode and mtime when told the file is complete. All chunks of one file go to the same
+//! writer, in order. Memory is bounded by a fixed pool of blocks that writers hand
+//! back. [`Writers::flush`] waits until every queued write is done; dropping the pool
+//! joins its threads.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+pub const BLOCK: usize = 1 << 20;
+const BLOCKS: usize = 12;
+const THREADS: usize = 2;
+
+enum Job {
+    Chunk {
+        file: Arc<File>,
+        off: u64,
+        buf: Vec<u8>,
+        len: usize,
+        path: Arc<str>,
+    },
+    Finish {
+        file: Arc<File>,
+        mode: u32,
+        mtime: Option<i64>,
+        path: Arc<str>,
+    },
+    Flush(SyncSender<()>),
+}
+
+/// The first write error, with the task path it happened on.
+pub type Failure = Arc<Mutex<Option<(String, io::Error)>>>;
+
+pub struct Writers {
+    jobs: Vec<SyncSender<Job>>,
+    free: Receiver<Vec<u8>>,
+    giveback: SyncSender<Vec<u8>>,
+    failure: Failure,
+    threads: Vec<JoinHandle<()>>,
+    next: usize,
+}
+
+impl Writers {
+    pub fn new() -> io::Result<Writers> {
+        let (giveback, free) = sync_channel::<Vec<u8>>(BLOCKS);
+        for _ in 0..BLOCKS {
+            let _ = giveback.try_send(vec![0; BLOCK]);
+        }
+        let failure: Failure = Arc::default();
+        let mut jobs = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..THREADS {
+            let (tx, rx) = sync_channel::<Job>(BLOCKS);
+            let back = giveback.clone();
+            let fail = failure.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("unpack-write-{i}"))
+                    .spawn(move || work(rx, back, fail))?,
+            );
+            jobs.push(tx);
+        }
+        Ok(Writers {
+            jobs,
+            free,
+            giveback,
+            failure,
+            threads,
+            next: 0,
+        })
+    }
+
+    /// A free block (waits for a writer to hand one back).
+    pub fn block(&mut self) -> Vec<u8> {
+        self.free.recv().unwrap_or_else(|_| vec![0; BLOCK])
+    }
+
+    pub fn give_back(&mut self, buf: Vec<u8>) {
+        let _ = self.giveback.try_send(buf);
+    }
+
+    /// The writer for the next file.
+    pub fn slot(&mut self) -> usize {
+        self.next = (self.next + 1) % self.jobs.len();
+        self.next
+    }
+
+    pub fn write(
+        &mut self,
+        slot: usize,
+        file: &Arc<File>,
+        off: u64,
+        buf: Vec<u8>,
+        len: usize,
+        path: &Arc<str>,
+    ) {
+        let _ = self.jobs[slot].send(Job::Chunk {
+            file: file.clone(),
+            off,
+            buf,
+            len,
+            path: path.clone(),
+        });
+    }
+
+    pub fn finish(
+        &mut self,
+        slot: usize,
+        file: Arc<File>,
+        mode: u32,
+        mtime: Option<i64>,
+        path: Arc<str>,
+    ) {
+        let _ = self.jobs[slot].send(Job::Finish {
+            file,
+            mode,
+            mtime,
+            path,
+        });
+    }
+
+    /// Wait until every job queued so far is done.
+    pub fn flush(&mut self) {
+        let acks: Vec<_> = self
+            .jobs
+            .iter()
+            .filter_map(|tx| {
+                let (ack_tx, ack_rx) = sync_channel(1);
+                tx.send(Job::Flush(ack_tx)).ok().map(|()| ack_rx)
+            })
+            .collect();
+        for a in acks {
+            let _ = a.recv();
+        }
+    }
+
+    /// The first write error so far, if any.
+    pub fn failure(&self) -> Option<(String, io::Error)> {
+        self.failure.lock().ok()?.take()
+    }
+}
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        self.jobs.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn work(rx: Receiver<Job>, back: SyncSender<Vec<u8>>, failure: Failure) {
+    let fail = |path: &str, e: io::Error| {
+        if let Ok(mut f) = failure.lock() {
+            f.get_or_insert((path.to_owned(), e));
+        }
+    };
+    for job in rx {
+        match job {
+            Job::Chunk {
+                file,
+                off,
+                buf,
+                len,
+                path,
+            } => {
+                if let Err(e) = file.write_all_at(&buf[..len], off) {
+                    fail(&path, e);
+                }
+                let _ = back.try_send(buf);
+            }
+            Job::Finish {
+                file,
+                mode,
+                mtime,
+                path,
+            } => {
+                if let Err(e) = super::dest::finish_file(file.as_fd(), mode, mtime) {
+                    fail(&path, e.into());
+                }
+            }
+            Job::Flush(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+}
