@@ -354,3 +354,33 @@ fn extract_zip_name_with_nul_is_a_finding() {
         tar.findings
     );
 }
+
+/// Found by reading `dynamic_from_segments` while the `elf` fuzz target ran (the inputs
+/// are hand-made, 234 bytes each): an ELF without section headers whose `PT_LOAD`
+/// `p_vaddr + p_filesz`, or whose `DT_STRTAB` offset plus a `DT_NEEDED` value, passes
+/// `u64::MAX` panicked with "attempt to add with overflow" (debug builds; release
+/// builds wrapped to a wrong offset). Now the string is "out of range".
+#[test]
+fn elf_segment_address_overflow_is_malformed() {
+    use nomad_chroot_check::analyze::elf::{self, ElfError};
+    for (f, bytes) in [
+        ("va", &include_bytes!("regressions/elf-vaddr-overflow")[..]),
+        (
+            "off",
+            &include_bytes!("regressions/elf-strtab-offset-overflow")[..],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join(f);
+        fs::write(&p, bytes).unwrap();
+        match elf::parse(&p) {
+            // No string table reachable: nothing read, no panic.
+            Ok(info) => assert!(info.needed.is_empty(), "{f}: {info:?}"),
+            Err(e) => assert_eq!(
+                e,
+                ElfError::Malformed("dynamic string out of range".into()),
+                "{f}"
+            ),
+        }
+    }
+}

@@ -143,6 +143,9 @@ def text_seeds():
         b'      config { command = "${NOMAD_TASK_DIR}/app" }\n'
         b'      template { data = file("motd.txt") destination = "local/m" }\n'
         b'      artifact { source = "file:///b.tar.gz" }\n    }\n  }\n}\n')
+    for p in sorted((REPO / "fixtures/specs").glob("*.toml")):
+        if p.stat().st_size <= 16384:
+            put("testspec", p.read_bytes())
     put("clientconfig", b'\x00client {\n  enabled = true\n  chroot_env {\n    "/bin" = "/bin"\n'
         b'    "/etc" = "/etc"\n  }\n  options = { "fingerprint.denylist" = "env_aws" }\n}\n'
         b'plugin "raw_exec" { config { enabled = true } }\ndatacenter = "dc1"\n')
