@@ -313,6 +313,15 @@ impl RootFs {
     }
 
     fn walk(&self, cwd: &str, path: &str, follow_final: bool) -> Result<Resolved, ResolveError> {
+        // The kernel refuses an empty path with ENOENT (`getname`), e.g. the interpreter
+        // of `#!\0`; it is not the cwd.
+        if path.is_empty() {
+            return Err(ResolveError {
+                kind: ResolveErrorKind::NotFound,
+                component: String::new(),
+                links: Vec::new(),
+            });
+        }
         let mut remaining: Vec<String> = Vec::new();
         push_components(&mut remaining, path);
         let mut cur: Vec<String> = if path.starts_with('/') {
@@ -330,6 +339,9 @@ impl RootFs {
         // `remaining` is a stack: the next component is at the end.
         remaining.reverse();
         while let Some(c) = remaining.pop() {
+            if c == "." {
+                continue;
+            }
             if c == ".." {
                 cur.pop();
                 continue;
@@ -428,6 +440,9 @@ impl RootFs {
             }
         };
         while let Some(c) = remaining.pop() {
+            if c == "." {
+                continue;
+            }
             if c == ".." {
                 if cur.pop().is_none() {
                     let mut p = self.root.join("..");
@@ -535,12 +550,15 @@ fn split(p: &str) -> Vec<String> {
     out
 }
 
+/// The components of `p`, keeping `.` and turning a trailing `/` into `.`: the kernel
+/// requires the component before either to be a directory (`a/.` and `a/` are
+/// `ENOTDIR` when `a` is a file), so the walks skip a `.` only after that check.
 fn push_components(out: &mut Vec<String>, p: &str) {
-    out.extend(
-        p.split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .map(str::to_owned),
-    );
+    let start = out.len();
+    out.extend(p.split('/').filter(|c| !c.is_empty()).map(str::to_owned));
+    if p.ends_with('/') && out.len() > start && out.last().is_some_and(|c| c != "." && c != "..") {
+        out.push(".".to_owned());
+    }
 }
 
 /// Lexically join a directory and a path the way ld.so and the kernel see a relative

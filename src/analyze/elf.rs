@@ -290,8 +290,11 @@ where
         phdrs.iter().find_map(|ph| {
             let va: u64 = ph.p_vaddr(endian).into();
             let sz: u64 = ph.p_filesz(endian).into();
-            (ph.p_type(endian) == elf::PT_LOAD && addr >= va && addr < va + sz)
-                .then(|| addr - va + Into::<u64>::into(ph.p_offset(endian)))
+            // Checked: the fields are the file's, and may be anything.
+            let off: u64 = ph.p_offset(endian).into();
+            (ph.p_type(endian) == elf::PT_LOAD && addr >= va && addr - va < sz)
+                .then(|| (addr - va).checked_add(off))
+                .flatten()
         })
     };
     let strtab = dyns
@@ -308,9 +311,11 @@ where
         }
         let off: u64 = d.d_val(endian).into();
         let s = || -> Result<String, ElfError> {
-            data.read_bytes_at_until(strtab + off..u64::MAX, 0)
+            strtab
+                .checked_add(off)
+                .and_then(|at| data.read_bytes_at_until(at..u64::MAX, 0).ok())
                 .map(|b| String::from_utf8_lossy(b).into_owned())
-                .map_err(|()| ElfError::Malformed("dynamic string out of range".into()))
+                .ok_or_else(|| ElfError::Malformed("dynamic string out of range".into()))
         };
         apply_dyn(info, tag, off, s)?;
     }

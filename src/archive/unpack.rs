@@ -281,6 +281,25 @@ impl<'r> Unpacker<'r> {
         if self.written.saturating_add(e.size) > safety.max_unpacked_bytes {
             return Err(self.size_cap(&shown, self.written.saturating_add(e.size)));
         }
+        // Only zip names (tar names end at a NUL) and link targets can hold a NUL byte;
+        // Go's `os.OpenFile`/`MkdirAll` refuse such a path with EINVAL.
+        let link_nul = match &e.body {
+            Body::Symlink(t) | Body::HardLink(t) => {
+                self.req.mode == ExtractMode::Tar && t.contains(&0)
+            }
+            _ => false,
+        };
+        if e.name.contains(&0) || link_nul {
+            let what = if link_nul { "link target" } else { "name" };
+            let msg = format!("open {}: invalid argument", self.req.dest_in_task);
+            return Err(self.reject(
+                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.clone())
+                    .message(format!(
+                        "the entry's {what} contains a NUL byte, which no path can hold: Nomad fails the download (`{msg}`)"
+                    ))
+                    .nomad_error(msg),
+            ));
+        }
         if e.name.first() == Some(&b'/') {
             self.absolute += 1;
             self.first_absolute.get_or_insert_with(|| shown.clone());
@@ -498,6 +517,10 @@ impl<'r> Unpacker<'r> {
                         .hint(FLATTEN_HINT),
                 )
             }
+            WalkError::Io(i, Errno::ENAMETOOLONG) => {
+                let at = self.task_path(&comps[..=i]);
+                self.name_too_long(&at, shown, "mkdir")
+            }
             WalkError::Io(i, e) => {
                 let at = self.task_path(&comps[..=i]);
                 self.fatal(&at, e)
@@ -546,8 +569,22 @@ impl<'r> Unpacker<'r> {
                         .nomad_error(msg),
                 )
             }
+            Errno::ENAMETOOLONG => self.name_too_long(&full, shown, "open"),
             e => self.fatal(&full, e),
         }
+    }
+
+    /// A component over `NAME_MAX` (255 bytes), or a link target over `PATH_MAX`: the
+    /// bundle's fault, and Nomad's download fails the same way.
+    fn name_too_long(&mut self, at: &str, shown: &str, call: &str) -> Halt {
+        let msg = format!("{call} {at}: file name too long");
+        self.reject(
+            Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
+                .message(format!(
+                    "a name in `{shown}` is longer than Linux allows (255 bytes a component, 4095 a link target): Nomad fails the download with `{msg}`"
+                ))
+                .nomad_error(msg),
+        )
     }
 
     #[expect(
@@ -679,6 +716,15 @@ impl<'r> Unpacker<'r> {
             Err(Errno::ENOENT) => Err(self.reject(escape(format!(
                 "hard link target `{t}` is not an earlier entry of the archive"
             )))),
+            // linkat(2) on a directory (GNU tar: "Cannot hard link to `a`: Operation
+            // not permitted"): the bundle's fault, not the work dir's.
+            Err(Errno::EPERM) => Err(self.reject(
+                Finding::error(Kind::UnsafeEntry, Cause::UnpackFailure, shown.to_owned()).message(
+                    format!(
+                        "hard link target `{t}` is a directory; a hard link cannot name a directory"
+                    ),
+                ),
+            )),
             Err(e) => Err(self.create_failure(e, parents, last, shown)),
         }
     }

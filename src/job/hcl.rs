@@ -533,15 +533,33 @@ impl Evaluator {
         let path = self.base_dir.join(p);
         let meta = std::fs::metadata(&path)
             .map_err(|e| format!("file(\"{p}\"): cannot read `{}`: {e}", path.display()))?;
-        if meta.len() > MAX_JOBFILE_BYTES {
+        // A device or FIFO (`/dev/zero`, `/dev/stdin`) would be read forever or block:
+        // only regular files, and never more than the cap whatever `st_size` says
+        // (`/proc` files report 0).
+        if !meta.is_file() {
             return Err(format!(
-                "file(\"{p}\"): `{}` is larger than {MAX_JOBFILE_BYTES} bytes",
+                "file(\"{p}\"): `{}` is not a regular file",
                 path.display()
             ));
         }
-        std::fs::read_to_string(&path)
-            .map(Value::String)
-            .map_err(|e| format!("file(\"{p}\"): cannot read `{}`: {e}", path.display()))
+        let too_big = || {
+            format!(
+                "file(\"{p}\"): `{}` is larger than {MAX_JOBFILE_BYTES} bytes",
+                path.display()
+            )
+        };
+        if meta.len() > MAX_JOBFILE_BYTES {
+            return Err(too_big());
+        }
+        use std::io::Read as _;
+        let mut text = String::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_JOBFILE_BYTES + 1).read_to_string(&mut text))
+            .map_err(|e| format!("file(\"{p}\"): cannot read `{}`: {e}", path.display()))?;
+        if text.len() as u64 > MAX_JOBFILE_BYTES {
+            return Err(too_big());
+        }
+        Ok(Value::String(text))
     }
 
     fn unsupported_block(&self, ident: &str, where_: &str) -> JobError {

@@ -1,0 +1,386 @@
+//! One test per bug the fuzzers and property tests found (issue 8), each replaying the
+//! input that found it. `ci/fuzz` finds them; these keep them fixed in `cargo test`.
+
+use std::fs;
+
+use nomad_chroot_check::rootfs::{ResolveErrorKind, RootFs};
+
+/// Found by `tests/properties.rs` `resolver_agrees_with_a_real_chroot`: `/t/a/.` with
+/// `a` a file resolved to `/t/a`, where the kernel says `ENOTDIR` (the component before
+/// `.`, `..` or a trailing `/` must be a directory). The resolver dropped `.` and a
+/// trailing slash before walking.
+#[test]
+fn resolver_dot_or_trailing_slash_after_a_file_is_enotdir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::create_dir_all(root.join("t/d")).unwrap();
+    fs::write(root.join("t/a"), b"a file").unwrap();
+    std::os::unix::fs::symlink("a/.", root.join("t/l")).unwrap();
+    std::os::unix::fs::symlink("d", root.join("t/ld")).unwrap();
+    let fs_ = RootFs::with_layers(root, Vec::new());
+    for q in ["/t/a/.", "/t/a/", "/t/a/..", "/t/a/./x", "/t/l", "/t/l/"] {
+        let e = fs_.resolve(q).map(|r| r.task_path).unwrap_err();
+        assert_eq!(e.kind, ResolveErrorKind::NotDir, "{q}");
+        // Checked against the kernel itself.
+        let host = format!("{}{q}", root.display());
+        assert_eq!(
+            fs::metadata(&host).unwrap_err().raw_os_error(),
+            Some(libc::ENOTDIR),
+            "{host}"
+        );
+    }
+    // Directories still resolve, through `.`, `..` and a trailing slash.
+    for (q, want) in [
+        ("/t/d/.", "/t/d"),
+        ("/t/d/", "/t/d"),
+        ("/t/d/../a", "/t/a"),
+        ("/t/ld/", "/t/d"),
+        ("/./t/./a", "/t/a"),
+        ("/t/..", "/"),
+    ] {
+        assert_eq!(fs_.resolve(q).unwrap().task_path, want, "{q}");
+    }
+    // lstat semantics keep a final link unless a trailing slash forces it.
+    assert_eq!(fs_.resolve_nofollow("/t/ld").unwrap().task_path, "/t/ld");
+    assert_eq!(fs_.resolve_nofollow("/t/ld/").unwrap().task_path, "/t/d");
+}
+
+/// Found by reading the jobspec fuzz target's reach (`file()` reads host paths): a
+/// jobspec with `file("/dev/zero")` made the reader allocate until the machine ran out
+/// of memory (`st_size` is 0, so the size check passed), and `file("/dev/stdin")` or a
+/// FIFO blocked forever. `file()` now reads regular files only, at most the cap.
+#[test]
+fn hcl_file_function_refuses_devices_and_fifos() {
+    use nomad_chroot_check::job::{self, hcl::VarInputs};
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (source, why) in [
+        ("/dev/zero".to_owned(), "is not a regular file"),
+        (fifo.display().to_string(), "is not a regular file"),
+        ("/dev/null".to_owned(), "is not a regular file"),
+    ] {
+        let jobfile = tmp.path().join("job.nomad.hcl");
+        fs::write(
+            &jobfile,
+            format!(
+                "job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n      config {{ command = \"/bin/sh\" }}\n      template {{\n        data = file(\"{source}\")\n        destination = \"local/x\"\n      }}\n    }}\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        // A thread, so a regression fails the test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                job::load(&jobfile, &VarInputs::default())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            );
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("file(\"{source}\") still blocks"));
+        let err = r.expect_err(&source);
+        assert!(err.contains(why) && err.contains(&source), "{err}");
+    }
+    // A regular file is still read.
+    fs::write(tmp.path().join("cmd.txt"), "/local/hello-from-file").unwrap();
+    let jobfile = tmp.path().join("ok.nomad.hcl");
+    fs::write(
+        &jobfile,
+        "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config { command = file(\"cmd.txt\") }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let spec = job::load(&jobfile, &VarInputs::default()).unwrap();
+    assert!(format!("{spec:?}").contains("/local/hello-from-file"));
+}
+
+/// Unpack `bytes` named `name` into a fresh `dest` (the temp dir is returned to keep it).
+fn extract_bytes(
+    name: &str,
+    bytes: &[u8],
+    mode: nomad_chroot_check::archive::ExtractMode,
+) -> (
+    tempfile::TempDir,
+    Result<nomad_chroot_check::archive::ExtractSummary, nomad_chroot_check::archive::ArchiveError>,
+) {
+    use nomad_chroot_check::archive::{self, ExtractRequest};
+    use nomad_chroot_check::config::{ArtifactLimits, SafetyLimits};
+    use nomad_chroot_check::nomad::NomadVersion;
+    use nomad_chroot_check::taskdir::ChrootEnv;
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join(name);
+    fs::write(&bundle, bytes).unwrap();
+    let dest = tmp.path().join("dest");
+    fs::create_dir(&dest).unwrap();
+    let version = NomadVersion::NEWEST;
+    let r = archive::extract(&ExtractRequest {
+        bundle: &bundle,
+        source_name: name,
+        archive: None,
+        dest: &dest,
+        dest_in_task: "/local",
+        mode,
+        version,
+        limits: ArtifactLimits::nomad_default(version),
+        safety: SafetyLimits::default(),
+        chroot_env: &ChrootEnv::none(),
+    });
+    (tmp, r)
+}
+
+/// A tar of header-only entries (name, typeflag, link name) with raw names.
+fn raw_tar(entries: &[(&str, u8, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, link) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_mode(0o755);
+        h.set_entry_type(tar::EntryType::new(*kind));
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Found by reading what the `extract` fuzz target asserts (`extract` fails only when
+/// the work dir cannot be written): in `--extract tar` mode a hard link whose target is
+/// a directory entry made `linkat(2)` fail with `EPERM`, reported as "cannot write the
+/// work dir" (exit 2) instead of a finding on the bundle.
+#[test]
+fn tar_mode_hard_link_to_a_directory_is_a_finding() {
+    use nomad_chroot_check::archive::ExtractMode;
+    let bytes = raw_tar(&[("a/", b'5', ""), ("h", b'1', "a")]);
+    let (_tmp, r) = extract_bytes("b.tar", &bytes, ExtractMode::Tar);
+    let s = r.expect("a bundle problem is a finding, not a work-dir error");
+    assert!(s.rejected, "{:#?}", s.findings);
+    assert!(
+        s.findings.iter().any(|f| f.path == "h"
+            && f.message
+                .as_deref()
+                .is_some_and(|m| m.contains("is a directory"))),
+        "{:#?}",
+        s.findings
+    );
+}
+
+/// Replay an input of the `extract` fuzz target: byte 0 picks the name (bits 0-2),
+/// whether the rest is compressed first (bit 3), and the archive option (bit 4);
+/// Nomad's newest rules, `/local`. Both modes; returns the summaries.
+fn replay_extract(input: &[u8]) -> Vec<nomad_chroot_check::archive::ExtractSummary> {
+    use nomad_chroot_check::archive::ExtractMode;
+    use std::io::Write;
+    const NAMES: [&str; 8] = [
+        "b.tar",
+        "b.tar.gz",
+        "b.tgz",
+        "b.tar.bz2",
+        "b.tar.xz",
+        "b.tar.zst",
+        "b.zip",
+        "bundle",
+    ];
+    let (sel, payload) = input.split_first().unwrap();
+    let name = NAMES[(sel & 7) as usize];
+    let bytes = if sel & 8 == 0 {
+        payload.to_vec()
+    } else if name.ends_with("gz") {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(payload).unwrap();
+        e.finish().unwrap()
+    } else if name.ends_with(".zst") {
+        zstd::encode_all(payload, 1).unwrap()
+    } else {
+        panic!("add the compressor for {name}")
+    };
+    [ExtractMode::Nomad, ExtractMode::Tar]
+        .into_iter()
+        .map(|mode| {
+            let (tmp, r) = extract_bytes(name, &bytes, mode);
+            let s = r.unwrap_or_else(|e| {
+                panic!("{mode:?}: a bundle problem became a work-dir error: {e}")
+            });
+            let mut top: Vec<_> = fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            top.sort();
+            assert_eq!(top, [name, "dest"]);
+            s
+        })
+        .collect()
+}
+
+/// Found by the `extract` fuzz target in its first minute (from a seed): a PAX name
+/// with a 300-byte component made `mkdirat`/`openat` fail with `ENAMETOOLONG`, which
+/// was reported as "cannot write the work dir" (exit 2). It is the bundle's fault, and
+/// Nomad's download fails on it too: now a rejecting finding.
+#[test]
+fn extract_component_longer_than_name_max_is_a_finding() {
+    let input = include_bytes!("regressions/extract-component-longer-than-name-max");
+    for s in replay_extract(input) {
+        assert!(s.rejected);
+        let f = s
+            .findings
+            .iter()
+            .find(|f| {
+                f.nomad_error
+                    .as_deref()
+                    .is_some_and(|e| e.ends_with("file name too long"))
+            })
+            .unwrap_or_else(|| panic!("{:#?}", s.findings));
+        assert!(f.path.starts_with("ppp"), "{f:?}");
+    }
+    // A directory component, and a link target over PATH_MAX (tar mode keeps links).
+    let long = "d".repeat(256);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(0);
+    h.set_mode(0o644);
+    b.append_data(&mut h, format!("{long}/f"), &[][..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "l", "t".repeat(5000)).unwrap();
+    let bytes = b.into_inner().unwrap();
+    let mut input = vec![0u8];
+    input.extend_from_slice(&bytes);
+    for s in replay_extract(&input) {
+        assert!(s.rejected, "{:#?}", s.findings);
+    }
+}
+
+/// Found by the `shebang` fuzz target (the empty input): `#!` followed by NUL parses (as the kernel's `load_script` does) to the interpreter "", which the
+/// kernel then fails to open with ENOENT. The resolver took "" for the cwd (a
+/// directory); it now says ENOENT as `getname` does.
+#[test]
+fn shebang_with_empty_interpreter_is_enoent() {
+    use nomad_chroot_check::analyze::shebang;
+    let sb = shebang::parse(b"#!").unwrap();
+    assert_eq!(sb.interp, "");
+    let tmp = tempfile::tempdir().unwrap();
+    let fs_ = RootFs::with_layers(tmp.path(), Vec::new());
+    assert_eq!(
+        fs_.resolve("").unwrap_err().kind,
+        ResolveErrorKind::NotFound
+    );
+    assert_eq!(
+        fs_.resolve_at("/", "").unwrap_err().kind,
+        ResolveErrorKind::NotFound
+    );
+    assert!(fs_.resolve("/").is_ok());
+}
+
+/// The `storeref` fuzz target hung on this input: chunk sizes of 0 fed empty chunks
+/// forever. A harness bug (the target now always moves on), kept so the input stays in
+/// the corpus: the scanner itself must agree with the reference on it.
+#[test]
+fn storeref_zero_chunk_sizes() {
+    use nomad_chroot_check::archive::storeref::{StoreRefScanner, scan_all};
+    let input = include_bytes!("regressions/storeref-zero-chunk-sizes");
+    let buf = &input[8..];
+    let mut s = StoreRefScanner::new();
+    for b in buf.chunks(1) {
+        s.feed(&[]);
+        s.feed(b);
+    }
+    let got = s.finish();
+    assert_eq!(got, scan_all(buf));
+    let re = regex::bytes::Regex::new(r"(?-u)/nix/store/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+")
+        .unwrap();
+    let want: std::collections::BTreeSet<String> = re
+        .find_iter(buf)
+        .map(|m| String::from_utf8(m.as_bytes().to_vec()).unwrap())
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// Found by the `extract` fuzz target: a zip whose central directory names an entry
+/// `\0\0\0\0` (zip names may hold NUL bytes, tar names end at one). Opening the path
+/// failed with EINVAL, reported as "cannot write the work dir" (exit 2); Go's
+/// `os.OpenFile` fails the same way, so it is now a rejecting finding. A symlink target
+/// with a NUL in `--extract tar` mode is refused the same way.
+#[test]
+fn extract_zip_name_with_nul_is_a_finding() {
+    let input = include_bytes!("regressions/extract-zip-name-with-nul");
+    for s in replay_extract(input) {
+        assert!(s.rejected);
+        assert!(
+            s.findings
+                .iter()
+                .any(|f| f.message.as_deref().is_some_and(|m| m.contains("NUL byte"))),
+            "{:#?}",
+            s.findings
+        );
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_path("l").unwrap();
+    h.set_cksum();
+    // A PAX `linkpath` may hold a NUL where the ustar field cannot.
+    let mut pax = tar::Header::new_ustar();
+    let record = b"16 linkpath=a\0b\n";
+    pax.set_entry_type(tar::EntryType::XHeader);
+    pax.set_size(record.len() as u64);
+    pax.set_path("PaxHeader/l").unwrap();
+    pax.set_cksum();
+    b.append(&pax, &record[..]).unwrap();
+    b.append(&h, &[][..]).unwrap();
+    let mut input = vec![0u8];
+    input.extend_from_slice(&b.into_inner().unwrap());
+    let [nomad, tar] = &replay_extract(&input)[..] else {
+        unreachable!()
+    };
+    assert!(!nomad.rejected, "{:#?}", nomad.findings);
+    assert!(
+        tar.rejected
+            && tar.findings.iter().any(|f| f
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("link target contains a NUL byte"))),
+        "{:#?}",
+        tar.findings
+    );
+}
+
+/// Found by reading `dynamic_from_segments` while the `elf` fuzz target ran (the inputs
+/// are hand-made, 234 bytes each): an ELF without section headers whose `PT_LOAD`
+/// `p_vaddr + p_filesz`, or whose `DT_STRTAB` offset plus a `DT_NEEDED` value, passes
+/// `u64::MAX` panicked with "attempt to add with overflow" (debug builds; release
+/// builds wrapped to a wrong offset). Now the string is "out of range".
+#[test]
+fn elf_segment_address_overflow_is_malformed() {
+    use nomad_chroot_check::analyze::elf::{self, ElfError};
+    for (f, bytes) in [
+        ("va", &include_bytes!("regressions/elf-vaddr-overflow")[..]),
+        (
+            "off",
+            &include_bytes!("regressions/elf-strtab-offset-overflow")[..],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join(f);
+        fs::write(&p, bytes).unwrap();
+        match elf::parse(&p) {
+            // No string table reachable: nothing read, no panic.
+            Ok(info) => assert!(info.needed.is_empty(), "{f}: {info:?}"),
+            Err(e) => assert_eq!(
+                e,
+                ElfError::Malformed("dynamic string out of range".into()),
+                "{f}"
+            ),
+        }
+    }
+}
