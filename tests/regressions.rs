@@ -384,3 +384,61 @@ fn elf_segment_address_overflow_is_malformed() {
         }
     }
 }
+
+/// Found by reading the extract target's reach: an xz block header may ask for a
+/// dictionary of up to 1.5 GiB (here 2 GiB), which the decoder allocated before
+/// reading a byte of data. The decoder now has a memory limit; past it the archive is
+/// reported corrupt, naming why, instead of taking the memory.
+#[test]
+fn xz_dictionary_past_the_memory_limit_is_a_finding() {
+    use std::io::Write;
+
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, "app", &b"hello"[..]).unwrap();
+    let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    enc.write_all(&tar.into_inner().unwrap()).unwrap();
+    let mut xz = enc.finish().unwrap();
+    // Stream header (12 bytes), then the block header: size byte, flags, filter flags
+    // (LZMA2 = 0x21, one property byte: the dictionary size), padding, CRC32.
+    let start = 12;
+    let len = (xz[start] as usize + 1) * 4;
+    let filter = xz[start..start + len]
+        .windows(2)
+        .position(|w| w == [0x21, 0x01])
+        .unwrap();
+    xz[start + filter + 2] = 38; // (2 | 0) << (38 / 2 + 11) = 2 GiB
+    let crc = {
+        let mut c = flate2::Crc::new();
+        c.update(&xz[start..start + len - 4]);
+        c.sum()
+    };
+    xz[start + len - 4..start + len].copy_from_slice(&crc.to_le_bytes());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("big-dict.tar.xz");
+    fs::write(&bundle, &xz).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-chroot-check"))
+        .arg(&bundle)
+        .args(["--no-run", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let corrupt = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == "corrupt")
+        .expect("a corrupt finding");
+    let message = corrupt["message"].as_str().unwrap().to_lowercase();
+    assert!(message.contains("memory"), "{message}");
+}

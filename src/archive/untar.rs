@@ -30,6 +30,9 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// The most memory the xz decoder may use; more is reported as a corrupt archive.
+const XZ_MEMORY_LIMIT: u64 = 256 << 20;
+
 fn decoder(file: File, kind: ArchiveKind, raw: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
     let buffered = BufReader::with_capacity(
         READ_BUF,
@@ -43,7 +46,17 @@ fn decoder(file: File, kind: ArchiveKind, raw: Arc<AtomicU64>) -> io::Result<Box
         ArchiveKind::Tar => Box::new(buffered),
         ArchiveKind::TarGz => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
         ArchiveKind::TarBz2 => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)),
-        ArchiveKind::TarXz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(buffered)),
+        ArchiveKind::TarXz => {
+            // An xz header may ask for a dictionary of up to 1.5 GiB, which the decoder
+            // would allocate: cap it. `xz -9` needs 65 MiB, so real bundles pass; zstd's
+            // own default window limit (128 MiB) does the same for zstd.
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMORY_LIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(io::Error::other)?;
+            Box::new(liblzma::bufread::XzDecoder::new_stream(buffered, stream))
+        }
         ArchiveKind::TarZst => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
         ArchiveKind::Zip => unreachable!("zip is read by unzip"),
     })
