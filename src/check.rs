@@ -288,7 +288,7 @@ mod tests {
             },
         );
         let needed = Finding::error(Kind::ExecFormat, Cause::EmptyFile, "/bin/sh");
-        let line = breaks_only_under_nomad(&[needed.clone()], &extract).unwrap();
+        let line = breaks_only_under_nomad(std::slice::from_ref(&needed), &extract).unwrap();
         assert!(
             line.starts_with("works with `tar xzf`, breaks under Nomad: 1 link"),
             "{line}"

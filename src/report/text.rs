@@ -98,7 +98,7 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
                 line.push_str(&format!(": {m}"));
             }
             writeln!(out, "{line}")?;
-            if f.needed_by.len() > 0 {
+            if !f.needed_by.is_empty() {
                 writeln!(out, "    needed by: {}", f.needed_by.join(" → "))?;
             }
             if let Some(e) = &f.nomad_error {
