@@ -341,6 +341,7 @@ impl<'r> Unpacker<'r> {
             );
         }
         let mode = e.mode & 0o1777;
+        let hard_link = matches!(e.body, Body::HardLink(_));
         match (e.body, self.req.mode) {
             (Body::File, _) => {
                 self.write_file(parents, last, mode, e.mtime, data, &task_path, &shown)
@@ -350,20 +351,10 @@ impl<'r> Unpacker<'r> {
                 self.flattened(&task_path, &target, false, true);
                 self.write_file(parents, last, mode, e.mtime, data, &task_path, &shown)
             }
-            (Body::Symlink(target), ExtractMode::Nomad) => {
-                self.flattened(&task_path, &target, false, false);
-                self.write_file(
-                    parents,
-                    last,
-                    mode,
-                    e.mtime,
-                    &mut std::io::empty(),
-                    &task_path,
-                    &shown,
-                )
-            }
-            (Body::HardLink(target), ExtractMode::Nomad) => {
-                self.flattened(&task_path, &target, true, false);
+            // decompress_tar.go copies a link header's empty body: an empty regular file.
+            (Body::Symlink(target), ExtractMode::Nomad)
+            | (Body::HardLink(target), ExtractMode::Nomad) => {
+                self.flattened(&task_path, &target, hard_link, false);
                 self.write_file(
                     parents,
                     last,

@@ -279,24 +279,7 @@ fn plan(c: &Check) -> Result<Plan, String> {
     if let Some(a) = archive {
         flag("archive", a);
     }
-    if let Some(v) = &s.nomad_version {
-        flag("nomad-version", v);
-    }
-    for e in &s.chroot_env {
-        flag("chroot-env", e);
-    }
-    for f in &s.client_config {
-        flag("client-config", &f.to_string_lossy());
-    }
-    if let Some(x) = s.extract {
-        flag(
-            "extract",
-            match x {
-                spec::ExtractKey::Nomad => "nomad",
-                spec::ExtractKey::Tar => "tar",
-            },
-        );
-    }
+    client_flags(s, &mut flag);
     if let Some(u) = &s.user {
         flag("user", u);
     }
@@ -333,6 +316,29 @@ fn plan(c: &Check) -> Result<Plan, String> {
     Ok(Plan::Ready(Box::new(opts)))
 }
 
+/// The flags both a bundle check and a job check take from the spec's settings: what
+/// the emulated client is (Nomad version, chroot_env, client config, unpacking).
+fn client_flags(s: &spec::Settings, flag: &mut impl FnMut(&str, &str)) {
+    if let Some(v) = &s.nomad_version {
+        flag("nomad-version", v);
+    }
+    for e in &s.chroot_env {
+        flag("chroot-env", e);
+    }
+    for f in &s.client_config {
+        flag("client-config", &f.to_string_lossy());
+    }
+    if let Some(x) = s.extract {
+        flag(
+            "extract",
+            match x {
+                spec::ExtractKey::Nomad => "nomad",
+                spec::ExtractKey::Tar => "tar",
+            },
+        );
+    }
+}
+
 /// A job check: the `job` mode plans the task (artifacts, command, env, user, run
 /// semantics from the jobspec); the spec adds only client settings.
 fn job_plan(
@@ -355,24 +361,7 @@ fn job_plan(
     for (src, local) in artifacts {
         flag("artifact", &format!("{src}={}", local.display()));
     }
-    if let Some(v) = &s.nomad_version {
-        flag("nomad-version", v);
-    }
-    for e in &s.chroot_env {
-        flag("chroot-env", e);
-    }
-    for f in &s.client_config {
-        flag("client-config", &f.to_string_lossy());
-    }
-    if let Some(x) = s.extract {
-        flag(
-            "extract",
-            match x {
-                spec::ExtractKey::Nomad => "nomad",
-                spec::ExtractKey::Tar => "tar",
-            },
-        );
-    }
+    client_flags(s, &mut flag);
     if let Some(t) = &s.timeout {
         flag("timeout", t);
     }
