@@ -39,22 +39,6 @@ pub fn thread_count() -> usize {
         .unwrap_or(0)
 }
 
-/// `fork()`, refused unless this process has exactly one thread: after fork only the
-/// calling thread exists, so a lock held by another thread would never be released.
-pub fn fork_single_threaded() -> Result<ForkResult, SysError> {
-    let n = thread_count();
-    if n != 1 {
-        return Err(SysError::new(
-            format!("fork() in a process with {n} threads"),
-            Errno::EINVAL,
-        ));
-    }
-    // SAFETY: the process has a single thread (checked above), so the child cannot
-    // inherit a lock held by a thread that does not exist in it; the sandbox child
-    // allocates freely after fork for that reason.
-    unsafe { nix::unistd::fork() }.map_err(|e| SysError::new("fork()", e))
-}
-
 /// Make `cmd` receive `fds` as `(source, target)` pairs: after fork, `dup2(source,
 /// target)` clears close-on-exec on `target`, so only these descriptors are inherited
 /// even when other threads spawn processes at the same time.
@@ -262,15 +246,20 @@ pub fn default_signal_dispositions() {
     }
 }
 
-/// `clone3(CLONE_INTO_CGROUP)` as a fork: the child is born in the cgroup v2 directory
-/// `cgroup`, so nobody has to move it there (a move waits for an RCU grace period).
-/// `Err(ENOSYS | E2BIG | EINVAL…)` on kernels before 5.7 or with cgroup v1: the caller
-/// forks and moves the child instead. Refused unless this process has exactly one
-/// thread, as [`fork_single_threaded`].
+/// A fork that also creates namespaces (`flags`: `CLONE_NEW*` bits) and, on cgroup v2,
+/// places the child in the group `cgroup` (`CLONE_INTO_CGROUP`) so that nobody has to
+/// move it there (a move waits for an RCU grace period). Returns whether the child was
+/// placed: not when `cgroup` is `None`, nor on kernels before 5.7 or with cgroup v1,
+/// where clone3 refuses it and this falls back to a plain `clone(flags)`. Refused
+/// unless this process has exactly one thread: the child of a multithreaded one could
+/// inherit a lock held by a thread that does not exist in it.
 ///
 /// The child must not rely on libc's cached thread id (`raise`, `pthread_kill`): a raw
-/// clone3 does not update it. The sandbox's init uses neither.
-pub fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> Result<ForkResult, SysError> {
+/// clone does not update it. The sandbox's init uses neither.
+pub fn fork_with(
+    flags: nix::sched::CloneFlags,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<(ForkResult, bool), SysError> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     // struct clone_args, CLONE_ARGS_SIZE_VER2 (linux/sched.h).
     #[repr(C)]
@@ -291,33 +280,57 @@ pub fn fork_into_cgroup(cgroup: std::os::fd::BorrowedFd<'_>) -> Result<ForkResul
     let n = thread_count();
     if n != 1 {
         return Err(SysError::new(
-            format!("clone3() in a process with {n} threads"),
+            format!("clone() in a process with {n} threads"),
             Errno::EINVAL,
         ));
     }
-    let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup.as_raw_fd() as u64,
-        ..CloneArgs::default()
+    let done = |r: libc::c_long, placed: bool| match r {
+        0 => Ok((ForkResult::Child, placed)),
+        pid => Ok((
+            ForkResult::Parent {
+                child: Pid::from_raw(pid as i32),
+            },
+            placed,
+        )),
     };
-    // SAFETY: with no stack given, clone3 duplicates the calling thread like fork();
-    // the process is single-threaded (checked above), so no lock can be held by a
-    // thread missing from the child. `args` outlives the call and its size is passed.
+    if let Some(cg) = cgroup {
+        let args = CloneArgs {
+            flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: cg.as_raw_fd() as u64,
+            ..CloneArgs::default()
+        };
+        // SAFETY: with no stack given, clone3 duplicates the calling thread like fork();
+        // the process is single-threaded (checked above), so no lock can be held by a
+        // thread missing from the child. `args` outlives the call and its size is passed.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if r >= 0 {
+            return done(r, true);
+        }
+    }
+    // SAFETY: as above: a null stack makes clone() duplicate the calling thread like
+    // fork(), in a single-threaded process; the other arguments (parent/child tid
+    // pointers, tls) are null and unused without the flags that name them.
     let r = unsafe {
         libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
+            libc::SYS_clone,
+            flags.bits() as libc::c_long | libc::SIGCHLD as libc::c_long,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
         )
     };
-    match r {
-        -1 => Err(SysError::new("clone3(CLONE_INTO_CGROUP)", Errno::last())),
-        0 => Ok(ForkResult::Child),
-        pid => Ok(ForkResult::Parent {
-            child: Pid::from_raw(pid as i32),
-        }),
+    if r < 0 {
+        return Err(SysError::new(format!("clone({flags:?})"), Errno::last()));
     }
+    done(r, false)
 }
 
 /// Whether `dir` is on a cgroup v2 filesystem.

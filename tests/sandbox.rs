@@ -1182,8 +1182,9 @@ fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
-/// The sandbox child's fork on cgroup v2 (`sys::fork_into_cgroup`): its child starts
-/// in the group (by its own /proc/self/cgroup), the group is empty once it is reaped.
+/// The sandbox child's fork on cgroup v2 (`sys::fork_with`): its child starts in the
+/// group (by its own /proc/self/cgroup) and in a mount namespace of its own, and the
+/// group is empty once it is reaped.
 fn clone_into_cgroup(mnt: &Path) -> Result<Completion, Failed> {
     let dir = mnt.join(format!("ncc-clone3-test-{}", std::process::id()));
     fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
@@ -1221,12 +1222,18 @@ fn clone3_probe(dir: &Path) -> ! {
             .display()
     );
     let fd = fs::File::open(dir).expect("open the cgroup dir");
-    match nomad_chroot_check::sys::fork_into_cgroup(std::os::fd::AsFd::as_fd(&fd)) {
-        Ok(nix::unistd::ForkResult::Child) => {
+    let mnt = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let parent_ns = mnt("self");
+    match nomad_chroot_check::sys::fork_with(
+        nix::sched::CloneFlags::CLONE_NEWNS,
+        Some(std::os::fd::AsFd::as_fd(&fd)),
+    ) {
+        Ok((nix::unistd::ForkResult::Child, placed)) => {
             let me = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-            std::process::exit(if me.lines().any(|l| l == want) { 0 } else { 1 });
+            let ok = placed && me.lines().any(|l| l == want) && mnt("self") != parent_ns;
+            std::process::exit(if ok { 0 } else { 1 });
         }
-        Ok(nix::unistd::ForkResult::Parent { child }) => {
+        Ok((nix::unistd::ForkResult::Parent { child }, _)) => {
             let st = nix::sys::wait::waitpid(child, None);
             let ok = matches!(st, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
             println!("{}", if ok { "placed" } else { "not placed" });

@@ -3,15 +3,21 @@
 //! (`hashicorp/nomad:drivers/shared/executor/executor_linux.go` `configureCgroups`,
 //! `configureCG1`, `configureCG2`; `executor/utils.go` `memoryLimits`).
 //!
-//! Each run gets `nomad-chroot-check-<checker pid>-<n>`. The parent creates it before
-//! the child exists. On v2 the child forks the task's init straight into it
-//! (`CLONE_INTO_CGROUP`). On v1 a move is the only way in, and the first move after a
-//! quiet spell waits for an RCU grace period (cgroup_threadgroup_rwsem; 10–18 ms on
-//! this 2-core VM, longer than a whole bwrap run): the parent starts moving the child
-//! as soon as it is spawned and moves the init while the init builds the root; the
-//! init execs the task only after that (its gate), so every task process is born
-//! inside. The parent removes the group after the child is gone. If the checker dies, the child removes it; if both die, the next run's
-//! [`sweep`] removes groups whose checker pid is dead.
+//! Each run gets `nomad-chroot-check-<checker pid>-<n>`, created by the parent before
+//! the child exists. Only the task's init and its descendants are members, never the
+//! sandbox child's monitor, so the group is empty as soon as the task is gone. How the
+//! init gets in matters for speed: moving a process takes the global
+//! cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (10–25 ms
+//! on this 2-core VM, longer than a whole bwrap run). Two ways in avoid it: on v2 the
+//! monitor forks the init straight into the group (`CLONE_INTO_CGROUP`); on v1 the init
+//! moves itself by writing `0` to each group's `tasks` file, the one write the kernel
+//! serves without that lock (a thread moving only itself cannot race with fork or
+//! exec; `cgroup_procs_write_start` in kernel/cgroup/cgroup.c). Either way this
+//! happens before the init builds the root, as runc's parent places its init first.
+//!
+//! The parent removes the group once the task is gone. If the checker dies, the child
+//! removes it; if both die, the next run's [`sweep`] removes groups whose checker pid is
+//! dead.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -160,26 +166,6 @@ impl Cgroup {
         Ok(cg)
     }
 
-    pub fn add(&self, pid: u32) -> io::Result<()> {
-        for d in &self.dirs {
-            match fs::write(d.join("cgroup.procs"), pid.to_string()) {
-                Ok(()) => {}
-                // Already gone (an init that failed to start): nothing left to place.
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
-                Err(e) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!(
-                            "cannot write \"{pid}\" to `{}`: {e}",
-                            d.join("cgroup.procs").display()
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Whether the kernel OOM-killed a process of the group.
     pub fn oom_killed(&self) -> bool {
         let (dir, file) = match self.version {
@@ -208,6 +194,22 @@ impl Cgroup {
             remove_dir(d);
         }
     }
+}
+
+/// Move the calling thread into the groups `dirs` (the sandbox's init, single-threaded,
+/// before it execs the task): `0` to `tasks` on v1, which moves only the caller and so
+/// needs no grace period; `0` to `cgroup.procs` on v2, the fallback where
+/// `CLONE_INTO_CGROUP` was refused (kernels before 5.7), which does wait for one.
+pub fn enter_self(dirs: &[PathBuf]) -> io::Result<()> {
+    for d in dirs {
+        let file = if crate::sys::is_cgroup2(d) {
+            "cgroup.procs"
+        } else {
+            "tasks"
+        };
+        write(d, file, "0")?;
+    }
+    Ok(())
 }
 
 /// Kill the members of a cgroup dir and remove it.

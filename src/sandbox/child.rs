@@ -4,9 +4,9 @@
 //! - the **monitor** (this process): enters the user/PID/IPC/network namespaces, forks
 //!   the task's init, traces it, enforces the lifecycle (timeout, service health,
 //!   kill_signal then SIGKILL) and reports a [`ChildReport`] on the result pipe;
-//! - the **init** (its child, PID 1 of the new PID namespace): makes its own mount
-//!   namespace, builds the root, pivots into it, becomes the task user and execs the
-//!   task, as runc's init does.
+//! - the **init** (its child, PID 1 of the new PID namespace, born in a mount namespace
+//!   of its own): enters the task's cgroup, builds the root, pivots into it, becomes
+//!   the task user and execs the task, as runc's init does.
 //!
 //! Keeping the monitor out of the task's mount namespace lets it see the host (to read
 //! `/proc`, remove the work dir and cgroups) while nothing the init mounts is visible
@@ -57,6 +57,8 @@ pub struct Ran {
     pub trace_truncated: bool,
     /// Optional steps that were skipped, e.g. `/dev/mqueue: skipped: …`.
     pub notes: Vec<String>,
+    /// Why the task is not in its cgroup, if it is not.
+    pub cgroup_failed: Option<String>,
     /// The init's pid as the checker sees it.
     pub init_pid: i32,
 }
@@ -65,23 +67,16 @@ pub struct Ran {
 #[derive(Debug, Serialize, Deserialize)]
 enum InitMsg {
     Note(String),
+    /// The init could not enter the task's cgroup: it runs without the limits.
+    CgroupFailed(String),
     Start(String),
     Setup(String),
 }
 
-/// The first line the child writes on the result pipe once the init exists:
-/// `init <pid>\n`. The checker moves that pid into the task's cgroup while the init
-/// builds the root, then releases the init's gate (see [`init_main`] step I6).
-pub const INIT_PID_PREFIX: &str = "init ";
-/// Appended to that line when the init was born in the cgroup (v2, `CLONE_INTO_CGROUP`).
-pub const INIT_PLACED: &str = " placed";
-
 /// Entry point of the hidden `__sandbox-child` subcommand.
 ///
 /// The plan fd carries the plan as a little-endian u64 length and that many bytes of
-/// JSON; it then stays open as the init's gate: one byte, or end of file, once the
-/// checker has read the init's pid (so the init is traced) and put the init into the
-/// task's cgroup.
+/// JSON; the result fd gets the [`ChildReport`] as JSON, then end of file.
 pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let (plan_file, result) = match (sys::adopt_fd(plan_fd), sys::adopt_fd(result_fd)) {
         (Ok(p), Ok(r)) => (p, r),
@@ -89,19 +84,25 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     };
     let _ = fcntl(&result, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     let _ = fcntl(&plan_file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    let mut gate = fs::File::from(plan_file);
-    let read = read_plan(&mut gate);
+    let read = read_plan(&mut fs::File::from(plan_file));
+    let mut mnt_ns = None;
     let report = match read
         .and_then(|text| serde_json::from_slice::<Plan>(&text).map_err(|e| e.to_string()))
     {
         // The checker died before sending the whole plan: nothing to do.
         Err(_) if getppid().as_raw() == 1 => return 3,
         Err(e) => ChildReport::SetupFailed(format!("cannot read the sandbox plan: {e}")),
-        Ok(plan) => monitor(&plan, gate.into(), &result),
+        Ok(plan) => monitor(&plan, &mut mnt_ns),
     };
     let mut out = fs::File::from(result);
     let _ = serde_json::to_writer(&mut out, &report);
     let _ = out.flush();
+    // The report is complete at end of file: close the pipe first, then let go of the
+    // task's mount namespace, whose teardown (an expedited RCU grace period, 10–20 ms
+    // here) then runs while the checker goes on, as bwrap's init tears down after bwrap
+    // has returned. Nothing can observe it: the namespace has no process left.
+    drop(out);
+    drop(mnt_ns);
     0
 }
 
@@ -118,8 +119,9 @@ fn read_plan(from: &mut fs::File) -> Result<Vec<u8>, String> {
     Ok(text)
 }
 
-/// The monitor's steps, in order.
-fn monitor(plan: &Plan, gate: OwnedFd, result: &OwnedFd) -> ChildReport {
+/// The monitor's steps, in order. `mnt_ns` receives the task's mount namespace, which
+/// the caller releases after reporting.
+fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     // 1. Watch the checker before anything else: if it dies (SIGKILL, Ctrl-C) from
     //    here on, we kill the task and remove what it left, since it no longer can.
     let parent = match sys::pidfd_open(Pid::from_raw(plan.parent_pid)) {
@@ -162,7 +164,7 @@ fn monitor(plan: &Plan, gate: OwnedFd, result: &OwnedFd) -> ChildReport {
     }
 
     // 4. PID, IPC and network namespaces (hashicorp/nomad executor_linux.go
-    //    configureNamespaces). The mount namespace is the init's own (step I2), so
+    //    configureNamespaces). The mount namespace is the init's own (step 9), so
     //    that this monitor keeps the host's view.
     let mut flags = CloneFlags::empty();
     if plan.pid_ns {
@@ -203,57 +205,57 @@ fn monitor(plan: &Plan, gate: OwnedFd, result: &OwnedFd) -> ChildReport {
         Err(e) => return ChildReport::SetupFailed(format!("pipe2(O_CLOEXEC): {e}")),
     };
 
-    // 8. Fork the init: the first child in the new PID namespace is its PID 1. On
-    //    cgroup v2 it is born in the task's cgroup (CLONE_INTO_CGROUP), which costs
-    //    nothing; elsewhere the checker moves it there while it builds the root.
-    let monitor = nix::unistd::getpid();
-    let mut placed = false;
-    let forked = match plan.cgroups.as_slice() {
-        [dir] if sys::is_cgroup2(dir) => match fs::File::open(dir).map(OwnedFd::from) {
-            Ok(fd) => match sys::fork_into_cgroup(fd.as_fd()) {
-                Ok(r) => {
-                    placed = true;
-                    Ok(r)
-                }
-                Err(_) => sys::fork_single_threaded(),
-            },
-            Err(_) => sys::fork_single_threaded(),
+    // 8. The trace's gate: the init installs the seccomp filter that stops it for the
+    //    tracer only once it is traced (step I6), else its filtered calls would fail.
+    let gate = match plan.trace {
+        false => None,
+        true => match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+            Ok(p) => Some(p),
+            Err(e) => return ChildReport::SetupFailed(format!("pipe2(O_CLOEXEC): {e}")),
         },
-        _ => sys::fork_single_threaded(),
     };
-    let init = match forked {
-        Ok(ForkResult::Child) => {
+
+    // 9. Fork the init, the first child in the new PID namespace and so its PID 1, in
+    //    a mount namespace of its own from birth: this monitor keeps the host's view.
+    //    On cgroup v2 it is born in the task's cgroup (CLONE_INTO_CGROUP), which costs
+    //    nothing; elsewhere it moves itself in (step I2).
+    let monitor = nix::unistd::getpid();
+    let v2_group = match plan.cgroups.as_slice() {
+        [dir] if sys::is_cgroup2(dir) => fs::File::open(dir).map(OwnedFd::from).ok(),
+        _ => None,
+    };
+    let init = match sys::fork_with(
+        CloneFlags::CLONE_NEWNS,
+        v2_group.as_ref().map(|fd| fd.as_fd()),
+    ) {
+        Ok((ForkResult::Child, placed)) => {
             drop(sync_r);
-            init_main(plan, sync_w, gate, monitor)
+            init_main(plan, sync_w, gate.map(|(r, _)| r), monitor, placed)
         }
-        Ok(ForkResult::Parent { child }) => child,
+        Ok((ForkResult::Parent { child }, _)) => child,
         Err(e) => return ChildReport::SetupFailed(e.to_string()),
     };
     drop(sync_w);
-    drop(gate);
 
-    // 9. Trace the init: seized now, with its options, so that no stop and no round
-    //    trip is needed (each costs a context switch both ways); the init installs
-    //    the seccomp filter that stops it only after its gate opens (I6), which the
-    //    checker opens only after the line below, so it is traced by then.
-    if plan.trace {
+    // 10. Hold the task's mount namespace, so that it outlives the task: when the last
+    //     process of a mount namespace exits, its exit waits for the namespace's
+    //     teardown (an RCU grace period, 10–20 ms), and so would we. Held here, the
+    //     teardown comes after the report (see child_main).
+    *mnt_ns = fs::File::open(format!("/proc/{init}/ns/mnt"))
+        .ok()
+        .map(OwnedFd::from);
+
+    // 11. Trace the init: seized now, with its options, so that no stop and no round
+    //     trip is needed (each costs a context switch both ways), then let it go on.
+    if let Some((gate_r, gate_w)) = gate {
+        drop(gate_r);
         if let Err(e) = sys::ptrace_int(libc::PTRACE_SEIZE, init, trace::PTRACE_OPTIONS as usize) {
             let _ = kill(init, Signal::SIGKILL);
             let _ = waitpid(init, None);
             return ChildReport::SetupFailed(format!("ptrace(PTRACE_SEIZE, {init}): {e}"));
         }
+        let _ = nix::unistd::write(&gate_w, b"1");
     }
-
-    // 10. Name the init to the checker, which moves it into the task's cgroup while the
-    //    init builds the root: on cgroup v1 (and v2 without CLONE_INTO_CGROUP) a move
-    //    waits for an RCU grace period, longer than the whole set-up, so it must not
-    //    be on the critical path. The init waits for it (step I6).
-    let line = format!(
-        "{INIT_PID_PREFIX}{}{}\n",
-        init.as_raw(),
-        if placed { INIT_PLACED } else { "" }
-    );
-    let _ = nix::unistd::write(result, line.as_bytes());
     supervise(plan, init, parent, sigfd, sync_r)
 }
 
@@ -374,6 +376,7 @@ fn supervise(
     for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         match serde_json::from_slice::<InitMsg>(line) {
             Ok(InitMsg::Note(n)) => ran.notes.push(n),
+            Ok(InitMsg::CgroupFailed(m)) => ran.cgroup_failed = Some(m),
             Ok(InitMsg::Start(m)) => start_failure = Some(m),
             Ok(InitMsg::Setup(m)) => setup_failure = Some(m),
             Err(_) => {}
@@ -409,11 +412,6 @@ fn orphan_cleanup(plan: &Plan, init: Option<Pid>) {
         reap_all(Duration::from_secs(3));
     }
     for cg in &plan.cgroups {
-        // We are a member ourselves: step out to the parent group first, or rmdir
-        // fails with EBUSY.
-        if let Some(parent) = cg.parent() {
-            let _ = fs::write(parent.join("cgroup.procs"), std::process::id().to_string());
-        }
         super::cgroup::remove_dir(cg);
     }
     if let Some(dir) = &plan.remove_on_orphan {
@@ -466,7 +464,9 @@ fn start_fail(sync: &OwnedFd, what: impl std::fmt::Display) -> ! {
 }
 
 /// The init's steps, in order (runc `libcontainer/standard_init_linux.go` `Init`).
-fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
+/// `gate` is the trace's (monitor step 8); `placed`, whether the clone put us in the
+/// task's cgroup already.
+fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, placed: bool) -> ! {
     // I1. Die with the monitor (runc's ParentDeathSignal 9), and check it did not die
     //     before that took effect. Unblock SIGCHLD, blocked for the monitor only.
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
@@ -479,16 +479,23 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
     mask.add(Signal::SIGCHLD);
     let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&mask), None);
 
-    // I2. An own mount namespace, and every mount private: nothing below reaches the
-    //     host, and everything below disappears when the last task process exits.
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS) {
-        setup_fail(&sync, format!("unshare(CLONE_NEWNS): {e}"));
+    // I2. Into the task's cgroup before anything else, as runc's parent places its
+    //     init before the init runs: what the init allocates from here on, and every
+    //     process the task starts, is accounted there. If that fails the task runs
+    //     without limits, and the report says so.
+    if !placed && !plan.cgroups.is_empty() {
+        if let Err(e) = super::cgroup::enter_self(&plan.cgroups) {
+            send(&sync, &InitMsg::CgroupFailed(e.to_string()));
+        }
     }
+
+    // I3. Every mount of our own namespace (cloned with it) private: nothing below
+    //     reaches the host, and everything below disappears with the namespace.
     if let Err(e) = mount::make_private() {
         setup_fail(&sync, e);
     }
 
-    // I3. Build the root: the task dir bound onto itself, the chroot_env layers, /alloc,
+    // I4. Build the root: the task dir bound onto itself, the chroot_env layers, /alloc,
     //     the secrets tmpfs, then runc's /dev, /proc, /sys, masks and read-only paths.
     //     /proc comes after the fork so that it shows the new PID namespace.
     let rootless = plan.userns.is_some();
@@ -500,13 +507,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         }
     }
 
-    // I4. Enter the root with pivot_root, never chroot: a chroot can be escaped while
+    // I5. Enter the root with pivot_root, never chroot: a chroot can be escaped while
     //     capabilities remain (nsjail mnt.cc).
     if let Err(e) = mount::pivot(&plan.root) {
         setup_fail(&sync, e);
     }
 
-    // I5. Resolve the user where the Nomad version does: ≤ 1.11.0 in the chroot's
+    // I6. Resolve the user where the Nomad version does: ≤ 1.11.0 in the chroot's
     //     /etc/passwd after pivot_root (runc setupUser), ≥ 1.11.1 on the host.
     let (uid, gid, groups) = match &plan.identity {
         Identity::Host { uid, gid } => (*uid, *gid, Some(Vec::new())),
@@ -526,23 +533,19 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         }
     };
 
-    // I6. Wait until the checker has put us into the task's cgroup (a byte, or end of
-    //     file when the checker is gone: the monitor then kills us), so that the task
-    //     and all its children are born inside it. The monitor has seized us for the
-    //     trace by then (its step 9 comes before it names us to the checker).
-    let mut byte = [0u8; 1];
-    while let Err(Errno::EINTR) = nix::unistd::read(&gate, &mut byte) {}
-    drop(gate);
-
-    // I6b. The trace's seccomp filter, while still privileged: installing it needs
-    //      CAP_SYS_ADMIN, which the user switch drops.
-    if plan.trace {
+    // I7. The trace's seccomp filter, once the monitor has seized us (a byte on the
+    //     gate, or end of file if it died: then we die too), and while still
+    //     privileged: installing it needs CAP_SYS_ADMIN, which the user switch drops.
+    if let Some(gate) = gate {
+        let mut byte = [0u8; 1];
+        while let Err(Errno::EINTR) = nix::unistd::read(&gate, &mut byte) {}
+        drop(gate);
         if let Err(e) = sys::seccomp_install(&trace::trace_filter()) {
             setup_fail(&sync, e);
         }
     }
 
-    // I7. Become the task user with Nomad's capability sets.
+    // I8. Become the task user with Nomad's capability sets.
     let switch = caps::Switch {
         uid,
         gid,
@@ -555,7 +558,7 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         setup_fail(&sync, e);
     }
 
-    // I8. work_dir, as the task user (runc finalizeNamespace).
+    // I9. work_dir, as the task user (runc finalizeNamespace).
     if let Some(cwd) = &plan.cwd {
         if let Err(e) = nix::unistd::chdir(cwd.as_str()) {
             start_fail(
@@ -568,13 +571,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         }
     }
 
-    // I9. runc's exec.LookPath(argv0): a stat failure is a start failure, reported
-    //     before the task counts as started.
+    // I10. runc's exec.LookPath(argv0): a stat failure is a start failure, reported
+    //      before the task counts as started.
     if let Err(msg) = look_path(&plan.argv0) {
         start_fail(&sync, msg);
     }
 
-    // I10. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
+    // I11. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
     if plan.no_new_privs {
         if let Err(e) = nix::sys::prctl::set_no_new_privs() {
             setup_fail(&sync, format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"));
@@ -589,13 +592,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: OwnedFd, monitor: Pid) -> ! {
         }
     }
 
-    // I11. Nothing of ours reaches the task: every descriptor above stderr closes on
+    // I12. Nothing of ours reaches the task: every descriptor above stderr closes on
     //      exec, including the sync pipe, whose closing tells the monitor we exec'd.
     if let Err(e) = sys::cloexec_from(3) {
         setup_fail(&sync, e);
     }
 
-    // I12. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
+    // I13. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
     //      the task's stderr and exit 255 (1 with Nomad ≤ 1.9's shim).
     let cstr = |s: &str| CString::new(s.as_bytes()).unwrap_or_default();
     let argv0 = cstr(&plan.argv0);

@@ -342,9 +342,7 @@ fn run_with(
     let sent = w
         .write_all(&(text.len() as u64).to_le_bytes())
         .and_then(|()| w.write_all(&text));
-    // The plan pipe stays open as the init's gate until the child has named the init
-    // (it is traced by then) and the init is in the cgroup.
-    let mut gate = Some(w);
+    drop(w);
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
     let guard = match plan.lifecycle {
@@ -353,47 +351,21 @@ fn run_with(
         plan::Lifecycle::Interactive => None,
     }
     .map(|ms| Duration::from_millis(ms + plan.kill_timeout_ms) + Duration::from_secs(30));
-    let mut attach_error = None;
-    let reply = std::thread::scope(|scope| {
-        // Moving a process into a cgroup waits for an RCU grace period on v1 (the
-        // first move after a quiet spell; those that follow within one are cheap):
-        // start it now, with the child, so that it runs while the child builds the
-        // sandbox. The init's own move (below) then completes with it.
-        // On v2 the child forks the init straight into the group (CLONE_INTO_CGROUP)
-        // and nothing has to move, unless that fails.
-        let child_id = child.id();
-        let mut early = cg_guard
-            .0
-            .as_ref()
-            .filter(|cg| cg.version == cgroup::Version::V1)
-            .map(|cg| scope.spawn(move || cg.add(child_id)));
-        read_reply(result_r, guard, |init, placed| {
-            let mut r = early.take().map_or(Ok(()), |h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("attach thread panicked")))
-            });
-            if let (Ok(()), Some(cg), false) = (&r, &cg_guard.0, placed) {
-                r = cg.add(init);
+    let reply = read_reply(result_r, guard);
+    match reply {
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // The child has reported and reaped the task; what is left of its exit is the
+        // teardown of the task's mount namespace (see child::child_main). Reap it
+        // without waiting for that.
+        Some(_) => {
+            if !matches!(child.try_wait(), Ok(Some(_))) {
+                std::thread::spawn(move || child.wait());
             }
-            if let Err(e) = r {
-                attach_error = Some(e);
-            }
-            // Release the init's gate; it execs the task next.
-            if let Some(mut g) = gate.take() {
-                let _ = g.write_all(b"1");
-            }
-        })
-    });
-    drop(gate);
-    if let Some(e) = attach_error {
-        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
-            enforced.insert(k.into(), format!("skipped: {e}"));
         }
     }
-    if reply.is_none() {
-        let _ = child.kill();
-    }
-    let _ = child.wait();
     let reply = reply.unwrap_or_default();
     sent.map_err(io_err("cannot send the plan to the sandbox child"))?;
     let oom = cg_guard.0.as_ref().is_some_and(|c| c.oom_killed());
@@ -422,6 +394,11 @@ fn run_with(
         }
         ChildReport::Ran(r) => r,
     };
+    if let Some(e) = &ran.cgroup_failed {
+        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
+            outcome.enforced.insert(k.into(), format!("skipped: {e}"));
+        }
+    }
     for n in &ran.notes {
         if let Some((what, why)) = n.split_once(": ") {
             outcome
@@ -714,13 +691,7 @@ fn parse_signal(s: &str) -> Option<Signal> {
 }
 
 /// Read the child's report until EOF; `None` if `within` passes first.
-/// The child's reply: an `init <pid>` line (handed to `on_init` as soon as it is
-/// complete), then the JSON report up to end of file.
-fn read_reply(
-    fd: std::os::fd::OwnedFd,
-    within: Option<Duration>,
-    mut on_init: impl FnMut(u32, bool),
-) -> Option<Vec<u8>> {
+fn read_reply(fd: std::os::fd::OwnedFd, within: Option<Duration>) -> Option<Vec<u8>> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let until = within.map(|d| std::time::Instant::now() + d);
@@ -747,23 +718,7 @@ fn read_reply(
         }
         match file.read(&mut buf) {
             Ok(0) => return Some(out),
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                if out.starts_with(child::INIT_PID_PREFIX.as_bytes()) {
-                    if let Some(end) = out.iter().position(|b| *b == b'\n') {
-                        let line = std::str::from_utf8(&out[child::INIT_PID_PREFIX.len()..end])
-                            .unwrap_or_default();
-                        let (pid, placed) = match line.strip_suffix(child::INIT_PLACED) {
-                            Some(p) => (p.parse().ok(), true),
-                            None => (line.parse().ok(), false),
-                        };
-                        out.drain(..=end);
-                        if let Some(pid) = pid {
-                            on_init(pid, placed);
-                        }
-                    }
-                }
-            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return Some(out),
         }
