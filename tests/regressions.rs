@@ -259,6 +259,36 @@ fn extract_component_longer_than_name_max_is_a_finding() {
     }
 }
 
+/// Found by the `extract` fuzz target (`ci/fuzz 600`): in `--extract tar` mode a symlink
+/// with an empty target (`bin/sh -> ""`) made `symlinkat` fail with ENOENT, reported as
+/// "cannot write … in the work dir" (exit 2). GNU tar reports the entry, skips it and
+/// fails; so do we now, as a finding. Nomad mode flattens the link to an empty file.
+#[test]
+fn extract_symlink_with_empty_target_is_a_finding() {
+    let input = include_bytes!("regressions/extract-symlink-empty-target");
+    let [nomad, tar] = <[_; 2]>::try_from(replay_extract(input)).unwrap();
+    assert!(!tar.rejected, "{:#?}", tar.findings);
+    let f = tar
+        .findings
+        .iter()
+        .find(|f| f.path == "local/bin/sh" || f.path.ends_with("bin/sh"))
+        .unwrap_or_else(|| panic!("{:#?}", tar.findings));
+    assert!(
+        f.message
+            .as_deref()
+            .is_some_and(|m| m.contains("empty target")),
+        "{f:?}"
+    );
+    assert!(
+        nomad.findings.iter().any(|f| f.path.ends_with("bin/sh")
+            && f.message
+                .as_deref()
+                .is_some_and(|m| m.contains("empty file"))),
+        "{:#?}",
+        nomad.findings
+    );
+}
+
 /// Found by the `shebang` fuzz target (the empty input): `#!` followed by NUL parses (as the kernel's `load_script` does) to the interpreter "", which the
 /// kernel then fails to open with ENOENT. The resolver took "" for the cwd (a
 /// directory); it now says ENOENT as `getname` does.

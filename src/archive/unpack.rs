@@ -660,6 +660,20 @@ impl<'r> Unpacker<'r> {
     }
 
     fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
+        if target.is_empty() {
+            // symlink(2) refuses an empty target with ENOENT; GNU tar reports it, skips
+            // the entry and exits 2 at the end.
+            let full = self.task_path(&with(parents, last));
+            self.summary.findings.push(
+                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
+                    .message(format!(
+                        "the symlink `{full}` has an empty target: `tar xf` cannot create it \
+                         (symlink: No such file or directory), skips it and fails"
+                    ))
+                    .hint("give the link a target, or leave it out of the archive"),
+            );
+            return Ok(());
+        }
         let made = self
             .dest
             .dir(parents, true)
