@@ -14,8 +14,11 @@ use crate::taskenv::{self, HostUser};
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
+    // A run needs a sandbox child: start it now, so that its start-up overlaps the
+    // unpacking instead of following it.
+    let launch = opts.run.is_some().then(sandbox::Prelaunch::start);
     let mut prepared = prepare(opts)?;
-    let mut report = finish(&prepared, opts)?;
+    let mut report = finish_with(&prepared, opts, launch)?;
     if opts.keep {
         report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
     }
@@ -58,6 +61,15 @@ pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
 /// same artifacts, extract mode, Nomad version and chroot_env as the ones `prepared` was
 /// built from; the task's command, env, user and run options may differ.
 pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
+    finish_with(prepared, opts, None)
+}
+
+/// [`finish`], with the sandbox child started ahead, if any.
+fn finish_with(
+    prepared: &Prepared,
+    opts: &CheckOptions,
+    launch: Option<sandbox::Prelaunch>,
+) -> Result<Report> {
     let taskdir = &prepared.taskdir;
     let extract = &prepared.extract;
     let mut report = prepared.report.clone();
@@ -103,15 +115,18 @@ pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
 
         if let (Some(run), Some(argv0)) = (&opts.run, &analysis.resolved_command) {
             if !analysis.start_blocked {
-                match sandbox::run(&RunRequest {
-                    taskdir,
-                    task: &opts.task,
-                    env: &env,
-                    run,
-                    version: opts.nomad_version,
-                    client: &opts.client,
-                    argv0: argv0.clone(),
-                }) {
+                match sandbox::run(
+                    &RunRequest {
+                        taskdir,
+                        task: &opts.task,
+                        env: &env,
+                        run,
+                        version: opts.nomad_version,
+                        client: &opts.client,
+                        argv0: argv0.clone(),
+                    },
+                    launch.and_then(sandbox::Prelaunch::take),
+                ) {
                     Ok(result) => {
                         let explained = explained_statically(&report.findings);
                         report

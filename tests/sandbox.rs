@@ -809,6 +809,8 @@ fn trial_main(name: &str) -> ! {
         Chroot::None => ChrootEnv::none(),
         Chroot::NomadDefault => ChrootEnv::nomad_default(version),
     };
+    let bench = std::env::var_os("NCC_BENCH_RUNS").is_some();
+    let launch = (sc.shell_stdin.is_none() && !bench).then(sandbox::Prelaunch::start);
     let td = TaskDir::build("web", version, chroot).expect("task dir");
     for (p, c) in &sc.files {
         install(&td.root, p, c);
@@ -866,15 +868,18 @@ fn trial_main(name: &str) -> ! {
         run.trace = std::env::var_os("NCC_BENCH_TRACE").is_some();
         let t = Instant::now();
         for _ in 0..n {
-            sandbox::run(&RunRequest {
-                taskdir: &td,
-                task: &task,
-                env: &env,
-                run: &run,
-                version,
-                client: &client,
-                argv0: sc.argv0.into(),
-            })
+            sandbox::run(
+                &RunRequest {
+                    taskdir: &td,
+                    task: &task,
+                    env: &env,
+                    run: &run,
+                    version,
+                    client: &client,
+                    argv0: sc.argv0.into(),
+                },
+                None,
+            )
             .expect("run");
         }
         println!(
@@ -884,15 +889,19 @@ fn trial_main(name: &str) -> ! {
         drop(td);
         std::process::exit(0);
     }
-    let r = sandbox::run(&RunRequest {
-        taskdir: &td,
-        task: &task,
-        env: &env,
-        run: &run,
-        version,
-        client: &client,
-        argv0: sc.argv0.into(),
-    });
+    // The child started ahead, as `check::run` does.
+    let r = sandbox::run(
+        &RunRequest {
+            taskdir: &td,
+            task: &task,
+            env: &env,
+            run: &run,
+            version,
+            client: &client,
+            argv0: sc.argv0.into(),
+        },
+        launch.and_then(sandbox::Prelaunch::take),
+    );
     let logs_exist = td.shared_alloc().join("logs/web.stdout.0").exists();
     let v = match r {
         Ok(r) => json!({

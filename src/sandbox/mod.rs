@@ -99,8 +99,9 @@ enum Stdio3 {
     Terminal,
 }
 
-pub fn run(req: &RunRequest<'_>) -> Result<RunResult, SandboxError> {
-    run_with(req, Stdio3::Logs, Vec::new(), Vec::new())
+/// Run the task; `launch` is a child started ahead (see [`Prelaunch`]), if any.
+pub fn run(req: &RunRequest<'_>, launch: Option<Launch>) -> Result<RunResult, SandboxError> {
+    run_with(req, Stdio3::Logs, Vec::new(), Vec::new(), launch)
 }
 
 fn run_with(
@@ -108,6 +109,7 @@ fn run_with(
     stdio: Stdio3,
     extra_binds: Vec<(PathBuf, String)>,
     args_override: Vec<String>,
+    launch: Option<Launch>,
 ) -> Result<RunResult, SandboxError> {
     let interactive = matches!(stdio, Stdio3::Terminal);
     let rootless = !nix::unistd::geteuid().is_root();
@@ -281,64 +283,14 @@ fn run_with(
     });
     record_plan(&plan, req, &caps, &mut enforced);
 
-    // Logs, as Nomad's logmon names them (first file of the rotation).
-    let logs = req.taskdir.shared_alloc().join("logs");
-    let out_path = logs.join(format!("{}.stdout.0", req.taskdir.task_name));
-    let err_path = logs.join(format!("{}.stderr.0", req.taskdir.task_name));
-    let (stdout, stderr) = match stdio {
-        Stdio3::Logs => {
-            let open = |p: &Path| {
-                fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(io_err(format!("cannot create `{}`", p.display())))
-            };
-            (Stdio::from(open(&out_path)?), Stdio::from(open(&err_path)?))
-        }
-        Stdio3::Terminal => (Stdio::inherit(), Stdio::inherit()),
+    let [out_path, err_path] = plan::log_paths(req.taskdir);
+    let launch = match launch {
+        Some(l) => l,
+        None => Launch::spawn(interactive)?,
     };
-
-    let (plan_r, plan_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
-    let (result_r, result_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
-    // Our own binary, unless NOMAD_CHROOT_CHECK_EXE names another copy of it (tests
-    // whose own binary is a test harness).
-    let exe = std::env::var_os("NOMAD_CHROOT_CHECK_EXE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-    let mut cmd = Command::new(&exe);
-    cmd.arg("__sandbox-child")
-        .arg("--plan-fd")
-        .arg(plan_r.as_raw_fd().to_string())
-        .arg("--result-fd")
-        .arg(result_w.as_raw_fd().to_string())
-        .env_clear()
-        // Names the checker this child belongs to (for `ps e` and leftover checks).
-        .env("NOMAD_CHROOT_CHECK_PARENT", std::process::id().to_string())
-        .stdin(if interactive {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .stdout(stdout)
-        .stderr(stderr);
-    crate::sys::inherit_fds(
-        &mut cmd,
-        vec![
-            (plan_r.as_raw_fd(), plan_r.as_raw_fd()),
-            (result_w.as_raw_fd(), result_w.as_raw_fd()),
-        ],
-    );
-    let mut child = cmd.spawn().map_err(io_err(format!(
-        "cannot start `{} __sandbox-child`",
-        exe.display()
-    )))?;
-    drop(plan_r);
-    drop(result_w);
+    let (mut child, plan_w, result_r) = launch.into_parts();
     let text = serde_json::to_vec(&plan).map_err(|e| SandboxError::Setup(e.to_string()))?;
-    let mut w = fs::File::from(plan_w);
+    let mut w = plan_w;
     let sent = w
         .write_all(&(text.len() as u64).to_le_bytes())
         .and_then(|()| w.write_all(&text));
@@ -507,6 +459,108 @@ fn fold_misses(misses: &[trace::Miss]) -> Vec<FoldedMiss> {
         }
     }
     out
+}
+
+/// A `__sandbox-child` started ahead of its plan. Starting it (fork, exec of our own
+/// binary, the loader, the runtime) takes a few milliseconds that need nothing of the
+/// task: [`Prelaunch`] does it while the bundle is unpacked and analysed.
+pub struct Launch {
+    child: Option<std::process::Child>,
+    plan_w: Option<fs::File>,
+    result_r: Option<std::os::fd::OwnedFd>,
+}
+
+impl Launch {
+    /// Start the child. Interactive (`shell`): it keeps our terminal; otherwise its
+    /// stdin and stdout are /dev/null and its stderr ours until it opens the task's
+    /// log files (plan step 0).
+    pub fn spawn(interactive: bool) -> Result<Launch, SandboxError> {
+        let (plan_r, plan_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+            .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
+        let (result_r, result_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+            .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
+        // Our own binary, unless NOMAD_CHROOT_CHECK_EXE names another copy of it (tests
+        // whose own binary is a test harness).
+        let exe = std::env::var_os("NOMAD_CHROOT_CHECK_EXE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+        let quiet = || {
+            if interactive {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            }
+        };
+        let mut cmd = Command::new(&exe);
+        cmd.arg("__sandbox-child")
+            .arg("--plan-fd")
+            .arg(plan_r.as_raw_fd().to_string())
+            .arg("--result-fd")
+            .arg(result_w.as_raw_fd().to_string())
+            .env_clear()
+            // Names the checker this child belongs to (for `ps e` and leftover checks).
+            .env("NOMAD_CHROOT_CHECK_PARENT", std::process::id().to_string())
+            .stdin(quiet())
+            .stdout(quiet())
+            .stderr(Stdio::inherit());
+        crate::sys::inherit_fds(
+            &mut cmd,
+            vec![
+                (plan_r.as_raw_fd(), plan_r.as_raw_fd()),
+                (result_w.as_raw_fd(), result_w.as_raw_fd()),
+            ],
+        );
+        let child = cmd.spawn().map_err(io_err(format!(
+            "cannot start `{} __sandbox-child`",
+            exe.display()
+        )))?;
+        Ok(Launch {
+            child: Some(child),
+            plan_w: Some(fs::File::from(plan_w)),
+            result_r: Some(result_r),
+        })
+    }
+
+    fn into_parts(mut self) -> (std::process::Child, fs::File, std::os::fd::OwnedFd) {
+        match (self.child.take(), self.plan_w.take(), self.result_r.take()) {
+            (Some(c), Some(p), Some(r)) => (c, p, r),
+            _ => unreachable!("a Launch is taken apart once, by into_parts"),
+        }
+    }
+}
+
+impl Drop for Launch {
+    /// Unused: end of file on the plan pipe, with no plan, makes the child exit at once.
+    fn drop(&mut self) {
+        drop(self.plan_w.take());
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A [`Launch`] being started on a thread of its own, for a check that will run its
+/// task: the child starts while the bundle is unpacked.
+pub struct Prelaunch(Option<std::thread::JoinHandle<Result<Launch, SandboxError>>>);
+
+impl Prelaunch {
+    pub fn start() -> Prelaunch {
+        Prelaunch(Some(std::thread::spawn(|| Launch::spawn(false))))
+    }
+
+    /// The started child; `None` if starting it failed (the run then starts one
+    /// itself, and reports why that fails).
+    pub fn take(mut self) -> Option<Launch> {
+        self.0.take()?.join().ok()?.ok()
+    }
+}
+
+impl Drop for Prelaunch {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// The run's own findings: exit code, signal, OOM, timeout, service health.
@@ -843,7 +897,7 @@ pub fn open_shell(
         client,
         argv0,
     };
-    Ok(run_with(&req, Stdio3::Terminal, extra, sh_args)?)
+    Ok(run_with(&req, Stdio3::Terminal, extra, sh_args, None)?)
 }
 
 /// Where `shell` puts the host's busybox when the bundle has no shell.
