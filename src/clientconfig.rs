@@ -67,10 +67,11 @@ impl ClientConfig {
     pub fn load(paths: &[PathBuf]) -> Result<ClientConfig, ConfigError> {
         let mut merged = ClientConfig::default();
         for path in paths {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                crate::config::read_input_file(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
             merged.merge(ClientConfig::parse(path, &text)?);
         }
         Ok(merged)

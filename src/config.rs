@@ -361,3 +361,33 @@ mod tests {
         assert!(parse_pair("=x", "--env").is_err());
     }
 }
+
+/// The most a jobspec, var file, node file, client config or test spec may have: none
+/// comes close, and Nomad's HTTP API caps request bodies too.
+pub const MAX_INPUT_FILE_BYTES: u64 = 16 << 20;
+
+/// Read a text file named on the command line, at most [`MAX_INPUT_FILE_BYTES`]
+/// whatever its size claims: `/dev/zero` or an endless pipe must not exhaust memory,
+/// while a pipe that ends (`job <(generate-job)`) still works.
+pub fn read_input_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_INPUT_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {MAX_INPUT_FILE_BYTES} bytes: is it the right file?"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}

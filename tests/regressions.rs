@@ -472,3 +472,28 @@ fn xz_dictionary_past_the_memory_limit_is_a_finding() {
     let message = corrupt["message"].as_str().unwrap().to_lowercase();
     assert!(message.contains("memory"), "{message}");
 }
+
+/// Found while reviewing the fuzz targets' reach (issue 8): the files named on the
+/// command line (jobspec, `--var-file`, `--client-config`, test spec) were read whole,
+/// so `/dev/zero` took memory until the machine ran out. They are now read up to 16 MiB
+/// whatever their size claims, and refused beyond it with an error naming the file.
+#[test]
+fn command_line_input_files_are_read_up_to_a_cap() {
+    use nomad_chroot_check::{clientconfig::ClientConfig, harness::spec::Spec, job};
+    let zero = std::path::Path::new("/dev/zero");
+    let inputs = job::hcl::VarInputs::default();
+    let errors = [
+        job::load(zero, &inputs).err().map(|e| e.to_string()),
+        ClientConfig::load(&[zero.to_owned()])
+            .err()
+            .map(|e| e.to_string()),
+        Spec::load(zero).err().map(|e| e.to_string()),
+    ];
+    for e in errors {
+        let e = e.expect("/dev/zero was accepted");
+        assert!(
+            e.contains("/dev/zero") && e.contains("larger than 16777216 bytes"),
+            "{e}"
+        );
+    }
+}

@@ -222,7 +222,7 @@ struct RawCheck {
 impl Spec {
     /// Read and validate a spec file.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        let text = crate::config::read_input_file(path).map_err(|e| SpecError {
             path: path.to_owned(),
             line: None,
             message: format!("cannot read the spec: {e}"),

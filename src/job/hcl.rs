@@ -16,12 +16,11 @@ use hcl::template::Element;
 use hcl::{Body, Expression, Structure, Template, Value};
 
 use super::JobError;
+use crate::config::MAX_INPUT_FILE_BYTES;
 
 /// Deeper bracket nesting than this is refused before parsing: hcl-rs's parser recurses
 /// once per level, and no real jobspec comes close.
 pub const MAX_NESTING: usize = 100;
-/// Jobspecs larger than this are refused (Nomad's HTTP API caps request bodies too).
-pub const MAX_JOBFILE_BYTES: u64 = 16 << 20;
 
 /// An evaluated block: identifier, labels, attributes in order, nested blocks in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -544,19 +543,19 @@ impl Evaluator {
         }
         let too_big = || {
             format!(
-                "file(\"{p}\"): `{}` is larger than {MAX_JOBFILE_BYTES} bytes",
+                "file(\"{p}\"): `{}` is larger than {MAX_INPUT_FILE_BYTES} bytes",
                 path.display()
             )
         };
-        if meta.len() > MAX_JOBFILE_BYTES {
+        if meta.len() > MAX_INPUT_FILE_BYTES {
             return Err(too_big());
         }
         use std::io::Read as _;
         let mut text = String::new();
         std::fs::File::open(&path)
-            .and_then(|f| f.take(MAX_JOBFILE_BYTES + 1).read_to_string(&mut text))
+            .and_then(|f| f.take(MAX_INPUT_FILE_BYTES + 1).read_to_string(&mut text))
             .map_err(|e| format!("file(\"{p}\"): cannot read `{}`: {e}", path.display()))?;
-        if text.len() as u64 > MAX_JOBFILE_BYTES {
+        if text.len() as u64 > MAX_INPUT_FILE_BYTES {
             return Err(too_big());
         }
         Ok(Value::String(text))
@@ -734,7 +733,7 @@ fn resolve_vars(
 
 /// A `-var-file`: HCL attributes (`name = value`) or, for `.json`, one JSON object.
 fn read_var_file(path: &Path) -> Result<Vec<(String, Value)>, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+    let text = crate::config::read_input_file(path).map_err(|source| JobError::Read {
         path: path.to_owned(),
         source,
     })?;

@@ -137,28 +137,9 @@ pub struct JobPlan {
 
 /// Read a jobspec: JSON (`.json`, or text starting with `{`) or HCL2.
 pub fn load(path: &Path, inputs: &hcl::VarInputs) -> Result<JobSpec, JobError> {
-    let meta = std::fs::metadata(path).map_err(|source| JobError::Read {
+    let text = crate::config::read_input_file(path).map_err(|source| JobError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    if meta.len() > hcl::MAX_JOBFILE_BYTES {
-        return Err(JobError::Invalid(format!(
-            "{}: {} bytes is larger than the {} bytes a jobspec may have",
-            path.display(),
-            meta.len(),
-            hcl::MAX_JOBFILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|source| JobError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        JobError::Invalid(format!(
-            "{}: not UTF-8 text (invalid byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ))
     })?;
     let is_json =
         path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
@@ -191,7 +172,7 @@ pub fn load(path: &Path, inputs: &hcl::VarInputs) -> Result<JobSpec, JobError> {
 }
 
 fn read_node_file(path: &Path) -> Result<NodeAttrs, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+    let text = crate::config::read_input_file(path).map_err(|source| JobError::Read {
         path: path.to_owned(),
         source,
     })?;
