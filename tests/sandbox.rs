@@ -862,25 +862,24 @@ fn trial_main(name: &str) -> ! {
         drop(td);
         std::process::exit(0);
     }
+    if bench {
+        run.trace = std::env::var_os("NCC_BENCH_TRACE").is_some();
+    }
+    let req = RunRequest {
+        taskdir: &td,
+        task: &task,
+        env: &env,
+        run: &run,
+        version,
+        client: &client,
+        argv0: sc.argv0.into(),
+    };
     if let Ok(n) = std::env::var("NCC_BENCH_RUNS") {
         // Set-up plus teardown of the sandbox, averaged (`NCC_BENCH_RUNS=50 … __trial batch_exit_0`).
         let n: u32 = n.parse().unwrap_or(20);
-        run.trace = std::env::var_os("NCC_BENCH_TRACE").is_some();
         let t = Instant::now();
         for _ in 0..n {
-            sandbox::run(
-                &RunRequest {
-                    taskdir: &td,
-                    task: &task,
-                    env: &env,
-                    run: &run,
-                    version,
-                    client: &client,
-                    argv0: sc.argv0.into(),
-                },
-                None,
-            )
-            .expect("run");
+            sandbox::run(&req, None).expect("run");
         }
         println!(
             "{{\"mean_ms\": {:.2}}}",
@@ -890,18 +889,7 @@ fn trial_main(name: &str) -> ! {
         std::process::exit(0);
     }
     // The child started ahead, as `check::run` does.
-    let r = sandbox::run(
-        &RunRequest {
-            taskdir: &td,
-            task: &task,
-            env: &env,
-            run: &run,
-            version,
-            client: &client,
-            argv0: sc.argv0.into(),
-        },
-        launch.and_then(sandbox::Prelaunch::take),
-    );
+    let r = sandbox::run(&req, launch.and_then(sandbox::Prelaunch::take));
     let logs_exist = td.shared_alloc().join("logs/web.stdout.0").exists();
     let v = match r {
         Ok(r) => json!({
