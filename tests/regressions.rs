@@ -497,3 +497,18 @@ fn command_line_input_files_are_read_up_to_a_cap() {
         );
     }
 }
+
+/// Found by the `clientconfig` fuzz target (`ci/fuzz 600`, after 3 million inputs): a
+/// client config of a thousand nested `(` overflowed the stack in hcl-rs's recursive
+/// parser (the jobspec reader refused such nesting already; the client-config reader
+/// did not). Now the same depth check runs first and names the line.
+#[test]
+fn client_config_deep_nesting_is_a_syntax_error() {
+    use nomad_chroot_check::clientconfig::ClientConfig;
+    let input = include_bytes!("regressions/clientconfig-deep-nesting");
+    // The fuzz target's first byte picks HCL (even) or JSON (odd).
+    assert_eq!(input[0] & 1, 0);
+    let text = std::str::from_utf8(&input[1..]).unwrap();
+    let e = ClientConfig::parse(std::path::Path::new("client.hcl"), text).unwrap_err();
+    assert!(e.to_string().contains("nesting deeper than"), "{e}");
+}

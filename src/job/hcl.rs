@@ -319,7 +319,7 @@ fn too_deep(path: &Path, text: &str, line: usize, col0: usize) -> JobError {
         column: col0 + 1,
         text: line_text(text, line),
         message: format!(
-            "nesting deeper than {MAX_NESTING} levels; refusing to parse (no Nomad job nests this deep)"
+            "nesting deeper than {MAX_NESTING} levels; refusing to parse (no jobspec or client config nests this deep)"
         ),
     }
 }
