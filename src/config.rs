@@ -114,6 +114,32 @@ pub struct TaskSpec {
     pub ipc_mode_host: bool,
 }
 
+impl TaskSpec {
+    /// A task named `name` as Nomad defaults one: no command yet, user `nobody`,
+    /// `resources` of 300 MB and 100 MHz, the host's network, PID and IPC namespaces
+    /// of its own.
+    pub fn new(name: impl Into<String>) -> TaskSpec {
+        TaskSpec {
+            name: name.into(),
+            group: None,
+            job: None,
+            command: None,
+            args: Vec::new(),
+            user: "nobody".into(),
+            env: Vec::new(),
+            work_dir: None,
+            memory_mb: crate::nomad::DEFAULT_MEMORY_MB,
+            memory_max_mb: None,
+            cpu_mhz: crate::nomad::DEFAULT_CPU_MHZ,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            network: Network::Host,
+            pid_mode_host: false,
+            ipc_mode_host: false,
+        }
+    }
+}
+
 /// How to run the task (absent with `--no-run`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {

@@ -136,29 +136,17 @@ pub fn split_path_list(value: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Network;
 
     fn task() -> TaskSpec {
         TaskSpec {
-            name: "server".into(),
             group: Some("app".into()),
             job: Some("production".into()),
             command: Some("/bin/sh".into()),
-            args: vec![],
-            user: "nobody".into(),
             env: vec![
                 ("USER".into(), "job-user".into()),
                 ("LC_ALL".into(), "C".into()),
             ],
-            work_dir: None,
-            memory_mb: 300,
-            memory_max_mb: None,
-            cpu_mhz: 100,
-            cap_add: vec![],
-            cap_drop: vec![],
-            network: Network::Host,
-            pid_mode_host: false,
-            ipc_mode_host: false,
+            ..TaskSpec::new("server")
         }
     }
 

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use nomad_chroot_check::analyze::{Analysis, AnalyzeInput, analyze};
 use nomad_chroot_check::archive::{ExtractSummary, LinkEntry};
-use nomad_chroot_check::config::{Network, TaskSpec};
+use nomad_chroot_check::config::TaskSpec;
 use nomad_chroot_check::finding::{Cause, Finding, Kind, Severity};
 use nomad_chroot_check::nomad::NomadVersion;
 use nomad_chroot_check::taskdir::{ChrootEnv, TaskDir};
@@ -137,22 +137,8 @@ impl T {
 
     fn run(&self, command: Option<&str>) -> Analysis {
         let task = TaskSpec {
-            name: "app".into(),
-            group: None,
-            job: None,
             command: command.map(str::to_owned),
-            args: vec![],
-            user: "nobody".into(),
-            env: vec![],
-            work_dir: None,
-            memory_mb: 300,
-            memory_max_mb: None,
-            cpu_mhz: 100,
-            cap_add: vec![],
-            cap_drop: vec![],
-            network: Network::Host,
-            pid_mode_host: false,
-            ipc_mode_host: false,
+            ..TaskSpec::new("app")
         };
         analyze(&AnalyzeInput {
             taskdir: &self.td,

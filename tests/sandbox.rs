@@ -816,22 +816,9 @@ fn trial_main(name: &str) -> ! {
         install(&td.root, p, c);
     }
     let mut task = TaskSpec {
-        name: "web".into(),
-        group: None,
-        job: None,
         command: Some(sc.argv0.into()),
         args: sc.args.iter().map(|s| s.to_string()).collect(),
-        user: "nobody".into(),
-        env: vec![],
-        work_dir: None,
-        memory_mb: 300,
-        memory_max_mb: None,
-        cpu_mhz: 100,
-        cap_add: vec![],
-        cap_drop: vec![],
-        network: Network::Host,
-        pid_mode_host: false,
-        ipc_mode_host: false,
+        ..TaskSpec::new("web")
     };
     let mut run = RunOptions {
         agent_env: AgentEnv::Default,

@@ -626,14 +626,9 @@ fn plan_task(
     let user = task.user.clone().unwrap_or_else(|| "nobody".into());
 
     let mut spec = TaskSpec {
-        name: tname.clone(),
         group: Some(group.name.clone()),
         job: Some(job.name.clone()),
-        command: None,
-        args: Vec::new(),
         user: user.clone(),
-        env: Vec::new(),
-        work_dir: None,
         memory_mb: task.memory.unwrap_or(nomad::DEFAULT_MEMORY_MB),
         memory_max_mb: task.memory_max.filter(|m| *m > 0),
         cpu_mhz: task.cpu.unwrap_or(nomad::DEFAULT_CPU_MHZ),
@@ -642,6 +637,7 @@ fn plan_task(
         network,
         pid_mode_host,
         ipc_mode_host,
+        ..TaskSpec::new(tname.clone())
     };
 
     // Steps 1–7 of §4.1, then the job's env interpolated against them (step 8).
