@@ -98,8 +98,8 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let _ = serde_json::to_writer(&mut out, &report);
     let _ = out.flush();
     // The report is complete at end of file: close the pipe first, then let go of the
-    // task's mount namespace, whose teardown (an expedited RCU grace period, 10–20 ms
-    // here) then runs while the checker goes on, as bwrap's init tears down after bwrap
+    // task's mount namespace, whose teardown (an expedited RCU grace period, up to
+    // 20 ms here) then runs while the checker goes on, as bwrap's init tears down after bwrap
     // has returned. Nothing can observe it: the namespace has no process left.
     drop(out);
     drop(mnt_ns);
@@ -219,7 +219,7 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     };
 
     // 8. The trace's gate: the init installs the seccomp filter that stops it for the
-    //    tracer only once it is traced (step I6), else its filtered calls would fail.
+    //    tracer only once it is traced (step I7), else its filtered calls would fail.
     let gate = match plan.trace {
         false => None,
         true => match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
@@ -252,7 +252,7 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
 
     // 10. Hold the task's mount namespace, so that it outlives the task: when the last
     //     process of a mount namespace exits, its exit waits for the namespace's
-    //     teardown (an RCU grace period, 10–20 ms), and so would we. Held here, the
+    //     teardown (an RCU grace period, up to 20 ms), and so would we. Held here, the
     //     teardown comes after the report (see child_main).
     *mnt_ns = fs::File::open(format!("/proc/{init}/ns/mnt"))
         .ok()

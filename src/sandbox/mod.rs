@@ -288,13 +288,12 @@ fn run_with(
         Some(l) => l,
         None => Launch::spawn(interactive)?,
     };
-    let (mut child, plan_w, result_r) = launch.into_parts();
+    let (mut child, mut plan_w, result_r) = launch.into_parts();
     let text = serde_json::to_vec(&plan).map_err(|e| SandboxError::Setup(e.to_string()))?;
-    let mut w = plan_w;
-    let sent = w
+    let sent = plan_w
         .write_all(&(text.len() as u64).to_le_bytes())
-        .and_then(|()| w.write_all(&text));
-    drop(w);
+        .and_then(|()| plan_w.write_all(&text));
+    drop(plan_w);
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
     let guard = match plan.lifecycle {
