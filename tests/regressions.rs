@@ -512,3 +512,31 @@ fn client_config_deep_nesting_is_a_syntax_error() {
     let e = ClientConfig::parse(std::path::Path::new("client.hcl"), text).unwrap_err();
     assert!(e.to_string().contains("nesting deeper than"), "{e}");
 }
+
+/// Found by the `clientconfig` fuzz target (`ci/fuzz 600`): 500 bytes of `[` left
+/// unclosed after splats (`tr[ue[*][…`) took hcl-rs's parser 0.1 s here and over 3 s
+/// under the fuzzer, and each further `[*][` doubles it (13 s at 48 levels): a jobspec or
+/// client config could hang the checker. More than 12 open `[`/`(` are now refused
+/// before parsing, with the line; legitimate files never come close.
+#[test]
+fn unclosed_brackets_after_splats_are_refused_before_parsing() {
+    use nomad_chroot_check::{clientconfig::ClientConfig, job};
+    let input = include_bytes!("regressions/clientconfig-unclosed-brackets");
+    assert_eq!(input[0] & 1, 0);
+    let text = std::str::from_utf8(&input[1..]).unwrap();
+    let e = ClientConfig::parse(std::path::Path::new("client.hcl"), text).unwrap_err();
+    assert!(e.to_string().contains("open `[`/`(`"), "{e}");
+    // The jobspec reader shares the check, in expressions and in `${…}` alike.
+    let tmp = tempfile::tempdir().unwrap();
+    for body in [
+        format!("x = {}", "a[*][".repeat(13)),
+        format!("x = \"${{{}}}\"", "a[*][".repeat(13)),
+    ] {
+        let path = tmp.path().join("job.nomad.hcl");
+        fs::write(&path, format!("job \"j\" {{\n  {body}\n}}\n")).unwrap();
+        let t = std::time::Instant::now();
+        let e = job::load(&path, &job::hcl::VarInputs::default()).unwrap_err();
+        assert!(e.to_string().contains("open `[`/`(`"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_millis(100));
+    }
+}
