@@ -76,9 +76,9 @@ fn sandbox_child_args() -> Option<(i32, i32)> {
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.
 fn emit(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
-    let stdout = io::stdout();
-    let mut lock = stdout.lock();
-    match f(&mut lock).and_then(|()| lock.flush()) {
+    // Buffered: stdout is line-buffered, and a report has hundreds of lines.
+    let mut out = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
+    match f(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         r => r.map_err(|e| Error::io("cannot write the report", e)),
     }

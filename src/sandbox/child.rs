@@ -94,9 +94,11 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
         Err(e) => ChildReport::SetupFailed(format!("cannot read the sandbox plan: {e}")),
         Ok(plan) => monitor(&plan, &mut mnt_ns),
     };
+    // One write: the checker wakes up once, with the whole report.
     let mut out = fs::File::from(result);
-    let _ = serde_json::to_writer(&mut out, &report);
-    let _ = out.flush();
+    if let Ok(text) = serde_json::to_vec(&report) {
+        let _ = out.write_all(&text);
+    }
     // The report is complete at end of file: close the pipe first, then let go of the
     // task's mount namespace, whose teardown (an expedited RCU grace period, up to
     // 20 ms here) then runs while the checker goes on, as bwrap's init tears down after bwrap
