@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+static CGROUPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 pub fn register(dir: &Path) {
     DIRS.lock()
@@ -20,6 +21,18 @@ pub fn register(dir: &Path) {
 
 pub fn unregister(dir: &Path) {
     DIRS.lock().unwrap_or_else(|e| e.into_inner()).remove(dir);
+}
+
+/// A task's cgroup directory, removed on interruption until the sandbox child has the
+/// plan naming it (then the child removes it if we die): the prelaunch makes it while
+/// the bundle is unpacked.
+pub fn register_cgroup(dir: &Path, on: bool) {
+    let mut set = CGROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    if on {
+        set.insert(dir.to_owned());
+    } else {
+        set.remove(dir);
+    }
 }
 
 /// A child whose whole process group is killed on interruption.
@@ -75,5 +88,14 @@ pub fn run_now() {
     for d in dirs {
         crate::taskdir::make_writable(&d);
         let _ = std::fs::remove_dir_all(&d);
+    }
+    let cgroups: Vec<PathBuf> = CGROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect();
+    for d in cgroups {
+        crate::sandbox::cgroup::remove_dir(&d);
     }
 }

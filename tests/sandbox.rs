@@ -810,7 +810,6 @@ fn trial_main(name: &str) -> ! {
         Chroot::NomadDefault => ChrootEnv::nomad_default(version),
     };
     let bench = std::env::var_os("NCC_BENCH_RUNS").is_some();
-    let launch = (sc.shell_stdin.is_none() && !bench).then(sandbox::Prelaunch::start);
     let td = TaskDir::build("web", version, chroot).expect("task dir");
     for (p, c) in &sc.files {
         install(&td.root, p, c);
@@ -833,6 +832,9 @@ fn trial_main(name: &str) -> ! {
     };
     let mut client = ClientConfig::default();
     (sc.tweak)(&mut task, &mut run, &mut client);
+    // The child and the cgroup started ahead, as `check::run` does.
+    let launch =
+        (sc.shell_stdin.is_none() && !bench).then(|| sandbox::Prelaunch::start(&task, &run));
     let mut env: BTreeMap<String, String> = sc
         .env
         .iter()
@@ -875,7 +877,6 @@ fn trial_main(name: &str) -> ! {
         drop(td);
         std::process::exit(0);
     }
-    // The child started ahead, as `check::run` does.
     let r = sandbox::run(&req, launch.and_then(sandbox::Prelaunch::take));
     let logs_exist = td.shared_alloc().join("logs/web.stdout.0").exists();
     let v = match r {

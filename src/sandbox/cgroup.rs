@@ -163,6 +163,9 @@ impl Cgroup {
                 );
             }
         }
+        for d in &cg.dirs {
+            crate::cleanup::register_cgroup(d, true);
+        }
         Ok(cg)
     }
 
@@ -192,6 +195,7 @@ impl Cgroup {
     pub fn destroy(&self) {
         for d in &self.dirs {
             remove_dir(d);
+            crate::cleanup::register_cgroup(d, false);
         }
     }
 }

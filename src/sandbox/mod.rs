@@ -202,48 +202,18 @@ fn run_with(
 
     let kill_signal = parse_signal(&req.run.kill_signal).unwrap_or(Signal::SIGINT);
 
-    // The cgroup, created before the child exists; the task's init enters it before
-    // it execs (see the cgroup module), so every process of the task is born inside.
-    let mut cgroup = None;
-    if rootless {
-        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
-            enforced.insert(k.into(), "skipped: rootless, no cgroup delegation".into());
-        }
-    } else if let Some(version) = cgroup::detect() {
-        cgroup::sweep();
-        let mb = 1024 * 1024;
-        let limits = match req.task.memory_max_mb {
-            Some(max) if max > req.task.memory_mb => cgroup::Limits {
-                memory_max: max * mb,
-                memory_low: Some(req.task.memory_mb * mb),
-                cpu_shares: req.task.cpu_mhz.max(2),
-                pids_max: req.run.pids_limit,
-            },
-            _ => cgroup::Limits {
-                memory_max: req.task.memory_mb * mb,
-                memory_low: None,
-                cpu_shares: req.task.cpu_mhz.max(2),
-                pids_max: req.run.pids_limit,
-            },
-        };
-        match cgroup::Cgroup::create(version, &limits, &mut enforced) {
-            Ok(cg) => cgroup = Some(cg),
-            Err(e) => {
-                for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
-                    enforced.insert(k.into(), format!("skipped: cannot create a cgroup: {e}"));
-                }
-            }
-        }
-        if let Some(p) = enforced.get_mut("cgroup.pids") {
-            if p == "applied" {
-                *p = format!("applied: pids.max = {} (beyond Nomad)", req.run.pids_limit);
-            }
-        }
-    } else {
-        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
-            enforced.insert(k.into(), "skipped: no cgroup filesystem".into());
-        }
-    }
+    let mut launch = match launch {
+        Some(l) => l,
+        None => Launch::spawn(interactive)?,
+    };
+    // The cgroup, created before the child exists (or by the prelaunch, ahead); the
+    // task's init enters it before it execs (see the cgroup module), so every process
+    // of the task is born inside.
+    let (cgroup, cg_enforced) = launch
+        .cgroup
+        .take()
+        .unwrap_or_else(|| task_cgroup(req.task, req.run.pids_limit));
+    enforced.extend(cg_enforced);
     // Removes the cgroup on every way out of this function.
     struct CgGuard(Option<cgroup::Cgroup>);
     impl Drop for CgGuard {
@@ -284,16 +254,17 @@ fn run_with(
     record_plan(&plan, req, &caps, &mut enforced);
 
     let [out_path, err_path] = plan::log_paths(req.taskdir);
-    let launch = match launch {
-        Some(l) => l,
-        None => Launch::spawn(interactive)?,
-    };
     let (mut child, mut plan_w, result_r) = launch.into_parts();
     let text = serde_json::to_vec(&plan).map_err(|e| SandboxError::Setup(e.to_string()))?;
     let sent = plan_w
         .write_all(&(text.len() as u64).to_le_bytes())
         .and_then(|()| plan_w.write_all(&text));
     drop(plan_w);
+    // From here the child removes the cgroup if we are interrupted (it holds the plan);
+    // our signal handler must not race it, nor kill the task behind its back.
+    for d in cg_guard.0.iter().flat_map(|c| &c.dirs) {
+        crate::cleanup::register_cgroup(d, false);
+    }
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
     let guard = match plan.lifecycle {
@@ -460,6 +431,53 @@ fn fold_misses(misses: &[trace::Miss]) -> Vec<FoldedMiss> {
     out
 }
 
+/// The task's cgroup with Nomad's limits (none when rootless or without a cgroup
+/// filesystem), and what the report's `run.enforced` says about it.
+fn task_cgroup(
+    task: &TaskSpec,
+    pids_limit: u64,
+) -> (Option<cgroup::Cgroup>, BTreeMap<String, String>) {
+    let mut enforced = BTreeMap::new();
+    let skipped = |enforced: &mut BTreeMap<String, String>, why: &str| {
+        for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
+            enforced.insert(k.to_owned(), format!("skipped: {why}"));
+        }
+    };
+    if !nix::unistd::geteuid().is_root() {
+        skipped(&mut enforced, "rootless, no cgroup delegation");
+        return (None, enforced);
+    }
+    let Some(version) = cgroup::detect() else {
+        skipped(&mut enforced, "no cgroup filesystem");
+        return (None, enforced);
+    };
+    cgroup::sweep();
+    let mb = 1024 * 1024;
+    let (memory_max, memory_low) = match task.memory_max_mb {
+        Some(max) if max > task.memory_mb => (max * mb, Some(task.memory_mb * mb)),
+        _ => (task.memory_mb * mb, None),
+    };
+    let limits = cgroup::Limits {
+        memory_max,
+        memory_low,
+        cpu_shares: task.cpu_mhz.max(2),
+        pids_max: pids_limit,
+    };
+    let cg = match cgroup::Cgroup::create(version, &limits, &mut enforced) {
+        Ok(cg) => Some(cg),
+        Err(e) => {
+            skipped(&mut enforced, &format!("cannot create a cgroup: {e}"));
+            None
+        }
+    };
+    if let Some(p) = enforced.get_mut("cgroup.pids") {
+        if p == "applied" {
+            *p = format!("applied: pids.max = {pids_limit} (beyond Nomad)");
+        }
+    }
+    (cg, enforced)
+}
+
 /// A `__sandbox-child` started ahead of its plan. Starting it (fork, exec of our own
 /// binary, the loader, the runtime) takes a few milliseconds that need nothing of the
 /// task: [`Prelaunch`] does it while the bundle is unpacked and analysed.
@@ -467,6 +485,8 @@ pub struct Launch {
     child: Option<std::process::Child>,
     plan_w: Option<fs::File>,
     result_r: Option<std::os::fd::OwnedFd>,
+    /// The task's cgroup, when the prelaunch made it too.
+    cgroup: Option<(Option<cgroup::Cgroup>, BTreeMap<String, String>)>,
 }
 
 impl Launch {
@@ -517,6 +537,7 @@ impl Launch {
             child: Some(child),
             plan_w: Some(fs::File::from(plan_w)),
             result_r: Some(result_r),
+            cgroup: None,
         })
     }
 
@@ -535,16 +556,24 @@ impl Drop for Launch {
         if let Some(mut c) = self.child.take() {
             let _ = c.wait();
         }
+        if let Some((Some(cg), _)) = self.cgroup.take() {
+            cg.destroy();
+        }
     }
 }
 
 /// A [`Launch`] being started on a thread of its own, for a check that will run its
-/// task: the child starts while the bundle is unpacked.
+/// task: the child starts, and the task's cgroup is made, while the bundle is unpacked.
 pub struct Prelaunch(Option<std::thread::JoinHandle<Result<Launch, SandboxError>>>);
 
 impl Prelaunch {
-    pub fn start() -> Prelaunch {
-        Prelaunch(Some(std::thread::spawn(|| Launch::spawn(false))))
+    pub fn start(task: &TaskSpec, run: &RunOptions) -> Prelaunch {
+        let (task, pids_limit) = (task.clone(), run.pids_limit);
+        Prelaunch(Some(std::thread::spawn(move || {
+            let mut l = Launch::spawn(false)?;
+            l.cgroup = Some(task_cgroup(&task, pids_limit));
+            Ok(l)
+        })))
     }
 
     /// The started child; `None` if starting it failed (the run then starts one
