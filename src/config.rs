@@ -366,28 +366,6 @@ impl CheckOptions {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("3 parsecs").is_err());
-    }
-
-    #[test]
-    fn pairs() {
-        assert_eq!(
-            parse_pair("A=b=c", "--env").unwrap(),
-            ("A".into(), "b=c".into())
-        );
-        assert!(parse_pair("=x", "--env").is_err());
-    }
-}
-
 /// The most a jobspec, var file, node file, client config or test spec may have: none
 /// comes close, and Nomad's HTTP API caps request bodies too.
 pub const MAX_INPUT_FILE_BYTES: u64 = 16 << 20;
@@ -416,4 +394,26 @@ pub fn read_input_file(path: &std::path::Path) -> std::io::Result<String> {
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn pairs() {
+        assert_eq!(
+            parse_pair("A=b=c", "--env").unwrap(),
+            ("A".into(), "b=c".into())
+        );
+        assert!(parse_pair("=x", "--env").is_err());
+    }
 }
