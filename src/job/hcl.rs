@@ -241,28 +241,15 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
             b'"' => {
                 // A quoted template: brackets inside `${ … }` nest in the parser too.
                 i += 1;
-                let mut interp = 0usize;
-                let mut inner = 0usize;
+                let mut t = Interp::default();
                 while i < bytes.len() {
                     match bytes[i] {
                         b'\\' => i += 1,
-                        b'"' if interp == 0 => break,
-                        b'$' | b'%' if bytes.get(i + 1) == Some(&b'{') => {
-                            interp += 1;
-                            i += 1;
-                        }
-                        c @ (b'{' | b'[' | b'(') if interp > 0 => {
-                            interp += 1;
-                            inner += usize::from(is_bracket(c));
-                        }
-                        c @ (b'}' | b']' | b')') if interp > 0 => {
-                            interp -= 1;
-                            inner = inner.saturating_sub(usize::from(is_bracket(c)));
-                        }
+                        b'"' if t.depth == 0 => break,
                         b'\n' => break,
-                        _ => {}
+                        _ => i += t.step(&bytes[i..]),
                     }
-                    if depth + interp > MAX_NESTING || brackets + inner > MAX_BRACKETS {
+                    if depth + t.depth > MAX_NESTING || brackets + t.brackets > MAX_BRACKETS {
                         return Err(too_deep(path, text, line, i - line_start));
                     }
                     i += 1;
@@ -281,8 +268,7 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
                     let delim = &text[start..j];
                     // Skip to the line holding only the delimiter.
                     let mut k = j + 1;
-                    let mut interp = 0usize;
-                    let mut inner = 0usize;
+                    let mut t = Interp::default();
                     loop {
                         line += 1;
                         let end = text[k..].find('\n').map(|n| k + n).unwrap_or(text.len());
@@ -295,22 +281,9 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
                         let lb = &text.as_bytes()[k..end];
                         let mut x = 0;
                         while x < lb.len() {
-                            match lb[x] {
-                                b'$' | b'%' if lb.get(x + 1) == Some(&b'{') => {
-                                    interp += 1;
-                                    x += 1;
-                                }
-                                c @ (b'{' | b'[' | b'(') if interp > 0 => {
-                                    interp += 1;
-                                    inner += usize::from(is_bracket(c));
-                                }
-                                c @ (b'}' | b']' | b')') if interp > 0 => {
-                                    interp -= 1;
-                                    inner = inner.saturating_sub(usize::from(is_bracket(c)));
-                                }
-                                _ => {}
-                            }
-                            if depth + interp > MAX_NESTING || brackets + inner > MAX_BRACKETS {
+                            x += t.step(&lb[x..]);
+                            if depth + t.depth > MAX_NESTING || brackets + t.brackets > MAX_BRACKETS
+                            {
                                 return Err(too_deep(path, text, line, x));
                             }
                             x += 1;
@@ -336,6 +309,37 @@ pub fn check_nesting(path: &Path, text: &str) -> Result<(), JobError> {
         i += 1;
     }
     Ok(())
+}
+
+/// Nesting inside the `${ … }` and `%{ … }` of one template.
+#[derive(Default)]
+struct Interp {
+    depth: usize,
+    /// Open `[` and `(` among them.
+    brackets: usize,
+}
+
+impl Interp {
+    /// Account for the byte at `at[0]`; returns how many bytes it took beyond the first
+    /// (1 for the `{` of `${`).
+    fn step(&mut self, at: &[u8]) -> usize {
+        match at {
+            [b'$' | b'%', b'{', ..] => {
+                self.depth += 1;
+                return 1;
+            }
+            [c @ (b'{' | b'[' | b'('), ..] if self.depth > 0 => {
+                self.depth += 1;
+                self.brackets += usize::from(*c != b'{');
+            }
+            [c @ (b'}' | b']' | b')'), ..] if self.depth > 0 => {
+                self.depth -= 1;
+                self.brackets = self.brackets.saturating_sub(usize::from(*c != b'}'));
+            }
+            _ => {}
+        }
+        0
+    }
 }
 
 fn too_deep(path: &Path, text: &str, line: usize, col0: usize) -> JobError {
@@ -1384,6 +1388,15 @@ job "j" {
         );
         let n = job(&src, &VarInputs::default()).unwrap();
         assert_eq!(attr(&n, "x"), brackets.as_str());
+        // Twelve open `[`/`(` parse; the thirteenth is refused, `{` aside.
+        for (n, ok) in [(MAX_BRACKETS, true), (MAX_BRACKETS + 1, false)] {
+            let src = format!(
+                "job \"j\" {{\n  x = {{a = {}1{}}}\n}}\n",
+                "[(".repeat(n / 2) + &"[".repeat(n % 2),
+                "]".repeat(n % 2) + &")]".repeat(n / 2)
+            );
+            assert_eq!(job(&src, &VarInputs::default()).is_ok(), ok, "{src}");
+        }
     }
 
     #[test]
