@@ -466,6 +466,16 @@ impl Parser<'_> {
         let no_run = own.no_run.or(defaults.no_run).unwrap_or(false);
         let args = own.args.clone().or(defaults.args.clone());
 
+        // Keys that only mean something when a command runs (a file check refuses the
+        // first five).
+        let run_keys = [
+            ("args", own.args.is_some()),
+            ("exit_code", own.exit_code.is_some()),
+            ("stdout", own.stdout.is_some()),
+            ("stderr", own.stderr.is_some()),
+            ("service", own.service.is_some()),
+            ("healthy_after", own.healthy_after.is_some()),
+        ];
         let kind = if let Some(f) = file {
             let path = f.get_ref().clone();
             if !path.starts_with('/') {
@@ -476,21 +486,11 @@ impl Parser<'_> {
                     ),
                 ));
             }
-            for (key, set) in [
-                ("args", own.args.is_some()),
-                ("exit_code", own.exit_code.is_some()),
-                ("stdout", own.stdout.is_some()),
-                ("stderr", own.stderr.is_some()),
-                ("service", own.service.is_some()),
-            ] {
-                if set {
-                    return Err(err(
-                        None,
-                        format!(
-                            "check `{n}`: `{key}` needs a `command`; a file check runs nothing"
-                        ),
-                    ));
-                }
+            if let Some(key) = first_set(&run_keys[..5]) {
+                return Err(err(
+                    None,
+                    format!("check `{n}`: `{key}` needs a `command`; a file check runs nothing"),
+                ));
             }
             let exists = own.exists.or(defaults.exists).unwrap_or(true);
             let mode = match own.mode.as_ref().or(defaults.mode.as_ref()) {
@@ -516,34 +516,23 @@ impl Parser<'_> {
                 content,
             }
         } else {
-            for (key, set) in [
+            if let Some(key) = first_set(&[
                 ("exists", own.exists.is_some()),
                 ("mode", own.mode.is_some()),
                 ("content", own.content.is_some()),
-            ] {
-                if set {
-                    return Err(err(
-                        None,
-                        format!("check `{n}`: `{key}` needs `file` (the path inside the task)"),
-                    ));
-                }
+            ]) {
+                return Err(err(
+                    None,
+                    format!("check `{n}`: `{key}` needs `file` (the path inside the task)"),
+                ));
             }
             match command {
                 None => {
-                    for (key, set) in [
-                        ("args", own.args.is_some()),
-                        ("exit_code", own.exit_code.is_some()),
-                        ("stdout", own.stdout.is_some()),
-                        ("stderr", own.stderr.is_some()),
-                        ("service", own.service.is_some()),
-                        ("healthy_after", own.healthy_after.is_some()),
-                    ] {
-                        if set {
-                            return Err(err(
-                                None,
-                                format!("check `{n}`: `{key}` needs a `command` to run"),
-                            ));
-                        }
+                    if let Some(key) = first_set(&run_keys) {
+                        return Err(err(
+                            None,
+                            format!("check `{n}`: `{key}` needs a `command` to run"),
+                        ));
                     }
                     CheckKind::Static
                 }
@@ -765,6 +754,11 @@ impl Parser<'_> {
         }
         Ok(AllowMissing { path, reason })
     }
+}
+
+/// The first key that is set.
+fn first_set<'a>(keys: &[(&'a str, bool)]) -> Option<&'a str> {
+    keys.iter().find(|(_, set)| *set).map(|(k, _)| *k)
 }
 
 #[cfg(test)]
