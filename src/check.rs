@@ -16,7 +16,10 @@ use crate::taskenv::{self, HostUser};
 pub fn run(opts: &CheckOptions) -> Result<Report> {
     // A run needs a sandbox child: start it now, so that its start-up overlaps the
     // unpacking instead of following it.
-    let launch = (opts.run.as_ref()).map(|r| sandbox::Prelaunch::start(&opts.task, r));
+    let launch = opts
+        .run
+        .as_ref()
+        .map(|r| sandbox::Prelaunch::start(&opts.task, r));
     let mut prepared = prepare(opts)?;
     let mut report = finish_with(&prepared, opts, launch)?;
     if opts.keep {

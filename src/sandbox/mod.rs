@@ -209,7 +209,10 @@ fn run_with(
     // The cgroup, created before the child exists (or by the prelaunch, ahead); the
     // task's init enters it before it execs (see the cgroup module), so every process
     // of the task is born inside.
-    let (cgroup, cg_enforced) = launch
+    let TaskCgroup {
+        cgroup,
+        enforced: cg_enforced,
+    } = launch
         .cgroup
         .take()
         .unwrap_or_else(|| task_cgroup(req.task, req.run.pids_limit));
@@ -433,10 +436,13 @@ fn fold_misses(misses: &[trace::Miss]) -> Vec<FoldedMiss> {
 
 /// The task's cgroup with Nomad's limits (none when rootless or without a cgroup
 /// filesystem), and what the report's `run.enforced` says about it.
-fn task_cgroup(
-    task: &TaskSpec,
-    pids_limit: u64,
-) -> (Option<cgroup::Cgroup>, BTreeMap<String, String>) {
+struct TaskCgroup {
+    cgroup: Option<cgroup::Cgroup>,
+    enforced: BTreeMap<String, String>,
+}
+
+/// Make the task's cgroup, sweeping those of dead checkers first.
+fn task_cgroup(task: &TaskSpec, pids_limit: u64) -> TaskCgroup {
     let mut enforced = BTreeMap::new();
     let skipped = |enforced: &mut BTreeMap<String, String>, why: &str| {
         for k in ["cgroup.memory", "cgroup.cpu", "cgroup.pids"] {
@@ -445,11 +451,17 @@ fn task_cgroup(
     };
     if !nix::unistd::geteuid().is_root() {
         skipped(&mut enforced, "rootless, no cgroup delegation");
-        return (None, enforced);
+        return TaskCgroup {
+            cgroup: None,
+            enforced,
+        };
     }
     let Some(version) = cgroup::detect() else {
         skipped(&mut enforced, "no cgroup filesystem");
-        return (None, enforced);
+        return TaskCgroup {
+            cgroup: None,
+            enforced,
+        };
     };
     cgroup::sweep();
     let mb = 1024 * 1024;
@@ -463,7 +475,7 @@ fn task_cgroup(
         cpu_shares: task.cpu_mhz.max(2),
         pids_max: pids_limit,
     };
-    let cg = match cgroup::Cgroup::create(version, &limits, &mut enforced) {
+    let cgroup = match cgroup::Cgroup::create(version, &limits, &mut enforced) {
         Ok(cg) => Some(cg),
         Err(e) => {
             skipped(&mut enforced, &format!("cannot create a cgroup: {e}"));
@@ -475,7 +487,7 @@ fn task_cgroup(
             *p = format!("applied: pids.max = {pids_limit} (beyond Nomad)");
         }
     }
-    (cg, enforced)
+    TaskCgroup { cgroup, enforced }
 }
 
 /// A `__sandbox-child` started ahead of its plan. Starting it (fork, exec of our own
@@ -486,7 +498,7 @@ pub struct Launch {
     plan_w: Option<fs::File>,
     result_r: Option<std::os::fd::OwnedFd>,
     /// The task's cgroup, when the prelaunch made it too.
-    cgroup: Option<(Option<cgroup::Cgroup>, BTreeMap<String, String>)>,
+    cgroup: Option<TaskCgroup>,
 }
 
 impl Launch {
@@ -556,7 +568,10 @@ impl Drop for Launch {
         if let Some(mut c) = self.child.take() {
             let _ = c.wait();
         }
-        if let Some((Some(cg), _)) = self.cgroup.take() {
+        if let Some(TaskCgroup {
+            cgroup: Some(cg), ..
+        }) = self.cgroup.take()
+        {
             cg.destroy();
         }
     }
