@@ -320,12 +320,15 @@ fn validate(expected: &Expected) -> Result<(), String> {
     Ok(())
 }
 
+/// Findings as JSON objects.
+type Findings<'a> = Vec<&'a Map<String, Value>>;
+
 /// Pair expected and actual findings one to one. Returns the expected ones nothing
 /// matched and the actual ones left over.
 fn match_findings<'a, 'b>(
     expected: &'a [Map<String, Value>],
     actual: &[&'b Map<String, Value>],
-) -> (Vec<&'a Map<String, Value>>, Vec<&'b Map<String, Value>>) {
+) -> (Findings<'a>, Findings<'b>) {
     let mut used = vec![false; actual.len()];
     let mut unmatched = Vec::new();
     for e in expected {
