@@ -14,13 +14,14 @@ use crate::taskenv::{self, HostUser};
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
+    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
     // A run needs a sandbox child: start it now, so that its start-up overlaps the
     // unpacking instead of following it.
     let launch = opts
         .run
         .as_ref()
-        .map(|r| sandbox::Prelaunch::start(&opts.task, r));
-    let mut prepared = prepare(opts)?;
+        .map(|r| sandbox::Prelaunch::start(&taskdir, &opts.task, r));
+    let mut prepared = prepare_in(opts, taskdir)?;
     let mut report = finish_with(&prepared, opts, launch)?;
     if opts.keep {
         report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
@@ -50,6 +51,10 @@ pub struct Prepared {
 /// Build the task dir and unpack every artifact into it.
 pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
     let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    prepare_in(opts, taskdir)
+}
+
+fn prepare_in(opts: &CheckOptions, taskdir: TaskDir) -> Result<Prepared> {
     let mut report = Report::new(opts.nomad_version);
     let extract = unpack_all(opts, &taskdir, &mut report)?;
     report.findings.extend(extract.findings.iter().cloned());

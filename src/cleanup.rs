@@ -12,6 +12,7 @@ use std::sync::Mutex;
 static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 static CGROUPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+static PENDING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
 
 pub fn register(dir: &Path) {
     DIRS.lock()
@@ -48,6 +49,25 @@ pub fn unregister_child(pid: i32) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&pid);
+}
+
+/// Run `work` (removing something we made) on a thread of its own, beside the rest of
+/// the check; [`finish`] waits for it. What it removes must stay registered above
+/// until it is gone, for an interruption to remove it instead.
+pub fn in_background(work: impl FnOnce() + Send + 'static) {
+    let handle = std::thread::spawn(work);
+    PENDING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(handle);
+}
+
+/// Wait for the work started with [`in_background`]. Call before the process exits.
+pub fn finish() {
+    let pending = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+    for h in pending {
+        let _ = h.join();
+    }
 }
 
 /// Start the signal thread. Call once, early in `main`.

@@ -31,6 +31,7 @@ fn main() {
             e.exit_code()
         }
     };
+    cleanup::finish();
     std::process::exit(code.code());
 }
 

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use nomad_chroot_check::cleanup;
 use nomad_chroot_check::clientconfig::ClientConfig;
 use nomad_chroot_check::config::{AgentEnv, JobType, Network, RunOptions, TaskSpec};
 use nomad_chroot_check::nomad::NomadVersion;
@@ -834,7 +835,7 @@ fn trial_main(name: &str) -> ! {
     (sc.tweak)(&mut task, &mut run, &mut client);
     // The child and the cgroup started ahead, as `check::run` does.
     let launch =
-        (sc.shell_stdin.is_none() && !bench).then(|| sandbox::Prelaunch::start(&task, &run));
+        (sc.shell_stdin.is_none() && !bench).then(|| sandbox::Prelaunch::start(&td, &task, &run));
     let mut env: BTreeMap<String, String> = sc
         .env
         .iter()
@@ -849,6 +850,7 @@ fn trial_main(name: &str) -> ! {
         };
         println!("\n{v}");
         drop(td);
+        cleanup::finish();
         std::process::exit(0);
     }
     if bench {
@@ -875,6 +877,7 @@ fn trial_main(name: &str) -> ! {
             t.elapsed().as_secs_f64() * 1000.0 / f64::from(n)
         );
         drop(td);
+        cleanup::finish();
         std::process::exit(0);
     }
     let r = sandbox::run(&req, launch.and_then(sandbox::Prelaunch::take));
@@ -894,6 +897,7 @@ fn trial_main(name: &str) -> ! {
     };
     println!("{v}");
     drop(td);
+    cleanup::finish();
     std::process::exit(0)
 }
 

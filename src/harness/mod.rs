@@ -194,6 +194,7 @@ pub fn test_main(args: TestArgs) -> Result<ExitCode, Error> {
     drop(ctx);
     if conclusion.has_failed() {
         // libtest's code, which the crate's ExitCode does not have.
+        crate::cleanup::finish();
         std::process::exit(TESTS_FAILED);
     }
     Ok(ExitCode::Pass)

@@ -124,19 +124,6 @@ fn read_plan(from: &mut fs::File) -> Result<Vec<u8>, String> {
 /// The monitor's steps, in order. `mnt_ns` receives the task's mount namespace, which
 /// the caller releases after reporting.
 fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
-    // 0. stdout and stderr to the task's log files, which the init and the task
-    //    inherit (the checker started us before it knew them; see `Launch`).
-    if let Some(logs) = &plan.logs {
-        let onto: [fn(fs::File) -> nix::Result<()>; 2] =
-            [nix::unistd::dup2_stdout, nix::unistd::dup2_stderr];
-        for (path, dup2) in logs.iter().zip(onto) {
-            let opened = fs::OpenOptions::new().create(true).append(true).open(path);
-            if let Err(e) = opened.and_then(|f| Ok(dup2(f)?)) {
-                return ChildReport::SetupFailed(format!("cannot open `{}`: {e}", path.display()));
-            }
-        }
-    }
-
     // 1. Watch the checker before anything else: if it dies (SIGKILL, Ctrl-C) from
     //    here on, we kill the task and remove what it left, since it no longer can.
     let parent = match sys::pidfd_open(Pid::from_raw(plan.parent_pid)) {

@@ -202,9 +202,10 @@ fn run_with(
 
     let kill_signal = parse_signal(&req.run.kill_signal).unwrap_or(Signal::SIGINT);
 
+    let log_paths = plan::log_paths(req.taskdir);
     let mut launch = match launch {
         Some(l) => l,
-        None => Launch::spawn(interactive)?,
+        None => Launch::spawn((!interactive).then_some(&log_paths))?,
     };
     // The cgroup, created before the child exists (or by the prelaunch, ahead); the
     // task's init enters it before it execs (see the cgroup module), so every process
@@ -226,7 +227,7 @@ fn run_with(
             }
         }
     }
-    let cg_guard = CgGuard(cgroup);
+    let mut cg_guard = CgGuard(cgroup);
 
     let env: Vec<String> = req.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut task = req.task.clone();
@@ -256,7 +257,7 @@ fn run_with(
     });
     record_plan(&plan, req, &caps, &mut enforced);
 
-    let [out_path, err_path] = plan::log_paths(req.taskdir);
+    let [out_path, err_path] = log_paths;
     let (mut child, mut plan_w, result_r) = launch.into_parts();
     let text = serde_json::to_vec(&plan).map_err(|e| SandboxError::Setup(e.to_string()))?;
     let sent = plan_w
@@ -277,24 +278,30 @@ fn run_with(
     }
     .map(|ms| Duration::from_millis(ms + plan.kill_timeout_ms) + Duration::from_secs(30));
     let reply = read_reply(result_r, guard);
-    match reply {
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        // The child has reported and reaped the task; what is left of its exit is the
-        // teardown of the task's mount namespace (see child::child_main). Reap it
-        // without waiting for that.
-        Some(_) => {
-            if !matches!(child.try_wait(), Ok(Some(_))) {
-                std::thread::spawn(move || child.wait());
-            }
-        }
+    if reply.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
     let reply = reply.unwrap_or_default();
-    sent.map_err(io_err("cannot send the plan to the sandbox child"))?;
     let oom = cg_guard.0.as_ref().is_some_and(|c| c.oom_killed());
-    drop(cg_guard);
+    // The task is gone, so its group is empty. Removing it (three rmdirs on v1) runs
+    // beside the rest of the check, the work dir's removal and the report; the process
+    // waits for it before exiting (cleanup::finish), and an interruption removes it
+    // meanwhile. So does reaping the child, whose exit is the teardown of the task's
+    // mount namespace (see child::child_main): that one nobody waits for.
+    let cgroup = cg_guard.0.take();
+    for d in cgroup.iter().flat_map(|c| &c.dirs) {
+        crate::cleanup::register_cgroup(d, true);
+    }
+    crate::cleanup::in_background(move || {
+        if let Some(cg) = cgroup {
+            cg.destroy();
+        }
+        if !matches!(child.try_wait(), Ok(Some(_))) {
+            std::thread::spawn(move || child.wait());
+        }
+    });
+    sent.map_err(io_err("cannot send the plan to the sandbox child"))?;
 
     let report: ChildReport = serde_json::from_slice(&reply).map_err(|e| {
         SandboxError::Setup(format!(
@@ -502,10 +509,11 @@ pub struct Launch {
 }
 
 impl Launch {
-    /// Start the child. Interactive (`shell`): it keeps our terminal; otherwise its
-    /// stdin and stdout are /dev/null and its stderr ours until it opens the task's
-    /// log files (plan step 0).
-    pub fn spawn(interactive: bool) -> Result<Launch, SandboxError> {
+    /// Start the child. With `logs` (the task's `alloc/logs` files), its stdout and
+    /// stderr are those files, which the init and the task inherit, as the executor
+    /// gets logmon's; without (`shell`), it keeps our terminal. Its stdin is /dev/null
+    /// unless interactive.
+    pub fn spawn(logs: Option<&[PathBuf; 2]>) -> Result<Launch, SandboxError> {
         let (plan_r, plan_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| SandboxError::Setup(format!("pipe2(O_CLOEXEC): {e}")))?;
         let (result_r, result_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
@@ -515,13 +523,6 @@ impl Launch {
         let exe = std::env::var_os("NOMAD_CHROOT_CHECK_EXE")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-        let quiet = || {
-            if interactive {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            }
-        };
         let mut cmd = Command::new(&exe);
         cmd.arg("__sandbox-child")
             .arg("--plan-fd")
@@ -530,10 +531,27 @@ impl Launch {
             .arg(result_w.as_raw_fd().to_string())
             .env_clear()
             // Names the checker this child belongs to (for `ps e` and leftover checks).
-            .env("NOMAD_CHROOT_CHECK_PARENT", std::process::id().to_string())
-            .stdin(quiet())
-            .stdout(quiet())
-            .stderr(Stdio::inherit());
+            .env("NOMAD_CHROOT_CHECK_PARENT", std::process::id().to_string());
+        match logs {
+            Some(paths) => {
+                // Appended to, as logmon's rotator opens the newest file of the set.
+                let open = |p: &PathBuf| {
+                    fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .map_err(io_err(format!("cannot open `{}`", p.display())))
+                };
+                cmd.stdin(Stdio::null())
+                    .stdout(open(&paths[0])?)
+                    .stderr(open(&paths[1])?);
+            }
+            None => {
+                cmd.stdin(Stdio::inherit())
+                    .stdout(Stdio::inherit())
+                    .stderr(Stdio::inherit());
+            }
+        }
         crate::sys::inherit_fds(
             &mut cmd,
             vec![
@@ -578,14 +596,17 @@ impl Drop for Launch {
 }
 
 /// A [`Launch`] being started on a thread of its own, for a check that will run its
-/// task: the child starts, and the task's cgroup is made, while the bundle is unpacked.
+/// task: the child starts, with the task's log files created (Nomad's logmon hook
+/// creates them before the artifact hook runs), and the task's cgroup is made, while
+/// the bundle is unpacked.
 pub struct Prelaunch(Option<std::thread::JoinHandle<Result<Launch, SandboxError>>>);
 
 impl Prelaunch {
-    pub fn start(task: &TaskSpec, run: &RunOptions) -> Prelaunch {
+    pub fn start(taskdir: &TaskDir, task: &TaskSpec, run: &RunOptions) -> Prelaunch {
         let (task, pids_limit) = (task.clone(), run.pids_limit);
+        let logs = plan::log_paths(taskdir);
         Prelaunch(Some(std::thread::spawn(move || {
-            let mut l = Launch::spawn(false)?;
+            let mut l = Launch::spawn(Some(&logs))?;
             l.cgroup = Some(task_cgroup(&task, pids_limit));
             Ok(l)
         })))

@@ -152,12 +152,11 @@ pub struct Plan {
     pub trace: bool,
     /// Detach from the checker's terminal session (not for `shell`).
     pub new_session: bool,
-    /// The task's stdout and stderr files, as Nomad's logmon names them (the first of
-    /// the rotation); `None` keeps the child's own (the terminal, for `shell`).
-    pub logs: Option<[PathBuf; 2]>,
 }
 
-/// `alloc/logs/<task>.stdout.0` and `.stderr.0` on the host.
+/// `alloc/logs/<task>.stdout.0` and `.stderr.0` on the host, as Nomad's logmon names
+/// them (the first of the rotation). They are the sandbox child's stdout and stderr
+/// (see `Launch::spawn`), which the init and the task inherit.
 pub fn log_paths(td: &TaskDir) -> [PathBuf; 2] {
     let logs = td.shared_alloc().join("logs");
     ["stdout", "stderr"].map(|s| logs.join(format!("{}.{s}.0", td.task_name)))
@@ -242,7 +241,6 @@ impl Plan {
             kill_timeout_ms: i.run.kill_timeout.as_millis() as u64,
             trace: i.run.trace && !i.interactive && cfg!(target_arch = "x86_64"),
             new_session: !i.interactive,
-            logs: (!i.interactive).then(|| log_paths(i.taskdir)),
         }
     }
 }
