@@ -17,10 +17,9 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
     let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
     // A run needs a sandbox child: start it now, so that its start-up overlaps the
     // unpacking instead of following it.
-    let launch = opts
-        .run
-        .as_ref()
-        .map(|r| sandbox::Prelaunch::start(&taskdir, &opts.task, r));
+    let launch = opts.run.as_ref().map(|r| {
+        sandbox::Prelaunch::start(&taskdir, &opts.task, r, &opts.client, opts.nomad_version)
+    });
     let mut prepared = prepare_in(opts, taskdir)?;
     let mut report = finish_with(&prepared, opts, launch)?;
     if opts.keep {

@@ -2,12 +2,12 @@
 //! `// SAFETY:` note. Errors name the call, its arguments and the errno.
 #![allow(unsafe_code)]
 
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::unistd::{ForkResult, Pid};
 
 /// A syscall that failed: the call as written, and the errno.
@@ -39,33 +39,65 @@ pub fn thread_count() -> usize {
         .unwrap_or(0)
 }
 
-/// Make `cmd` receive `fds` as `(source, target)` pairs: after fork, `dup2(source,
-/// target)` clears close-on-exec on `target`, so only these descriptors are inherited
-/// even when other threads spawn processes at the same time.
-pub fn inherit_fds(cmd: &mut Command, fds: Vec<(RawFd, RawFd)>) {
-    let hook = move || -> io::Result<()> {
-        for &(src, dst) in &fds {
-            // SAFETY: dup2 and fcntl are async-signal-safe and touch only descriptors.
-            let r = unsafe {
-                if src == dst {
-                    let flags = libc::fcntl(src, libc::F_GETFD);
-                    libc::fcntl(src, libc::F_SETFD, flags & !libc::FD_CLOEXEC)
-                } else {
-                    libc::dup2(src, dst)
-                }
-            };
-            if r < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    };
-    // SAFETY: the hook runs between fork and exec in the child of a possibly
-    // multithreaded process; it only calls async-signal-safe functions and does not
-    // allocate (the Vec was built before fork and is only read).
-    unsafe {
-        cmd.pre_exec(hook);
+/// Where a spawned process's stdin, stdout or stderr comes from.
+pub enum Stdio<'a> {
+    Inherit,
+    Null,
+    Fd(BorrowedFd<'a>),
+}
+
+/// Start `exe` with `args` (after argv[0], which is `exe`) and exactly `env`, by
+/// `posix_spawn`: glibc's is a `clone(CLONE_VM|CLONE_VFORK)`, so this multithreaded
+/// process's page tables are not copied, and its other threads take no copy-on-write
+/// faults afterwards (a fork costs both, while the bundle is being unpacked). `keep`
+/// are inherited at their own numbers: a dup2 of a descriptor onto itself clears its
+/// close-on-exec flag in the child only (POSIX.1-2024; glibc ≥ 2.29), so they reach no
+/// other process that threads spawn meanwhile.
+pub fn spawn(
+    exe: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdio: [Stdio<'_>; 3],
+    keep: &[RawFd],
+) -> Result<Pid, SysError> {
+    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, posix_spawn};
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let call = || format!("posix_spawn({exe:?})");
+    let fail = |e| SysError::new(call(), e);
+    let cstr = |b: &[u8]| CString::new(b).map_err(|_| fail(Errno::EINVAL));
+    let path = cstr(exe.as_os_str().as_bytes())?;
+    let mut argv = vec![path.clone()];
+    for a in args {
+        argv.push(cstr(a.as_bytes())?);
     }
+    let envp = env
+        .iter()
+        .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut actions = PosixSpawnFileActions::init().map_err(fail)?;
+    for (target, source) in stdio.iter().enumerate() {
+        let target = target as RawFd;
+        match source {
+            Stdio::Inherit => {}
+            Stdio::Null => {
+                let flags = if target == 0 {
+                    OFlag::O_RDONLY
+                } else {
+                    OFlag::O_WRONLY
+                };
+                actions
+                    .add_open(target, "/dev/null", flags, Mode::empty())
+                    .map_err(fail)?;
+            }
+            Stdio::Fd(fd) => actions.add_dup2(fd.as_raw_fd(), target).map_err(fail)?,
+        }
+    }
+    for &fd in keep {
+        actions.add_dup2(fd, fd).map_err(fail)?;
+    }
+    let attr = PosixSpawnAttr::init().map_err(fail)?;
+    posix_spawn(path.as_c_str(), &actions, &attr, &argv, &envp).map_err(fail)
 }
 
 /// `pidfd_open(pid, 0)`: a descriptor that becomes readable when `pid` exits.

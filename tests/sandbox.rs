@@ -834,8 +834,8 @@ fn trial_main(name: &str) -> ! {
     let mut client = ClientConfig::default();
     (sc.tweak)(&mut task, &mut run, &mut client);
     // The child and the cgroup started ahead, as `check::run` does.
-    let launch =
-        (sc.shell_stdin.is_none() && !bench).then(|| sandbox::Prelaunch::start(&td, &task, &run));
+    let launch = (sc.shell_stdin.is_none() && !bench)
+        .then(|| sandbox::Prelaunch::start(&td, &task, &run, &client, version));
     let mut env: BTreeMap<String, String> = sc
         .env
         .iter()

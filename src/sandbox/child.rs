@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caps;
 use super::mount;
-use super::plan::{Identity, Lifecycle, NetMode, Plan};
+use super::plan::{Identity, InitPlan, Lifecycle, NetMode, Setup};
 use super::trace::{self, Miss, Step, Tracer};
 use crate::sys;
 
@@ -75,8 +75,9 @@ enum InitMsg {
 
 /// Entry point of the hidden `__sandbox-child` subcommand.
 ///
-/// The plan fd carries the plan as a little-endian u64 length and that many bytes of
-/// JSON; the result fd gets the [`ChildReport`] as JSON, then end of file.
+/// The plan fd carries two frames, each a little-endian u64 length and that many bytes
+/// of JSON: the [`Setup`], which this process reads, then the [`InitPlan`], which the
+/// init reads. The result fd gets the [`ChildReport`] as JSON, then end of file.
 pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let (plan_file, result) = match (sys::adopt_fd(plan_fd), sys::adopt_fd(result_fd)) {
         (Ok(p), Ok(r)) => (p, r),
@@ -84,15 +85,13 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     };
     let _ = fcntl(&result, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     let _ = fcntl(&plan_file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    let read = read_plan(&mut fs::File::from(plan_file));
+    let mut plan_file = fs::File::from(plan_file);
     let mut mnt_ns = None;
-    let report = match read
-        .and_then(|text| serde_json::from_slice::<Plan>(&text).map_err(|e| e.to_string()))
-    {
-        // The checker died before sending the whole plan: nothing to do.
-        Err(_) if getppid().as_raw() == 1 => return 3,
-        Err(e) => ChildReport::SetupFailed(format!("cannot read the sandbox plan: {e}")),
-        Ok(plan) => monitor(&plan, &mut mnt_ns),
+    let report = match read_frame::<Setup>(&mut plan_file) {
+        // End of file first: the checker dropped us unused, or died.
+        Err(None) => return 0,
+        Err(Some(e)) => ChildReport::SetupFailed(format!("cannot read the sandbox setup: {e}")),
+        Ok(setup) => monitor(&setup, plan_file, &mut mnt_ns),
     };
     // One write: the checker wakes up once, with the whole report.
     let mut out = fs::File::from(result);
@@ -108,42 +107,53 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     0
 }
 
-/// The plan's JSON, length-prefixed so that the pipe can stay open as the gate.
-fn read_plan(from: &mut fs::File) -> Result<Vec<u8>, String> {
+/// One frame of the plan pipe: a little-endian u64 length and that much JSON.
+/// `Err(None)` is end of file before the frame began.
+fn read_frame<T: serde::de::DeserializeOwned>(from: &mut fs::File) -> Result<T, Option<String>> {
     let mut len = [0u8; 8];
-    from.read_exact(&mut len).map_err(|e| e.to_string())?;
+    loop {
+        match from.read(&mut len[..1]) {
+            Ok(0) => return Err(None),
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Some(e.to_string())),
+        }
+    }
+    from.read_exact(&mut len[1..])
+        .map_err(|e| Some(e.to_string()))?;
     let len = u64::from_le_bytes(len);
     if len > 64 << 20 {
-        return Err(format!("a plan of {len} bytes"));
+        return Err(Some(format!("a frame of {len} bytes")));
     }
     let mut text = vec![0u8; len as usize];
-    from.read_exact(&mut text).map_err(|e| e.to_string())?;
-    Ok(text)
+    from.read_exact(&mut text)
+        .map_err(|e| Some(e.to_string()))?;
+    serde_json::from_slice(&text).map_err(|e| Some(e.to_string()))
 }
 
 /// The monitor's steps, in order. `mnt_ns` receives the task's mount namespace, which
 /// the caller releases after reporting.
-fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
+fn monitor(setup: &Setup, plan_file: fs::File, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     // 1. Watch the checker before anything else: if it dies (SIGKILL, Ctrl-C) from
     //    here on, we kill the task and remove what it left, since it no longer can.
-    let parent = match sys::pidfd_open(Pid::from_raw(plan.parent_pid)) {
-        Ok(fd) if getppid().as_raw() == plan.parent_pid => fd,
+    let parent = match sys::pidfd_open(Pid::from_raw(setup.parent_pid)) {
+        Ok(fd) if getppid().as_raw() == setup.parent_pid => fd,
         _ => {
-            orphan_cleanup(plan, None);
+            orphan_cleanup(setup, None);
             return ChildReport::SetupFailed("the checker exited during setup".into());
         }
     };
 
     // 2. A session of our own: the terminal's Ctrl-C goes to the checker, which stops
     //    the task as Nomad would, instead of reaching the task directly.
-    if plan.new_session {
+    if setup.new_session {
         let _ = nix::unistd::setsid();
     }
 
     // 3. Rootless: a user namespace first, because it is what grants the capabilities
     //    every later step needs. The map is a single id, so we may write it ourselves;
     //    setgroups must be denied before an unprivileged gid_map write.
-    if let Some(map) = plan.userns {
+    if let Some(map) = setup.userns {
         if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER) {
             return ChildReport::Unavailable(userns_unavailable(e));
         }
@@ -169,13 +179,13 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     //    configureNamespaces). The mount namespace is the init's own (step 9), so
     //    that this monitor keeps the host's view.
     let mut flags = CloneFlags::empty();
-    if plan.pid_ns {
+    if setup.pid_ns {
         flags |= CloneFlags::CLONE_NEWPID;
     }
-    if plan.ipc_ns {
+    if setup.ipc_ns {
         flags |= CloneFlags::CLONE_NEWIPC;
     }
-    if plan.net != NetMode::Host {
+    if setup.net != NetMode::Host {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     if let Err(e) = unshare(flags) {
@@ -183,7 +193,7 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     }
 
     // 5. Bridge mode: the group's network namespace has loopback up.
-    if plan.net == NetMode::Bridge {
+    if setup.net == NetMode::Bridge {
         if let Err(e) = sys::loopback_up() {
             return ChildReport::SetupFailed(e.to_string());
         }
@@ -208,8 +218,8 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     };
 
     // 8. The trace's gate: the init installs the seccomp filter that stops it for the
-    //    tracer only once it is traced (step I7), else its filtered calls would fail.
-    let gate = match plan.trace {
+    //    tracer only once it is traced (step I8), else its filtered calls would fail.
+    let gate = match setup.trace {
         false => None,
         true => match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
             Ok(p) => Some(p),
@@ -222,7 +232,7 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     //    On cgroup v2 it is born in the task's cgroup (CLONE_INTO_CGROUP), which costs
     //    nothing; elsewhere it moves itself in (step I2).
     let monitor = nix::unistd::getpid();
-    let v2_group = match plan.cgroups.as_slice() {
+    let v2_group = match setup.cgroups.as_slice() {
         [dir] if sys::is_cgroup2(dir) => fs::File::open(dir).map(OwnedFd::from).ok(),
         _ => None,
     };
@@ -232,11 +242,20 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
     ) {
         Ok((ForkResult::Child, placed)) => {
             drop(sync_r);
-            init_main(plan, sync_w, gate.map(|(r, _)| r), monitor, placed)
+            init_main(
+                setup,
+                plan_file,
+                sync_w,
+                gate.map(|(r, _)| r),
+                monitor,
+                placed,
+            )
         }
         Ok((ForkResult::Parent { child }, _)) => child,
         Err(e) => return ChildReport::SetupFailed(e.to_string()),
     };
+    // The rest of the plan is the init's to read.
+    drop(plan_file);
     drop(sync_w);
 
     // 10. Hold the task's mount namespace, so that it outlives the task: when the last
@@ -258,19 +277,21 @@ fn monitor(plan: &Plan, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
         }
         let _ = nix::unistd::write(&gate_w, b"1");
     }
-    supervise(plan, init, parent, sigfd, sync_r)
+    supervise(setup, init, parent, sigfd, sync_r)
 }
 
 /// The monitor's loop: wait for the task, trace it, stop it when the lifecycle says so.
 fn supervise(
-    plan: &Plan,
+    setup: &Setup,
     init: Pid,
     parent: OwnedFd,
     sigfd: SignalFd,
     sync_r: OwnedFd,
 ) -> ChildReport {
-    let start = Instant::now();
-    let mut tracer = plan.trace.then(|| Tracer::new(init));
+    // The task starts when the sync pipe closes (on execve, or the init's death): the
+    // deadlines count from then, not from a start-up ahead of the plan.
+    let mut start: Option<Instant> = None;
+    let mut tracer = setup.trace.then(|| Tracer::new(init));
     let mut ran = Ran {
         init_pid: init.as_raw(),
         ..Ran::default()
@@ -279,13 +300,9 @@ fn supervise(
     let mut setup_failure: Option<String> = None;
     let mut sync = Some(fs::File::from(sync_r));
     let mut buf = Vec::new();
-    let mut deadline = match plan.lifecycle {
-        Lifecycle::Batch { timeout_ms } => Some(start + Duration::from_millis(timeout_ms)),
-        Lifecycle::Service { healthy_ms } => Some(start + Duration::from_millis(healthy_ms)),
-        Lifecycle::Interactive => None,
-    };
+    let mut deadline: Option<Instant> = None;
     let mut kill_at: Option<Instant> = None;
-    let kill_signal = Signal::try_from(plan.kill_signal).unwrap_or(Signal::SIGINT);
+    let kill_signal = Signal::try_from(setup.kill_signal).unwrap_or(Signal::SIGINT);
     let status = 'outer: loop {
         let now = Instant::now();
         let next = [deadline, kill_at].into_iter().flatten().min();
@@ -318,14 +335,27 @@ fn supervise(
         drop(fds);
         if parent_gone {
             let _ = kill(init, Signal::SIGKILL);
-            orphan_cleanup(plan, Some(init));
+            orphan_cleanup(setup, Some(init));
             std::process::exit(3);
         }
         if sync_ready {
             if let Some(s) = sync.as_mut() {
                 let mut chunk = [0u8; 4096];
                 match s.read(&mut chunk) {
-                    Ok(0) | Err(_) => sync = None,
+                    Ok(0) | Err(_) => {
+                        sync = None;
+                        let now = Instant::now();
+                        start = Some(now);
+                        deadline = match setup.lifecycle {
+                            Lifecycle::Batch { timeout_ms } => {
+                                Some(now + Duration::from_millis(timeout_ms))
+                            }
+                            Lifecycle::Service { healthy_ms } => {
+                                Some(now + Duration::from_millis(healthy_ms))
+                            }
+                            Lifecycle::Interactive => None,
+                        };
+                    }
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 }
             }
@@ -355,7 +385,7 @@ fn supervise(
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             deadline = None;
-            match plan.lifecycle {
+            match setup.lifecycle {
                 Lifecycle::Batch { .. } => ran.timed_out = true,
                 Lifecycle::Service { .. } => ran.still_running = true,
                 Lifecycle::Interactive => {}
@@ -363,7 +393,7 @@ fn supervise(
             // Nomad's stop: kill_signal to the task, SIGKILL after kill_timeout
             // (hashicorp/nomad:drivers/shared/executor executor_linux.go Shutdown).
             let _ = kill(init, kill_signal);
-            kill_at = Some(now + Duration::from_millis(plan.kill_timeout_ms));
+            kill_at = Some(now + Duration::from_millis(setup.kill_timeout_ms));
         }
         if kill_at.is_some_and(|k| now >= k) {
             kill_at = None;
@@ -371,7 +401,7 @@ fn supervise(
             let _ = kill(init, Signal::SIGKILL);
         }
     };
-    ran.duration_ms = start.elapsed().as_millis() as u64;
+    ran.duration_ms = start.map_or(0, |s| s.elapsed().as_millis() as u64);
     if let Some(mut s) = sync.take() {
         let _ = s.read_to_end(&mut buf);
     }
@@ -408,15 +438,15 @@ fn supervise(
 }
 
 /// The checker is gone: kill the task, and remove its cgroups and work dir.
-fn orphan_cleanup(plan: &Plan, init: Option<Pid>) {
+fn orphan_cleanup(setup: &Setup, init: Option<Pid>) {
     if let Some(init) = init {
         let _ = kill(init, Signal::SIGKILL);
         reap_all(Duration::from_secs(3));
     }
-    for cg in &plan.cgroups {
+    for cg in &setup.cgroups {
         super::cgroup::remove_dir(cg);
     }
-    if let Some(dir) = &plan.remove_on_orphan {
+    if let Some(dir) = &setup.remove_on_orphan {
         // The task's mount namespace may outlive its last process by a moment.
         let until = Instant::now() + Duration::from_secs(2);
         loop {
@@ -468,13 +498,20 @@ fn start_fail(sync: &OwnedFd, what: impl std::fmt::Display) -> ! {
 /// The init's steps, in order (runc `libcontainer/standard_init_linux.go` `Init`).
 /// `gate` is the trace's (monitor step 8); `placed`, whether the clone put us in the
 /// task's cgroup already.
-fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, placed: bool) -> ! {
+fn init_main(
+    setup: &Setup,
+    mut plan_file: fs::File,
+    sync: OwnedFd,
+    gate: Option<OwnedFd>,
+    monitor: Pid,
+    placed: bool,
+) -> ! {
     // I1. Die with the monitor (runc's ParentDeathSignal 9), and check it did not die
     //     before that took effect. Unblock SIGCHLD, blocked for the monitor only.
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
         setup_fail(&sync, format!("prctl(PR_SET_PDEATHSIG, SIGKILL): {e}"));
     }
-    if !plan.pid_ns && getppid() != monitor {
+    if !setup.pid_ns && getppid() != monitor {
         std::process::exit(1);
     }
     let mut mask = SigSet::empty();
@@ -485,8 +522,8 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
     //     init before the init runs: what the init allocates from here on, and every
     //     process the task starts, is accounted there. If that fails the task runs
     //     without limits, and the report says so.
-    if !placed && !plan.cgroups.is_empty() {
-        if let Err(e) = super::cgroup::enter_self(&plan.cgroups) {
+    if !placed && !setup.cgroups.is_empty() {
+        if let Err(e) = super::cgroup::enter_self(&setup.cgroups) {
             send(&sync, &InitMsg::CgroupFailed(e.to_string()));
         }
     }
@@ -497,10 +534,20 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
         setup_fail(&sync, e);
     }
 
-    // I4. Build the root: the task dir bound onto itself, the chroot_env layers, /alloc,
+    // I4. Wait for the rest of the plan, which the checker sends once the bundle is
+    //     unpacked and analysed: a child started ahead has done all of the above while
+    //     it was. End of file: the checker dropped us unused, or died.
+    let plan: InitPlan = match read_frame(&mut plan_file) {
+        Ok(p) => p,
+        Err(None) => std::process::exit(0),
+        Err(Some(e)) => setup_fail(&sync, format!("cannot read the init's plan: {e}")),
+    };
+    drop(plan_file);
+
+    // I5. Build the root: the task dir bound onto itself, the chroot_env layers, /alloc,
     //     the secrets tmpfs, then runc's /dev, /proc, /sys, masks and read-only paths.
     //     /proc comes after the fork so that it shows the new PID namespace.
-    let rootless = plan.userns.is_some();
+    let rootless = setup.userns.is_some();
     for op in &plan.mounts {
         match mount::apply(&plan.root, op, rootless) {
             Ok(Some(note)) => send(&sync, &InitMsg::Note(note)),
@@ -509,13 +556,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
         }
     }
 
-    // I5. Enter the root with pivot_root, never chroot: a chroot can be escaped while
+    // I6. Enter the root with pivot_root, never chroot: a chroot can be escaped while
     //     capabilities remain (nsjail mnt.cc).
     if let Err(e) = mount::pivot(&plan.root) {
         setup_fail(&sync, e);
     }
 
-    // I6. Resolve the user where the Nomad version does: ≤ 1.11.0 in the chroot's
+    // I7. Resolve the user where the Nomad version does: ≤ 1.11.0 in the chroot's
     //     /etc/passwd after pivot_root (runc setupUser), ≥ 1.11.1 on the host.
     let (uid, gid, groups) = match &plan.identity {
         Identity::Host { uid, gid } => (*uid, *gid, Some(Vec::new())),
@@ -535,7 +582,7 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
         }
     };
 
-    // I7. The trace's seccomp filter, once the monitor has seized us (a byte on the
+    // I8. The trace's seccomp filter, once the monitor has seized us (a byte on the
     //     gate, or end of file if it died: then we die too), and while still
     //     privileged: installing it needs CAP_SYS_ADMIN, which the user switch drops.
     if let Some(gate) = gate {
@@ -547,7 +594,7 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
         }
     }
 
-    // I8. Become the task user with Nomad's capability sets.
+    // I9. Become the task user with Nomad's capability sets.
     let switch = caps::Switch {
         uid,
         gid,
@@ -560,7 +607,7 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
         setup_fail(&sync, e);
     }
 
-    // I9. work_dir, as the task user (runc finalizeNamespace).
+    // I10. work_dir, as the task user (runc finalizeNamespace).
     if let Some(cwd) = &plan.cwd {
         if let Err(e) = nix::unistd::chdir(cwd.as_str()) {
             start_fail(
@@ -573,13 +620,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
         }
     }
 
-    // I10. runc's exec.LookPath(argv0): a stat failure is a start failure, reported
+    // I11. runc's exec.LookPath(argv0): a stat failure is a start failure, reported
     //      before the task counts as started.
     if let Err(msg) = look_path(&plan.argv0) {
         start_fail(&sync, msg);
     }
 
-    // I11. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
+    // I12. --harden only (beyond Nomad): no_new_privs and a deny-list filter.
     if plan.no_new_privs {
         if let Err(e) = nix::sys::prctl::set_no_new_privs() {
             setup_fail(&sync, format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"));
@@ -594,13 +641,13 @@ fn init_main(plan: &Plan, sync: OwnedFd, gate: Option<OwnedFd>, monitor: Pid, pl
         }
     }
 
-    // I12. Nothing of ours reaches the task: every descriptor above stderr closes on
+    // I13. Nothing of ours reaches the task: every descriptor above stderr closes on
     //      exec, including the sync pipe, whose closing tells the monitor we exec'd.
     if let Err(e) = sys::cloexec_from(3) {
         setup_fail(&sync, e);
     }
 
-    // I13. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
+    // I14. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
     //      the task's stderr and exit 255 (1 with Nomad ≤ 1.9's shim).
     let cstr = |s: &str| CString::new(s.as_bytes()).unwrap_or_default();
     let argv0 = cstr(&plan.argv0);

@@ -22,24 +22,25 @@ pub mod trace;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::str::FromStr;
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 use child::ChildReport;
 pub use child::child_main;
-use plan::{IdMap, Identity, Plan, PlanInput};
+use plan::{IdMap, Identity, InitInput, InitPlan, Setup, SetupInput};
 
 use crate::clientconfig::ClientConfig;
 use crate::config::{JobType, RunOptions, TaskSpec};
 use crate::error::ExitCode;
 use crate::finding::{Cause, Finding, Kind, RunOutcome, Severity};
 use crate::nomad::NomadVersion;
+use crate::sys;
 use crate::taskdir::TaskDir;
 
 #[derive(Debug, thiserror::Error)]
@@ -200,22 +201,17 @@ fn run_with(
         None
     };
 
-    let kill_signal = parse_signal(&req.run.kill_signal).unwrap_or(Signal::SIGINT);
-
     let log_paths = plan::log_paths(req.taskdir);
-    let mut launch = match launch {
-        Some(l) => l,
-        None => Launch::spawn((!interactive).then_some(&log_paths))?,
-    };
-    // The cgroup, created before the child exists (or by the prelaunch, ahead); the
-    // task's init enters it before it execs (see the cgroup module), so every process
-    // of the task is born inside.
+    // The cgroup, made by the prelaunch (ahead) or now, before the init is forked: the
+    // init enters it before it execs (see the cgroup module), so every process of the
+    // task is born inside.
+    let mut launch = launch;
     let TaskCgroup {
         cgroup,
         enforced: cg_enforced,
     } = launch
-        .cgroup
-        .take()
+        .as_mut()
+        .and_then(|l| l.cgroup.take())
         .unwrap_or_else(|| task_cgroup(req.task, req.run.pids_limit));
     enforced.extend(cg_enforced);
     // Removes the cgroup on every way out of this function.
@@ -229,40 +225,54 @@ fn run_with(
     }
     let mut cg_guard = CgGuard(cgroup);
 
-    let env: Vec<String> = req.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut task = req.task.clone();
-    if !args_override.is_empty() {
-        task.args = args_override;
-    }
-    let plan = Plan::build(PlanInput {
-        taskdir: req.taskdir,
-        task: &task,
+    let setup = Setup::build(SetupInput {
+        alloc_dir: &req.taskdir.alloc_dir,
+        task: req.task,
         run: req.run,
         version: req.version,
-        env,
-        argv0: req.argv0.clone(),
+        client: req.client,
         rootless: idmap,
-        identity,
-        caps: caps.clone(),
-        pid_host: req.task.pid_mode_host || req.client.default_pid_mode.as_deref() == Some("host"),
-        ipc_host: req.task.ipc_mode_host || req.client.default_ipc_mode.as_deref() == Some("host"),
-        kill_signal: kill_signal as i32,
         cgroups: cg_guard
             .0
             .as_ref()
             .map(|c| c.dirs.clone())
             .unwrap_or_default(),
         interactive,
-        extra_binds,
     });
-    record_plan(&plan, req, &caps, &mut enforced);
+    // A child started ahead with this same setup has its namespaces and init ready;
+    // one with another (which `check::run` never makes) is dropped unused.
+    let mut launch = match launch {
+        Some(l) if l.setup.as_ref().is_none_or(|s| *s == setup) => l,
+        _ => Launch::spawn((!interactive).then_some(&log_paths))?,
+    };
+    let env: Vec<String> = req.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut task = req.task.clone();
+    if !args_override.is_empty() {
+        task.args = args_override;
+    }
+    let init = InitPlan::build(
+        InitInput {
+            taskdir: req.taskdir,
+            task: &task,
+            run: req.run,
+            version: req.version,
+            env,
+            argv0: req.argv0.clone(),
+            identity,
+            caps: caps.clone(),
+            extra_binds,
+        },
+        &setup,
+    );
+    record_plan(&setup, &init, req, &caps, &mut enforced);
 
     let [out_path, err_path] = log_paths;
-    let (mut child, mut plan_w, result_r) = launch.into_parts();
-    let text = serde_json::to_vec(&plan).map_err(|e| SandboxError::Setup(e.to_string()))?;
-    let sent = plan_w
-        .write_all(&(text.len() as u64).to_le_bytes())
-        .and_then(|()| plan_w.write_all(&text));
+    let sent = match launch.setup.is_some() {
+        true => Ok(()),
+        false => launch.send(&setup),
+    }
+    .and_then(|()| launch.send(&init));
+    let (child, plan_w, result_r) = launch.into_parts();
     drop(plan_w);
     // From here the child removes the cgroup if we are interrupted (it holds the plan);
     // our signal handler must not race it, nor kill the task behind its back.
@@ -271,16 +281,16 @@ fn run_with(
     }
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
-    let guard = match plan.lifecycle {
+    let guard = match setup.lifecycle {
         plan::Lifecycle::Batch { timeout_ms } => Some(timeout_ms),
         plan::Lifecycle::Service { healthy_ms } => Some(healthy_ms),
         plan::Lifecycle::Interactive => None,
     }
-    .map(|ms| Duration::from_millis(ms + plan.kill_timeout_ms) + Duration::from_secs(30));
+    .map(|ms| Duration::from_millis(ms + setup.kill_timeout_ms) + Duration::from_secs(30));
     let reply = read_reply(result_r, guard);
     if reply.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
+        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        reap(child);
     }
     let reply = reply.unwrap_or_default();
     let oom = cg_guard.0.as_ref().is_some_and(|c| c.oom_killed());
@@ -297,18 +307,22 @@ fn run_with(
         if let Some(cg) = cgroup {
             cg.destroy();
         }
-        if !matches!(child.try_wait(), Ok(Some(_))) {
-            std::thread::spawn(move || child.wait());
+        if let Ok(WaitStatus::StillAlive) = waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            std::thread::spawn(move || reap(child));
         }
     });
-    sent.map_err(io_err("cannot send the plan to the sandbox child"))?;
-
-    let report: ChildReport = serde_json::from_slice(&reply).map_err(|e| {
-        SandboxError::Setup(format!(
-            "the sandbox child sent no report ({e}); see `{}`",
-            err_path.display()
-        ))
-    })?;
+    // A child that failed early (e.g. no user namespace) reports why and stops reading
+    // the plan: its report explains a failed send.
+    let report: ChildReport = match serde_json::from_slice(&reply) {
+        Ok(r) => r,
+        Err(e) => {
+            sent.map_err(io_err("cannot send the plan to the sandbox child"))?;
+            return Err(SandboxError::Setup(format!(
+                "the sandbox child sent no report ({e}); see `{}`",
+                err_path.display()
+            )));
+        }
+    };
     let mut outcome = RunOutcome {
         enforced,
         ..RunOutcome::default()
@@ -501,11 +515,13 @@ fn task_cgroup(task: &TaskSpec, pids_limit: u64) -> TaskCgroup {
 /// binary, the loader, the runtime) takes a few milliseconds that need nothing of the
 /// task: [`Prelaunch`] does it while the bundle is unpacked and analysed.
 pub struct Launch {
-    child: Option<std::process::Child>,
+    child: Option<Pid>,
     plan_w: Option<fs::File>,
     result_r: Option<std::os::fd::OwnedFd>,
     /// The task's cgroup, when the prelaunch made it too.
     cgroup: Option<TaskCgroup>,
+    /// The setup sent ahead, if any: the child has acted on it.
+    setup: Option<Setup>,
 }
 
 impl Launch {
@@ -523,55 +539,74 @@ impl Launch {
         let exe = std::env::var_os("NOMAD_CHROOT_CHECK_EXE")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-        let mut cmd = Command::new(&exe);
-        cmd.arg("__sandbox-child")
-            .arg("--plan-fd")
-            .arg(plan_r.as_raw_fd().to_string())
-            .arg("--result-fd")
-            .arg(result_w.as_raw_fd().to_string())
-            .env_clear()
-            // Names the checker this child belongs to (for `ps e` and leftover checks).
-            .env("NOMAD_CHROOT_CHECK_PARENT", std::process::id().to_string());
-        match logs {
-            Some(paths) => {
-                // Appended to, as logmon's rotator opens the newest file of the set.
-                let open = |p: &PathBuf| {
-                    fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(p)
-                        .map_err(io_err(format!("cannot open `{}`", p.display())))
-                };
-                cmd.stdin(Stdio::null())
-                    .stdout(open(&paths[0])?)
-                    .stderr(open(&paths[1])?);
-            }
-            None => {
-                cmd.stdin(Stdio::inherit())
-                    .stdout(Stdio::inherit())
-                    .stderr(Stdio::inherit());
-            }
-        }
-        crate::sys::inherit_fds(
-            &mut cmd,
-            vec![
-                (plan_r.as_raw_fd(), plan_r.as_raw_fd()),
-                (result_w.as_raw_fd(), result_w.as_raw_fd()),
+        // Appended to, as logmon's rotator opens the newest file of the set.
+        let open = |p: &PathBuf| {
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(io_err(format!("cannot open `{}`", p.display())))
+        };
+        let logs = match logs {
+            Some([out, err]) => Some((open(out)?, open(err)?)),
+            None => None,
+        };
+        let stdio = match &logs {
+            Some((out, err)) => [
+                sys::Stdio::Null,
+                sys::Stdio::Fd(out.as_fd()),
+                sys::Stdio::Fd(err.as_fd()),
             ],
+            None => [
+                sys::Stdio::Inherit,
+                sys::Stdio::Inherit,
+                sys::Stdio::Inherit,
+            ],
+        };
+        let (plan_fd, result_fd) = (
+            plan_r.as_raw_fd().to_string(),
+            result_w.as_raw_fd().to_string(),
         );
-        let child = cmd.spawn().map_err(io_err(format!(
-            "cannot start `{} __sandbox-child`",
-            exe.display()
-        )))?;
+        let parent = std::process::id().to_string();
+        let child = sys::spawn(
+            &exe,
+            &[
+                "__sandbox-child",
+                "--plan-fd",
+                &plan_fd,
+                "--result-fd",
+                &result_fd,
+            ],
+            // Names the checker this child belongs to (for `ps e` and leftover checks).
+            &[("NOMAD_CHROOT_CHECK_PARENT", &parent)],
+            stdio,
+            &[plan_r.as_raw_fd(), result_w.as_raw_fd()],
+        )
+        .map_err(|e| {
+            SandboxError::Setup(format!(
+                "cannot start `{} __sandbox-child`: {e}",
+                exe.display()
+            ))
+        })?;
         Ok(Launch {
             child: Some(child),
             plan_w: Some(fs::File::from(plan_w)),
             result_r: Some(result_r),
             cgroup: None,
+            setup: None,
         })
     }
 
-    fn into_parts(mut self) -> (std::process::Child, fs::File, std::os::fd::OwnedFd) {
+    /// Send one frame of the plan (see `child::child_main`).
+    fn send(&mut self, part: &impl serde::Serialize) -> std::io::Result<()> {
+        let text = serde_json::to_vec(part)?;
+        let w = self.plan_w.as_mut().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        let mut frame = (text.len() as u64).to_le_bytes().to_vec();
+        frame.extend_from_slice(&text);
+        w.write_all(&frame)
+    }
+
+    fn into_parts(mut self) -> (Pid, fs::File, std::os::fd::OwnedFd) {
         match (self.child.take(), self.plan_w.take(), self.result_r.take()) {
             (Some(c), Some(p), Some(r)) => (c, p, r),
             _ => unreachable!("a Launch is taken apart once, by into_parts"),
@@ -580,11 +615,12 @@ impl Launch {
 }
 
 impl Drop for Launch {
-    /// Unused: end of file on the plan pipe, with no plan, makes the child exit at once.
+    /// Unused: end of file on the plan pipe makes the child (and its init, if the setup
+    /// was sent) exit at once.
     fn drop(&mut self) {
         drop(self.plan_w.take());
-        if let Some(mut c) = self.child.take() {
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            reap(c);
         }
         if let Some(TaskCgroup {
             cgroup: Some(cg), ..
@@ -602,12 +638,45 @@ impl Drop for Launch {
 pub struct Prelaunch(Option<std::thread::JoinHandle<Result<Launch, SandboxError>>>);
 
 impl Prelaunch {
-    pub fn start(taskdir: &TaskDir, task: &TaskSpec, run: &RunOptions) -> Prelaunch {
-        let (task, pids_limit) = (task.clone(), run.pids_limit);
+    pub fn start(
+        taskdir: &TaskDir,
+        task: &TaskSpec,
+        run: &RunOptions,
+        client: &ClientConfig,
+        version: NomadVersion,
+    ) -> Prelaunch {
+        let (alloc_dir, task, run, client) = (
+            taskdir.alloc_dir.clone(),
+            task.clone(),
+            run.clone(),
+            client.clone(),
+        );
         let logs = plan::log_paths(taskdir);
         Prelaunch(Some(std::thread::spawn(move || {
+            let cgroup = task_cgroup(&task, run.pids_limit);
             let mut l = Launch::spawn(Some(&logs))?;
-            l.cgroup = Some(task_cgroup(&task, pids_limit));
+            // As root the setup is known now; rootless, the user namespace's id map may
+            // come from the chroot's /etc/passwd, so it waits for the plan.
+            if nix::unistd::geteuid().is_root() {
+                let setup = Setup::build(SetupInput {
+                    alloc_dir: &alloc_dir,
+                    task: &task,
+                    run: &run,
+                    version,
+                    client: &client,
+                    rootless: None,
+                    cgroups: cgroup
+                        .cgroup
+                        .as_ref()
+                        .map(|c| c.dirs.clone())
+                        .unwrap_or_default(),
+                    interactive: false,
+                });
+                if l.send(&setup).is_ok() {
+                    l.setup = Some(setup);
+                }
+            }
+            l.cgroup = Some(cgroup);
             Ok(l)
         })))
     }
@@ -698,7 +767,8 @@ fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> V
 }
 
 fn record_plan(
-    plan: &Plan,
+    setup: &Setup,
+    init: &InitPlan,
     req: &RunRequest<'_>,
     caps: &[String],
     e: &mut BTreeMap<String, String>,
@@ -714,15 +784,15 @@ fn record_plan(
     e.insert("pivot_root".into(), "applied".into());
     e.insert(
         "pid-ns".into(),
-        ns(plan.pid_ns, "pid_mode = \"host\" (or Nomad < 1.0.3)"),
+        ns(setup.pid_ns, "pid_mode = \"host\" (or Nomad < 1.0.3)"),
     );
     e.insert(
         "ipc-ns".into(),
-        ns(plan.ipc_ns, "ipc_mode = \"host\" (or Nomad < 1.0.3)"),
+        ns(setup.ipc_ns, "ipc_mode = \"host\" (or Nomad < 1.0.3)"),
     );
     e.insert(
         "net-ns".into(),
-        match plan.net {
+        match setup.net {
             plan::NetMode::Host => "skipped: host network, as Nomad without bridge mode".into(),
             plan::NetMode::None => "applied: own namespace, loopback down".into(),
             plan::NetMode::Bridge => {
@@ -732,7 +802,7 @@ fn record_plan(
     );
     e.insert(
         "caps".into(),
-        if plan.caps.ambient {
+        if init.caps.ambient {
             format!("applied: {}", caps.join(","))
         } else {
             format!(
@@ -744,15 +814,15 @@ fn record_plan(
     );
     e.insert(
         "no_new_privs".into(),
-        ns(plan.no_new_privs, "as Nomad (use --harden)"),
+        ns(init.no_new_privs, "as Nomad (use --harden)"),
     );
     e.insert(
         "seccomp".into(),
-        ns(plan.seccomp, "as Nomad (use --harden)"),
+        ns(init.seccomp, "as Nomad (use --harden)"),
     );
     e.insert(
         "timeout".into(),
-        match plan.lifecycle {
+        match setup.lifecycle {
             plan::Lifecycle::Batch { timeout_ms } => {
                 format!("applied: {timeout_ms} ms (beyond Nomad)")
             }
@@ -764,7 +834,7 @@ fn record_plan(
     );
     e.insert(
         "trace".into(),
-        if plan.trace {
+        if setup.trace {
             "applied".into()
         } else if !req.run.trace {
             "skipped: --no-trace".into()
@@ -796,16 +866,9 @@ fn chroot_passwd(td: &TaskDir) -> Option<String> {
     None
 }
 
-/// `SIGINT`, `INT` or `2`.
-fn parse_signal(s: &str) -> Option<Signal> {
-    let t = s.trim();
-    if let Ok(n) = t.parse::<i32>() {
-        return Signal::try_from(n).ok();
-    }
-    let up = t.to_ascii_uppercase();
-    Signal::from_str(&up)
-        .or_else(|_| Signal::from_str(&format!("SIG{up}")))
-        .ok()
+/// Wait for the sandbox child to exit.
+fn reap(child: Pid) {
+    while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
 }
 
 /// Read the child's report until EOF; `None` if `within` passes first.

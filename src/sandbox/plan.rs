@@ -1,5 +1,7 @@
 //! The sandbox as data: everything the child does, decided in the parent from the task
-//! dir, the task spec and the Nomad version, then sent to `__sandbox-child` as JSON.
+//! dir, the task spec and the Nomad version, then sent to `__sandbox-child` as JSON in
+//! two parts: the monitor's [`Setup`], as early as it is known, and the init's
+//! [`InitPlan`] once the bundle is unpacked and analysed.
 //!
 //! Building a plan reads the task dir (to split chroot_env binds where the artifact
 //! already has files) but changes nothing.
@@ -7,9 +9,11 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clientconfig::ClientConfig;
 use crate::config::{JobType, Network, RunOptions, TaskSpec};
 use crate::nomad::NomadVersion;
 use crate::taskdir::{Layer, LayerOrigin, TaskDir};
@@ -121,20 +125,37 @@ pub enum Lifecycle {
     Interactive,
 }
 
+/// What the monitor needs: namespaces, cgroups and the lifecycle. All of it is known
+/// before the bundle is unpacked (except a rootless id map read from the chroot's
+/// `/etc/passwd`), so a child started ahead builds its namespaces and forks the init
+/// while the checker unpacks, and only the [`InitPlan`] is left for after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
+pub struct Setup {
     /// The checker's pid: the child cleans up when it disappears.
     pub parent_pid: i32,
-    /// The host task dir, the new root.
-    pub root: PathBuf,
     /// Removed by the child if the checker dies without removing it.
     pub remove_on_orphan: Option<PathBuf>,
-    /// cgroup directories to remove if the checker dies.
+    /// cgroup directories: the init enters them; the child removes them if the checker
+    /// dies.
     pub cgroups: Vec<PathBuf>,
     pub userns: Option<IdMap>,
     pub pid_ns: bool,
     pub ipc_ns: bool,
     pub net: NetMode,
+    pub lifecycle: Lifecycle,
+    pub kill_signal: i32,
+    pub kill_timeout_ms: u64,
+    pub trace: bool,
+    /// Detach from the checker's terminal session (not for `shell`).
+    pub new_session: bool,
+}
+
+/// What the init needs: the root and the command. It depends on the unpacked task dir
+/// (binds split where the artifact has files) and on the analysis (argv0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitPlan {
+    /// The host task dir, the new root.
+    pub root: PathBuf,
     /// In order.
     pub mounts: Vec<MountOp>,
     pub identity: Identity,
@@ -146,12 +167,6 @@ pub struct Plan {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub exec_failure_exit_code: i32,
-    pub lifecycle: Lifecycle,
-    pub kill_signal: i32,
-    pub kill_timeout_ms: u64,
-    pub trace: bool,
-    /// Detach from the checker's terminal session (not for `shell`).
-    pub new_session: bool,
 }
 
 /// `alloc/logs/<task>.stdout.0` and `.stderr.0` on the host, as Nomad's logmon names
@@ -162,34 +177,21 @@ pub fn log_paths(td: &TaskDir) -> [PathBuf; 2] {
     ["stdout", "stderr"].map(|s| logs.join(format!("{}.{s}.0", td.task_name)))
 }
 
-/// Inputs of [`Plan::build`] beyond the task dir.
-pub struct PlanInput<'a> {
-    pub taskdir: &'a TaskDir,
+/// Inputs of [`Setup::build`].
+pub struct SetupInput<'a> {
+    /// The task dir's alloc dir (see `TaskDir`), the child's to remove if we die.
+    pub alloc_dir: &'a Path,
     pub task: &'a TaskSpec,
     pub run: &'a RunOptions,
     pub version: NomadVersion,
-    pub env: Vec<String>,
-    pub argv0: String,
+    pub client: &'a ClientConfig,
     pub rootless: Option<IdMap>,
-    pub identity: Identity,
-    pub caps: Vec<String>,
-    pub pid_host: bool,
-    pub ipc_host: bool,
-    pub kill_signal: i32,
     pub cgroups: Vec<PathBuf>,
     pub interactive: bool,
-    /// Extra read-only binds (the host busybox for `shell`).
-    pub extra_binds: Vec<(PathBuf, String)>,
 }
 
-impl Plan {
-    pub fn build(i: PlanInput<'_>) -> Plan {
-        let rootless = i.rootless.is_some();
-        let net = match i.task.network {
-            Network::Host => NetMode::Host,
-            Network::None => NetMode::None,
-            Network::Bridge => NetMode::Bridge,
-        };
+impl Setup {
+    pub fn build(i: SetupInput<'_>) -> Setup {
         let lifecycle = if i.interactive {
             Lifecycle::Interactive
         } else {
@@ -202,8 +204,60 @@ impl Plan {
                 },
             }
         };
-        let pid_ns = i.version.private_pid_ipc() && !i.pid_host;
-        let ipc_ns = i.version.private_pid_ipc() && !i.ipc_host;
+        let pid_host = i.task.pid_mode_host || i.client.default_pid_mode.as_deref() == Some("host");
+        let ipc_host = i.task.ipc_mode_host || i.client.default_ipc_mode.as_deref() == Some("host");
+        Setup {
+            parent_pid: std::process::id() as i32,
+            remove_on_orphan: Some(i.alloc_dir.to_owned()),
+            cgroups: i.cgroups,
+            userns: i.rootless,
+            pid_ns: i.version.private_pid_ipc() && !pid_host,
+            ipc_ns: i.version.private_pid_ipc() && !ipc_host,
+            net: match i.task.network {
+                Network::Host => NetMode::Host,
+                Network::None => NetMode::None,
+                Network::Bridge => NetMode::Bridge,
+            },
+            lifecycle,
+            kill_signal: parse_signal(&i.run.kill_signal).unwrap_or(libc::SIGINT),
+            kill_timeout_ms: i.run.kill_timeout.as_millis() as u64,
+            trace: i.run.trace && !i.interactive && cfg!(target_arch = "x86_64"),
+            new_session: !i.interactive,
+        }
+    }
+}
+
+/// `SIGINT`, `INT` or `2`.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    use nix::sys::signal::Signal;
+    let t = s.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return Signal::try_from(n).ok().map(|s| s as i32);
+    }
+    let up = t.to_ascii_uppercase();
+    Signal::from_str(&up)
+        .or_else(|_| Signal::from_str(&format!("SIG{up}")))
+        .ok()
+        .map(|s| s as i32)
+}
+
+/// Inputs of [`InitPlan::build`] beyond the task dir and the [`Setup`].
+pub struct InitInput<'a> {
+    pub taskdir: &'a TaskDir,
+    pub task: &'a TaskSpec,
+    pub run: &'a RunOptions,
+    pub version: NomadVersion,
+    pub env: Vec<String>,
+    pub argv0: String,
+    pub identity: Identity,
+    pub caps: Vec<String>,
+    /// Extra read-only binds (the host busybox for `shell`).
+    pub extra_binds: Vec<(PathBuf, String)>,
+}
+
+impl InitPlan {
+    pub fn build(i: InitInput<'_>, setup: &Setup) -> InitPlan {
+        let rootless = setup.userns.is_some();
         let mut mounts = task_dir_mounts(i.taskdir, rootless);
         for (src, dest) in &i.extra_binds {
             mounts.push(MountOp::Bind {
@@ -213,16 +267,13 @@ impl Plan {
                 recursive: false,
             });
         }
-        mounts.extend(runc_mounts(rootless, net != NetMode::Host, ipc_ns));
-        Plan {
-            parent_pid: std::process::id() as i32,
+        mounts.extend(runc_mounts(
+            rootless,
+            setup.net != NetMode::Host,
+            setup.ipc_ns,
+        ));
+        InitPlan {
             root: i.taskdir.root.clone(),
-            remove_on_orphan: Some(i.taskdir.alloc_dir.clone()),
-            cgroups: i.cgroups,
-            userns: i.rootless,
-            pid_ns,
-            ipc_ns,
-            net,
             mounts,
             identity: i.identity,
             caps: CapPlan {
@@ -236,11 +287,6 @@ impl Plan {
             args: i.task.args.clone(),
             env: i.env,
             exec_failure_exit_code: i.version.exec_failure_exit_code(),
-            lifecycle,
-            kill_signal: i.kill_signal,
-            kill_timeout_ms: i.run.kill_timeout.as_millis() as u64,
-            trace: i.run.trace && !i.interactive && cfg!(target_arch = "x86_64"),
-            new_session: !i.interactive,
         }
     }
 }
