@@ -292,11 +292,14 @@ impl TaskDir {
 impl Drop for TaskDir {
     fn drop(&mut self) {
         if let Some(w) = self.work.take() {
-            let path = w.path().to_owned();
-            // Nix store trees are read-only (0555 dirs); make them writable so removal
-            // succeeds even when we are not root.
-            make_writable(&path);
-            drop(w);
+            let path = w.keep();
+            // One pass, usually. Nix store trees are read-only (0555 dirs), which stops
+            // a user who is not root: then make them writable and go again (walking the
+            // tree first every time would double the cost of removing it).
+            if fs::remove_dir_all(&path).is_err() {
+                make_writable(&path);
+                let _ = fs::remove_dir_all(&path);
+            }
             crate::cleanup::unregister(&path);
         }
     }

@@ -31,28 +31,43 @@ fn sys(call: String) -> impl FnOnce(nix::errno::Errno) -> SysError {
 }
 
 /// The host path of a task path, refusing any symlink along it: the artifact controls
-/// the task dir, and a link there must not redirect a mount or a write.
-fn target(root: &Path, dest: &str) -> Result<PathBuf, MountError> {
+/// the task dir, and a link there must not redirect a mount or a write. Also what is
+/// there now, if anything (the walk stops at the first missing component).
+fn target(root: &Path, dest: &str) -> Result<(PathBuf, Option<fs::FileType>), MountError> {
     let mut p = root.to_path_buf();
+    let mut found = None;
+    let mut missing = false;
     for c in Path::new(dest).components() {
         if let Component::Normal(n) = c {
             p.push(n);
-            if let Ok(m) = fs::symlink_metadata(&p) {
-                if m.file_type().is_symlink() {
+            if missing {
+                continue;
+            }
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => {
                     return Err(MountError::Symlink(dest.to_owned()));
+                }
+                Ok(m) => found = Some(m.file_type()),
+                Err(_) => {
+                    missing = true;
+                    found = None;
                 }
             }
         }
     }
-    Ok(p)
+    if p == root {
+        found = fs::symlink_metadata(root).ok().map(|m| m.file_type());
+    }
+    Ok((p, found))
 }
 
-fn make_mount_point(path: &Path, dir: bool) -> Result<(), MountError> {
+/// Create what `path` lacks to be a mount point: a dir, or an empty file.
+fn make_mount_point(path: &Path, exists: bool, dir: bool) -> Result<(), MountError> {
     let err = |source| MountError::MountPoint {
         path: path.to_owned(),
         source,
     };
-    if fs::symlink_metadata(path).is_ok() {
+    if exists {
         return Ok(());
     }
     if dir {
@@ -123,9 +138,9 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
             read_only,
             recursive,
         } => {
-            let dst = target(root, dest)?;
+            let (dst, found) = target(root, dest)?;
             let is_dir = fs::metadata(src).map(|m| m.is_dir()).unwrap_or(false);
-            make_mount_point(&dst, is_dir)?;
+            make_mount_point(&dst, found.is_some(), is_dir)?;
             bind(src, &dst, *read_only, *recursive)?;
         }
         MountOp::Overlay {
@@ -133,7 +148,7 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
             lowers,
             fallback,
         } => {
-            let dst = target(root, dest)?;
+            let (dst, _) = target(root, dest)?;
             let escape = |p: &Path| {
                 p.to_string_lossy()
                     .replace('\\', "\\\\")
@@ -172,8 +187,8 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
             data,
             optional,
         } => {
-            let dst = target(root, dest)?;
-            make_mount_point(&dst, true)?;
+            let (dst, found) = target(root, dest)?;
+            make_mount_point(&dst, found.is_some(), true)?;
             let r = mount(
                 Some(fstype.as_str()),
                 &dst,
@@ -196,11 +211,11 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
             }
         }
         MountOp::Device { dest, major, minor } => {
-            let dst = target(root, dest)?;
+            let (dst, found) = target(root, dest)?;
             if rootless {
                 // mknod is refused in a user namespace: bind the host's node, as runc
                 // does for rootless containers.
-                make_mount_point(&dst, false)?;
+                make_mount_point(&dst, found.is_some(), false)?;
                 bind(Path::new(dest), &dst, false, false)?;
             } else {
                 mknod(
@@ -222,31 +237,33 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
             }
         }
         MountOp::Symlink { target: t, dest } => {
-            let dst = target(root, dest)?;
-            if fs::symlink_metadata(&dst).is_err() {
-                if let Some(parent) = dst.parent() {
-                    fs::create_dir_all(parent).map_err(|source| MountError::MountPoint {
-                        path: parent.to_owned(),
-                        source,
-                    })?;
-                }
-                std::os::unix::fs::symlink(t, &dst).map_err(|source| MountError::MountPoint {
+            let (dst, found) = target(root, dest)?;
+            if found.is_none() {
+                let link = || std::os::unix::fs::symlink(t, &dst);
+                let made = match link() {
+                    // A missing parent (the usual ones are in /dev, which exists).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        fs::create_dir_all(dst.parent().unwrap_or(root)).and_then(|()| link())
+                    }
+                    r => r,
+                };
+                made.map_err(|source| MountError::MountPoint {
                     path: dst.clone(),
                     source,
                 })?;
             }
         }
         MountOp::File { dest, mode } => {
-            let dst = target(root, dest)?;
+            let (dst, _) = target(root, dest)?;
             fs::write(&dst, b"")
                 .and_then(|()| fs::set_permissions(&dst, fs::Permissions::from_mode(*mode)))
                 .map_err(|source| MountError::MountPoint { path: dst, source })?;
         }
         MountOp::Mask { dest } => {
-            let dst = target(root, dest)?;
-            match fs::metadata(&dst) {
-                Err(_) => {}
-                Ok(m) if m.is_dir() => {
+            let (dst, found) = target(root, dest)?;
+            match found {
+                None => {}
+                Some(t) if t.is_dir() => {
                     mount(
                         Some("tmpfs"),
                         &dst,
@@ -256,12 +273,12 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
                     )
                     .map_err(sys(format!("mount(tmpfs, {dst:?}, MS_RDONLY)")))?;
                 }
-                Ok(_) => bind(&root.join("dev/null"), &dst, false, false)?,
+                Some(_) => bind(&root.join("dev/null"), &dst, false, false)?,
             }
         }
         MountOp::ReadOnly { dest } => {
-            let dst = target(root, dest)?;
-            if fs::symlink_metadata(&dst).is_ok() {
+            let (dst, found) = target(root, dest)?;
+            if found.is_some() {
                 bind(&dst, &dst, true, true)?;
             }
         }
