@@ -8,11 +8,23 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 static CGROUPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 static PENDING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Call before creating anything in a work dir (each unpacked entry): once an
+/// interruption is being handled, wait here for the process to exit, rather than go
+/// on creating files while the handler removes the dir.
+pub fn checkpoint() {
+    while STOPPING.load(Ordering::Acquire) {
+        std::thread::park();
+    }
+}
 
 pub fn register(dir: &Path) {
     DIRS.lock()
@@ -86,6 +98,7 @@ pub fn install() {
 
 /// Kill registered children and remove registered dirs.
 pub fn run_now() {
+    STOPPING.store(true, Ordering::Release);
     let children: Vec<i32> = CHILDREN
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -105,9 +118,19 @@ pub fn run_now() {
         .iter()
         .cloned()
         .collect();
+    // The unpacking thread may be creating one last entry (it stops at the next
+    // checkpoint): go again until the dir is gone, for a moment.
+    let until = Instant::now() + Duration::from_secs(2);
     for d in dirs {
-        crate::taskdir::make_writable(&d);
-        let _ = std::fs::remove_dir_all(&d);
+        loop {
+            crate::taskdir::make_writable(&d);
+            match std::fs::remove_dir_all(&d) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound && Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => break,
+            }
+        }
     }
     let cgroups: Vec<PathBuf> = CGROUPS
         .lock()

@@ -218,6 +218,7 @@ impl<'r> Unpacker<'r> {
 
     /// One entry, in go-getter's order: `..`, size limit, then unpack.
     pub fn entry(&mut self, e: Entry, data: &mut dyn Read) -> Step {
+        crate::cleanup::checkpoint();
         let shown = lossy(&e.name);
         self.current = Some(shown.clone());
         let mode_name = |m: ExtractMode| match m {

@@ -5,8 +5,9 @@
 //!   the task's init, traces it, enforces the lifecycle (timeout, service health,
 //!   kill_signal then SIGKILL) and reports a [`ChildReport`] on the result pipe;
 //! - the **init** (its child, PID 1 of the new PID namespace, born in a mount namespace
-//!   of its own): enters the task's cgroup, builds the root, pivots into it, becomes
-//!   the task user and execs the task, as runc's init does.
+//!   of its own): enters the task's cgroup, waits for its part of the plan, builds the
+//!   root, pivots into it, becomes the task user and execs the task, as runc's init
+//!   does.
 //!
 //! Keeping the monitor out of the task's mount namespace lets it see the host (to read
 //! `/proc`, remove the work dir and cgroups) while nothing the init mounts is visible

@@ -1,15 +1,23 @@
 //! Run the entrypoint as the exec driver does.
 //!
-//! The parent (this multithreaded process) never changes namespaces: it builds a
-//! [`plan::Plan`] (pure data), creates the cgroup, and spawns a fresh copy of our own
-//! binary as `__sandbox-child` (see [`child`]) with the plan on a pipe. The child
+//! The parent (this multithreaded process) never changes namespaces: it builds the
+//! plan (pure data, see [`plan`]), creates the cgroup, and spawns a fresh copy of our
+//! own binary as `__sandbox-child` (see [`child`]) with the plan on a pipe. The child
 //! builds the sandbox, runs the task, and sends back a [`child::ChildReport`] on a
 //! second pipe, from which we make the [`RunOutcome`] and the findings.
+//!
+//! A check that will run its task starts all of that early ([`Prelaunch`]): while the
+//! bundle is unpacked, the child starts with the task's log files as its stdout and
+//! stderr, the cgroup is made, and (as root) the child gets its [`plan::Setup`], builds
+//! its namespaces and forks the init, which then waits for its [`plan::InitPlan`]. On
+//! a 2-core machine this work competes with unpacking, so it is kept small: the child
+//! is started with `posix_spawn`, not a fork of this process.
 //!
 //! Nothing is left behind: the task's mounts live only in its own mount namespace; its
 //! processes die with its PID 1, which dies with the child (`PR_SET_PDEATHSIG`), which
 //! kills it and removes the work dir and the cgroup if the checker dies first; the
-//! parent removes the cgroup after a normal end, and [`cgroup::sweep`] removes the
+//! parent removes the cgroup after a normal end (on a thread, beside the work dir's
+//! removal; see [`crate::cleanup::in_background`]), and [`cgroup::sweep`] removes the
 //! groups of checkers that died together with their child.
 
 pub mod caps;
