@@ -60,7 +60,8 @@ pub fn spawn(
     stdio: [Stdio<'_>; 3],
     keep: &[RawFd],
 ) -> Result<Pid, SysError> {
-    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, posix_spawn};
+    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+    use nix::sys::signal::SigSet;
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let call = || format!("posix_spawn({exe:?})");
@@ -96,7 +97,16 @@ pub fn spawn(
     for &fd in keep {
         actions.add_dup2(fd, fd).map_err(fail)?;
     }
-    let attr = PosixSpawnAttr::init().map_err(fail)?;
+    // Every signal at its default and none blocked, as after a fork and exec by Go
+    // (the executor): otherwise glibc leaves its internal signals (32, 33) ignored in
+    // the child, which would pass them on to the task across its execve.
+    let mut attr = PosixSpawnAttr::init().map_err(fail)?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
+    )
+    .map_err(fail)?;
+    attr.set_sigdefault(&SigSet::all()).map_err(fail)?;
+    attr.set_sigmask(&SigSet::empty()).map_err(fail)?;
     posix_spawn(path.as_c_str(), &actions, &attr, &argv, &envp).map_err(fail)
 }
 
@@ -267,14 +277,30 @@ pub fn adopt_fd(fd: RawFd) -> Result<OwnedFd, SysError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Give the task default signal dispositions: the Rust runtime ignores SIGPIPE, and an
-/// ignored signal stays ignored across execve.
+/// Give the task every signal at its default disposition, as a task of Nomad's has (its
+/// executor and runc's init are Go programs, which ignore none): execve resets caught
+/// signals but keeps ignored ones, and here the Rust runtime ignores SIGPIPE and glibc's
+/// posix_spawn leaves its internal signals 32 and 33 ignored. The raw syscall, because
+/// glibc's sigaction refuses those two.
 pub fn default_signal_dispositions() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in [Signal::SIGPIPE, Signal::SIGXFSZ] {
-        // SAFETY: installing SIG_DFL runs no code of ours in signal context.
-        let _ = unsafe { sigaction(sig, &dfl) };
+    // `struct sigaction` as the kernel reads it: handler (0 = SIG_DFL), flags, restorer
+    // and mask, all zero.
+    let dfl = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads `dfl` (large enough for the kernel's struct) and
+        // writes nothing (old action null); SIG_DFL runs no code of ours.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
     }
 }
 

@@ -269,6 +269,26 @@ fn scenarios() -> Vec<Scenario> {
                 Ok(())
             })
         },
+        // As under Nomad, whose executor and runc init (Go) ignore no signal: not
+        // SIGPIPE (ignored by the Rust runtime), nor glibc's 32 and 33 (ignored by
+        // posix_spawn), nor what the checker's own shell ignores.
+        Scenario {
+            argv0: "/bin/busybox",
+            files: vec![("/bin/busybox", "@busybox")],
+            ..base(
+                "task_ignores_no_signal",
+                vec!["grep", "SigIgn", "/proc/self/status"],
+                |v| {
+                    no_errors(v)?;
+                    ensure!(
+                        stdout(v) == "SigIgn:\t0000000000000000\n",
+                        "{:?}",
+                        stdout(v)
+                    );
+                    Ok(())
+                },
+            )
+        },
         Scenario {
             tweak: |t, _, _| t.work_dir = Some("/local".into()),
             ..base("work_dir_and_default_cwd", sh("pwd"), |v| {

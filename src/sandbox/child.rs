@@ -643,10 +643,12 @@ fn init_main(
     }
 
     // I13. Nothing of ours reaches the task: every descriptor above stderr closes on
-    //      exec, including the sync pipe, whose closing tells the monitor we exec'd.
+    //      exec, including the sync pipe, whose closing tells the monitor we exec'd,
+    //      and no signal stays ignored.
     if let Err(e) = sys::cloexec_from(3) {
         setup_fail(&sync, e);
     }
+    sys::default_signal_dispositions();
 
     // I14. execve. Its failure is the task's, as runc ≥ 1.2 reports it: the message on
     //      the task's stderr and exit 255 (1 with Nomad ≤ 1.9's shim).

@@ -519,9 +519,10 @@ fn task_cgroup(task: &TaskSpec, pids_limit: u64) -> TaskCgroup {
     TaskCgroup { cgroup, enforced }
 }
 
-/// A `__sandbox-child` started ahead of its plan. Starting it (fork, exec of our own
-/// binary, the loader, the runtime) takes a few milliseconds that need nothing of the
-/// task: [`Prelaunch`] does it while the bundle is unpacked and analysed.
+/// A `__sandbox-child` started ahead of its plan. Starting it (spawn, exec of our own
+/// binary, the loader, the runtime) and, as root, its namespaces and init take a few
+/// milliseconds that need nothing of the unpacked task: [`Prelaunch`] does it while the
+/// bundle is unpacked and analysed.
 pub struct Launch {
     child: Option<Pid>,
     plan_w: Option<fs::File>,
