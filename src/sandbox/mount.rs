@@ -48,8 +48,10 @@ fn target(root: &Path, dest: &str) -> Result<(PathBuf, Option<fs::FileType>), Mo
                     return Err(MountError::Symlink(dest.to_owned()));
                 }
                 Ok(m) => found = Some(m.file_type()),
-                Err(_) => {
-                    missing = true;
+                // Nothing can be below a missing component; after any other error
+                // (EACCES), keep checking what comes below, as the kernel will walk it.
+                Err(e) => {
+                    missing = e.kind() == std::io::ErrorKind::NotFound;
                     found = None;
                 }
             }
