@@ -118,7 +118,7 @@ fn run_with(
     stdio: Stdio3,
     extra_binds: Vec<(PathBuf, String)>,
     args_override: Vec<String>,
-    launch: Option<Launch>,
+    mut launch: Option<Launch>,
 ) -> Result<RunResult, SandboxError> {
     let interactive = matches!(stdio, Stdio3::Terminal);
     let rootless = !nix::unistd::geteuid().is_root();
@@ -213,7 +213,6 @@ fn run_with(
     // The cgroup, made by the prelaunch (ahead) or now, before the init is forked: the
     // init enters it before it execs (see the cgroup module), so every process of the
     // task is born inside.
-    let mut launch = launch;
     let TaskCgroup {
         cgroup,
         enforced: cg_enforced,
