@@ -466,8 +466,7 @@ impl Parser<'_> {
         let no_run = own.no_run.or(defaults.no_run).unwrap_or(false);
         let args = own.args.clone().or(defaults.args.clone());
 
-        // Keys that only mean something when a command runs (a file check refuses the
-        // first five).
+        // Keys that only mean something when a command runs.
         let run_keys = [
             ("args", own.args.is_some()),
             ("exit_code", own.exit_code.is_some()),
@@ -486,7 +485,7 @@ impl Parser<'_> {
                     ),
                 ));
             }
-            if let Some(key) = first_set(&run_keys[..5]) {
+            if let Some(key) = first_set(&run_keys) {
                 return Err(err(
                     None,
                     format!("check `{n}`: `{key}` needs a `command`; a file check runs nothing"),
@@ -1009,6 +1008,10 @@ allow_missing = ["/etc/resolv.conf"] # DNS
         let base = "[[check]]\nname = \"x\"\nbundle = \"a.tgz\"\n";
         for (extra, needle) in [
             ("stdout = \"x\"\n", "`stdout` needs a `command`"),
+            (
+                "file = \"/b\"\nhealthy_after = \"3s\"\n",
+                "`healthy_after` needs a `command`",
+            ),
             (
                 "command = \"/a\"\nfile = \"/b\"\n",
                 "both `file` and `command`",
