@@ -97,15 +97,12 @@ pub fn spawn(
     for &fd in keep {
         actions.add_dup2(fd, fd).map_err(fail)?;
     }
-    // Every signal at its default and none blocked, as after a fork and exec by Go
-    // (the executor): otherwise glibc leaves its internal signals (32, 33) ignored in
-    // the child, which would pass them on to the task across its execve.
+    // No signal blocked: a mask outlives execve, down to the task. (Dispositions are
+    // the init's to reset, see `default_signal_dispositions`: glibc's posix_spawn
+    // ignores its internal signals in the child whatever it is asked.)
     let mut attr = PosixSpawnAttr::init().map_err(fail)?;
-    attr.set_flags(
-        PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
-    )
-    .map_err(fail)?;
-    attr.set_sigdefault(&SigSet::all()).map_err(fail)?;
+    attr.set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK)
+        .map_err(fail)?;
     attr.set_sigmask(&SigSet::empty()).map_err(fail)?;
     posix_spawn(path.as_c_str(), &actions, &attr, &argv, &envp).map_err(fail)
 }

@@ -347,15 +347,7 @@ fn supervise(
                         sync = None;
                         let now = Instant::now();
                         start = Some(now);
-                        deadline = match setup.lifecycle {
-                            Lifecycle::Batch { timeout_ms } => {
-                                Some(now + Duration::from_millis(timeout_ms))
-                            }
-                            Lifecycle::Service { healthy_ms } => {
-                                Some(now + Duration::from_millis(healthy_ms))
-                            }
-                            Lifecycle::Interactive => None,
-                        };
+                        deadline = setup.lifecycle.limit().map(|l| now + l);
                     }
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 }

@@ -288,12 +288,10 @@ fn run_with(
     }
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
-    let guard = match setup.lifecycle {
-        plan::Lifecycle::Batch { timeout_ms } => Some(timeout_ms),
-        plan::Lifecycle::Service { healthy_ms } => Some(healthy_ms),
-        plan::Lifecycle::Interactive => None,
-    }
-    .map(|ms| Duration::from_millis(ms + setup.kill_timeout_ms) + Duration::from_secs(30));
+    let guard = setup
+        .lifecycle
+        .limit()
+        .map(|l| l + Duration::from_millis(setup.kill_timeout_ms) + Duration::from_secs(30));
     let reply = read_reply(result_r, guard);
     if reply.is_none() {
         let _ = nix::sys::signal::kill(child, Signal::SIGKILL);

@@ -125,6 +125,19 @@ pub enum Lifecycle {
     Interactive,
 }
 
+impl Lifecycle {
+    /// How long the task runs before it is stopped (timed out, or healthy); `None`
+    /// for `shell`.
+    pub fn limit(self) -> Option<std::time::Duration> {
+        match self {
+            Lifecycle::Batch { timeout_ms: ms } | Lifecycle::Service { healthy_ms: ms } => {
+                Some(std::time::Duration::from_millis(ms))
+            }
+            Lifecycle::Interactive => None,
+        }
+    }
+}
+
 /// What the monitor needs: namespaces, cgroups and the lifecycle. All of it is known
 /// before the bundle is unpacked (except a rootless id map read from the chroot's
 /// `/etc/passwd`), so a child started ahead builds its namespaces and forks the init
@@ -228,7 +241,7 @@ impl Setup {
 }
 
 /// `SIGINT`, `INT` or `2`.
-pub fn parse_signal(s: &str) -> Option<i32> {
+fn parse_signal(s: &str) -> Option<i32> {
     use nix::sys::signal::Signal;
     let t = s.trim();
     if let Ok(n) = t.parse::<i32>() {
