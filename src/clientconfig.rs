@@ -90,9 +90,9 @@ impl ClientConfig {
         } else {
             // hcl-rs's parser recurses once per bracket: a deep enough nesting overflows
             // the stack, so it is refused first.
-            crate::job::hcl::check_nesting(path, text).map_err(|e| ConfigError::Syntax {
+            crate::hclguard::check_nesting(text).map_err(|e| ConfigError::Syntax {
                 path: path.to_owned(),
-                message: e.to_string(),
+                message: format!("{}:{e}\n  | {}", path.display(), e.text),
             })?;
             hcl::from_str(&hcl1_quoted_key_blocks(text)).map_err(|e| ConfigError::Syntax {
                 path: path.to_owned(),

@@ -23,6 +23,7 @@
 //!   reported (`environment`/`unresolved`).
 
 pub mod artifact;
+pub mod funcs;
 pub mod hcl;
 pub mod interp;
 pub mod model;
