@@ -116,7 +116,7 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     })?;
     // A device or FIFO (`/dev/zero`, `/dev/stdin`) would be read forever or block.
     if !meta.is_file() {
-        return Err(format!("failed to read {}: not a regular file", path.display()));
+        return Err(format!("failed to read {}: it is not a regular file", path.display()));
     }
     let too_big = || format!("failed to read {}: larger than {MAX_INPUT_FILE_BYTES} bytes", path.display());
     if meta.len() > MAX_INPUT_FILE_BYTES {
@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(ev("file(\"./sub/../hello.txt\")"), Ok(Value::str("Hello World")));
         assert!(ev("file(\"icon.bin\")").unwrap_err().contains("not valid UTF-8"));
         assert!(ev("file(\"nope.txt\")").unwrap_err().contains("no file exists at"));
-        assert!(ev("file(\"/dev/zero\")").unwrap_err().contains("not a regular file"));
+        assert!(ev("file(\"/dev/zero\")").unwrap_err().contains("is not a regular file"));
         assert_eq!(ev("filebase64(\"hello.txt\")"), Ok(Value::str("SGVsbG8gV29ybGQ=")));
         assert_eq!(ev("filebase64(\"icon.bin\")"), Ok(Value::str("/9j/")));
         assert_eq!(ev("fileexists(\"hello.txt\")"), Ok(Value::Bool(true)));
