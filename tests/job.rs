@@ -1405,3 +1405,55 @@ fn run_sees_the_interpolated_env_and_args() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Nomad's own jobspecs (`e2e/`, `jobspec2/test-fixtures/`, `command/asset/`, `demo/`),
+/// extracted from a Nomad checkout into `$NOMAD_JOBSPEC_CORPUS`: every file with a
+/// top-level `job` block must load. Not in CI (the corpus is not ours to commit); run
+/// with `NOMAD_JOBSPEC_CORPUS=DIR cargo test --test job -- --ignored corpus`.
+#[test]
+#[ignore = "needs $NOMAD_JOBSPEC_CORPUS, a directory of Nomad's own jobspecs"]
+fn corpus_of_nomads_own_jobspecs_loads() {
+    let dir = PathBuf::from(std::env::var("NOMAD_JOBSPEC_CORPUS").expect("NOMAD_JOBSPEC_CORPUS"));
+    let mut files = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "hcl" || x == "nomad") {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                if text.lines().any(|l| l.trim_start().starts_with("job \"")) {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut refused = Vec::new();
+    for f in &files {
+        // Nomad's e2e harness passes `-var` for variables without a default: so does
+        // this, with a placeholder, for each one the reader names.
+        let mut inputs = job::hcl::VarInputs::default();
+        let r = loop {
+            match job::load(f, &inputs) {
+                Err(e) if e.to_string().contains("Unset variable \"") && inputs.vars.len() < 8 => {
+                    let m = e.to_string();
+                    let name = m.split("Unset variable \"").nth(1).unwrap_or("").split('"').next().unwrap_or("");
+                    inputs.vars.push((name.to_owned(), "1".to_owned()));
+                }
+                other => break other,
+            }
+        };
+        if let Err(e) = r {
+            refused.push(format!("{}: {e}", f.display()));
+        }
+    }
+    eprintln!(
+        "{} accepted of {}\n{}",
+        files.len() - refused.len(),
+        files.len(),
+        refused.join("\n")
+    );
+    assert!(refused.is_empty(), "{} refused", refused.len());
+}
