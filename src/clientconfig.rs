@@ -60,6 +60,8 @@ pub struct ClientConfig {
     pub region: Option<String>,
     pub node_class: Option<String>,
     pub node_meta: BTreeMap<String, String>,
+    /// `client { options { … } }`, e.g. `user.denylist`, `user.checked_drivers`.
+    pub options: BTreeMap<String, String>,
 }
 
 impl ClientConfig {
@@ -152,6 +154,24 @@ impl ClientConfig {
                     cfg.node_meta.insert(k.clone(), v);
                 }
             }
+            for opts in blocks(client, "options") {
+                let Value::Object(map) = opts else {
+                    return Err(invalid("`client.options` must be a map of strings".into()));
+                };
+                for (k, v) in map {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        other => {
+                            return Err(invalid(format!(
+                                "`client.options.{k}` must be a string, got {other}"
+                            )));
+                        }
+                    };
+                    cfg.options.insert(k.clone(), v);
+                }
+            }
             for artifact in blocks(client, "artifact") {
                 if let Some(v) = artifact.get("decompression_file_count_limit") {
                     cfg.file_count_limit = Some(as_count(v).ok_or_else(|| {
@@ -204,6 +224,7 @@ impl ClientConfig {
     pub fn merge(&mut self, later: ClientConfig) {
         self.chroot_env.extend(later.chroot_env);
         self.node_meta.extend(later.node_meta);
+        self.options.extend(later.options);
         macro_rules! take {
             ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
         }
@@ -221,6 +242,32 @@ impl ClientConfig {
             region,
             node_class
         );
+    }
+}
+
+impl ClientConfig {
+    /// `hashicorp/nomad:client/config/config.go` `ReadStringListAlternativeToMapDefault`:
+    /// the first of `keys` set in `client.options` (else `default`), split at commas.
+    pub fn option_list(&self, keys: &[&str], default: &str) -> Vec<String> {
+        let v = keys
+            .iter()
+            .find_map(|k| self.options.get(*k))
+            .map_or(default, String::as_str);
+        if v.is_empty() {
+            return Vec::new();
+        }
+        v.split(',').map(|e| e.trim().to_owned()).collect()
+    }
+
+    /// Why the client's validate hook refuses `user` for `driver`, if it does
+    /// (`client/allocrunner/taskrunner/validate_hook.go`): `user.denylist` (default
+    /// `root,Administrator`) for the drivers in `user.checked_drivers` (default
+    /// `exec,qemu,java`).
+    pub fn user_denied(&self, driver: &str, user: &str) -> Option<String> {
+        let denied = self.option_list(&["user.denylist", "user.blacklist"], "root,Administrator");
+        let checked = self.option_list(&["user.checked_drivers"], "exec,qemu,java");
+        (checked.iter().any(|d| d == driver) && denied.iter().any(|u| u == user))
+            .then(|| format!("running as user {user:?} is disallowed"))
     }
 }
 
