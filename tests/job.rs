@@ -320,7 +320,8 @@ fn features_job_reads_every_block() {
         [job::Skipped {
             task: "cache".into(),
             group: "web".into(),
-            driver: "docker".into()
+            driver: "docker".into(),
+            reason: None,
         }]
     );
 
@@ -390,17 +391,20 @@ fn features_job_reads_every_block() {
     assert_eq!(env["NOMAD_META_owner"], "platform");
     assert_eq!(env["NOMAD_META_OWNER"], "platform");
 
-    // Artifacts in order; archive=false is listed, not unpacked; archive= picks the kind.
+    // Artifacts in order; archive=false is saved as a file (go-getter copies it into
+    // the destination under its base name); archive= picks the kind.
     let arts = &main.opts.artifacts;
-    assert_eq!(arts.len(), 2);
+    assert_eq!(arts.len(), 3);
     assert_eq!(arts[0].file, dir.path().join("app-2.1.tar.gz"));
     assert_eq!(arts[0].destination, "/");
     assert_eq!(arts[0].archive, None);
-    assert_eq!(arts[1].file, dir.path().join("tools.bin"));
-    assert_eq!(arts[1].source_name, "/tools.bin");
-    assert_eq!(arts[1].archive, Some(ArchiveKind::TarGz));
-    assert_eq!(arts[1].destination, "local/tools");
-    assert!(has(main, Kind::Note, Cause::NotEmulated, "files/motd.txt"));
+    assert_eq!(arts[0].copy, None);
+    assert_eq!(arts[1].destination, "local/etc");
+    assert_eq!(arts[1].copy.as_deref(), Some("motd.txt"));
+    assert_eq!(arts[2].file, dir.path().join("tools.bin"));
+    assert_eq!(arts[2].source_name, "/tools.bin");
+    assert_eq!(arts[2].archive, Some(ArchiveKind::TarGz));
+    assert_eq!(arts[2].destination, "local/tools");
     assert!(has(main, Kind::Note, Cause::NotEmulated, "3 artifacts"));
     // The motd checksum matches: no checksum finding, not blocked.
     assert!(!main.blocked);
