@@ -61,6 +61,9 @@ impl Decoder<'_> {
         };
         let attr_forms = schema::attr_forms(schema);
 
+        // Where each of `node.blocks` stands in the source, so attribute-form maps sit
+        // where a block would (both forms give the same node).
+        let mut order: Vec<usize> = Vec::new();
         // Attributes.
         let mut seen: BTreeMap<&str, Option<Range<usize>>> = BTreeMap::new();
         for s in body.iter() {
@@ -103,6 +106,7 @@ impl Decoder<'_> {
                 if let Value::Map(m) = m {
                     block.attrs = m.into_iter().map(|(k, v)| (k, v.to_json())).collect();
                 }
+                order.push(a.key.span().map_or(0, |s| s.start));
                 node.blocks.push(block);
                 continue;
             }
@@ -157,7 +161,13 @@ impl Decoder<'_> {
                     format!("Blocks of type {:?} are not expected here.{hint}", vb.ident),
                 ));
             };
-            self.check_labels(vb, kind.labels())?;
+            // `decodeTaskScalingPolicies` reads a task's `scaling "cpu"` with a label.
+            let want = if schema.name == "Task" && vb.ident == "scaling" {
+                1
+            } else {
+                kind.labels()
+            };
+            self.check_labels(vb, want)?;
             if nest == Nest::One {
                 if let Some(prev) = singles.insert(vb.ident.clone(), vb.span.clone()) {
                     return Err(d(
@@ -178,8 +188,12 @@ impl Decoder<'_> {
                     self.map_block(&vb.ident, vb.body, kind, sc)?
                 }
             };
+            order.push(vb.span.as_ref().map_or(0, |s| s.start));
             node.blocks.push(child);
         }
+        let mut indexed: Vec<(usize, Node)> = order.into_iter().zip(node.blocks).collect();
+        indexed.sort_by_key(|(at, _)| *at);
+        node.blocks = indexed.into_iter().map(|(_, n)| n).collect();
         if schema.name == "Task" {
             check_scaling(&node, &blocks)?;
         }
