@@ -204,7 +204,13 @@ pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text.as_bytes()[..at];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let col = text.get(start..at).map_or(at - start, |s| s.chars().count()) + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let col = text
+        .get(start..at)
+        .map_or(at - start, |s| s.chars().count())
+        + 1;
     (line, col)
 }

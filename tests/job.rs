@@ -511,17 +511,10 @@ fn features_job_var_precedence_and_types() {
 
     let (_d, p) = features(&[]);
     let err = p.unwrap_err().to_string();
-    assert!(
-        err.contains("Unset variable \"app_version\""),
-        "{err}"
-    );
+    assert!(err.contains("Unset variable \"app_version\""), "{err}");
     assert!(err.contains("--var app_version=VALUE"), "{err}");
     let (_d, p) = features(&["--var", "app_version=1", "--var", "memory=lots"]);
-    assert!(
-        p.unwrap_err()
-            .to_string()
-            .contains("a number is required")
-    );
+    assert!(p.unwrap_err().to_string().contains("a number is required"));
     let (_d, p) = features(&["--var", "app_version=1", "--var", "job_type=cron"]);
     assert!(p.unwrap_err().to_string().contains("type \"cron\""));
 }
@@ -1443,7 +1436,13 @@ fn corpus_of_nomads_own_jobspecs_loads() {
             match job::load(f, &inputs) {
                 Err(e) if e.to_string().contains("Unset variable \"") && inputs.vars.len() < 8 => {
                     let m = e.to_string();
-                    let name = m.split("Unset variable \"").nth(1).unwrap_or("").split('"').next().unwrap_or("");
+                    let name = m
+                        .split("Unset variable \"")
+                        .nth(1)
+                        .unwrap_or("")
+                        .split('"')
+                        .next()
+                        .unwrap_or("");
                     inputs.vars.push((name.to_owned(), "1".to_owned()));
                 }
                 other => break other,

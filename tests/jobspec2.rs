@@ -22,7 +22,10 @@ fn parse(src: &str) -> Result<Node, String> {
 
 fn vars(v: &[(&str, &str)]) -> VarInputs {
     VarInputs {
-        vars: v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        vars: v
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..VarInputs::default()
     }
 }
@@ -70,7 +73,11 @@ fn variables_locals_and_for_expressions() {
     let n = parse(src).unwrap();
     assert_eq!(attr(&n, "datacenters"), json!(["default_dc"]));
     assert_eq!(attr(&n, "region"), "default_region");
-    let n = parse_with(src, &vars(&[("dc_var", "set_dc"), ("region_var", "set_region")])).unwrap();
+    let n = parse_with(
+        src,
+        &vars(&[("dc_var", "set_dc"), ("region_var", "set_region")]),
+    )
+    .unwrap();
     assert_eq!(attr(&n, "datacenters"), json!(["set_dc"]));
     assert_eq!(attr(&n, "region"), "set_region");
     let env = VarInputs {
@@ -80,7 +87,10 @@ fn variables_locals_and_for_expressions() {
         ],
         ..VarInputs::default()
     };
-    assert_eq!(attr(&parse_with(src, &env).unwrap(), "region"), "set_region");
+    assert_eq!(
+        attr(&parse_with(src, &env).unwrap(), "region"),
+        "set_region"
+    );
     let dir = tempfile::tempdir().unwrap();
     let vf = dir.path().join("vars.hcl");
     std::fs::write(&vf, "dc_var = \"set_dc\"\n\tregion_var = \"set_region\"").unwrap();
@@ -88,7 +98,10 @@ fn variables_locals_and_for_expressions() {
         files: vec![vf],
         ..VarInputs::default()
     };
-    assert_eq!(attr(&parse_with(src, &files).unwrap(), "datacenters"), json!(["set_dc"]));
+    assert_eq!(
+        attr(&parse_with(src, &files).unwrap(), "datacenters"),
+        json!(["set_dc"])
+    );
     let missing = VarInputs {
         files: vec![dir.path().join("does-not-exist.hcl")],
         ..VarInputs::default()
@@ -116,7 +129,10 @@ fn variables_locals_and_for_expressions() {
 fn unknown_references_stay_as_written() {
     let src = "variables {\n  region_var = \"default\"\n}\njob \"example\" {\n  region = var.region_var\n  meta {\n    known_var   = \"${var.region_var}\"\n    unknown_var = \"${UNKNOWN}\"\n  }\n}\n";
     let n = parse_with(src, &vars(&[("region_var", "aug")])).unwrap();
-    assert_eq!(map_of(child(&n, "meta")), json!({"known_var": "aug", "unknown_var": "${UNKNOWN}"}));
+    assert_eq!(
+        map_of(child(&n, "meta")),
+        json!({"known_var": "aug", "unknown_var": "${UNKNOWN}"})
+    );
     for c in [
         "plain",
         "foo-${BAR}",
@@ -136,7 +152,8 @@ fn unknown_references_stay_as_written() {
 /// `TestParse_UnsetVariables`, `TestParse_InvalidHCL`.
 #[test]
 fn unset_variables_and_invalid_hcl_are_refused() {
-    let e = parse("variable \"region_var\" {}\njob \"example\" {\n  region = var.region_var\n}\n").unwrap_err();
+    let e = parse("variable \"region_var\" {}\njob \"example\" {\n  region = var.region_var\n}\n")
+        .unwrap_err();
     assert!(e.contains("Unset variable"), "{e}");
     assert!(parse("invalid{hcl").is_err());
 }
@@ -198,7 +215,10 @@ job "example" {
     let n = parse(src).unwrap();
     let groups: Vec<&Node> = n.blocks("group").collect();
     assert_eq!(groups.len(), 3);
-    assert_eq!(groups.iter().map(|g| g.label()).collect::<Vec<_>>(), ["groupA", "groupB", "groupC"]);
+    assert_eq!(
+        groups.iter().map(|g| g.label()).collect::<Vec<_>>(),
+        ["groupA", "groupB", "groupC"]
+    );
     let task = child(groups[0], "task");
     assert_eq!(attr(child(task, "resources"), "cpu"), 1);
     assert_eq!(attr(child(groups[0], "service"), "port"), "groupA");
@@ -206,7 +226,10 @@ job "example" {
     assert_eq!(attr(child(task, "meta"), "VERSION"), "1");
     assert_eq!(attr(child(task, "env"), "ID"), "id:1");
     assert_eq!(attr(child(child(groups[1], "task"), "env"), "ID"), "id:2");
-    assert_eq!(attr(child(child(groups[2], "task"), "meta"), "VERSION"), "3");
+    assert_eq!(
+        attr(child(child(groups[2], "task"), "meta"), "VERSION"),
+        "3"
+    );
 
     // An iterator name, a map to iterate, and a dynamic block nested in another.
     let src = r#"
@@ -249,23 +272,44 @@ job "example" {
 #[test]
 fn scaling_policies() {
     let job = |group: &str, task: &str| {
-        format!("job \"example\" {{\n  group \"g1\" {{\n    scaling {{\n{group}\n    }}\n\n    task \"t1\" {{\n{task}\n    }}\n  }}\n}}\n")
+        format!(
+            "job \"example\" {{\n  group \"g1\" {{\n    scaling {{\n{group}\n    }}\n\n    task \"t1\" {{\n{task}\n    }}\n  }}\n}}\n"
+        )
     };
     let cpu_mem = "      scaling \"cpu\" {\n        max = 20\n      }\n      scaling \"mem\" {\n        max = 15\n      }";
-    parse(&job("      max  = 40\n      type = \"horizontal\"", cpu_mem)).unwrap();
-    refused(&job("      #max  = 40\n      type = \"horizontal\"", cpu_mem), "argument \"max\" is required");
-    refused(&job("      max  = 40\n      type = \"invalid_type\"", cpu_mem), "task group scaling policy had invalid type");
+    parse(&job(
+        "      max  = 40\n      type = \"horizontal\"",
+        cpu_mem,
+    ))
+    .unwrap();
+    refused(
+        &job("      #max  = 40\n      type = \"horizontal\"", cpu_mem),
+        "argument \"max\" is required",
+    );
+    refused(
+        &job("      max  = 40\n      type = \"invalid_type\"", cpu_mem),
+        "task group scaling policy had invalid type",
+    );
     let ok_group = "      max  = 40\n      type = \"horizontal\"";
     refused(
-        &job(ok_group, "      scaling \"not_cpu\" {\n        max = 20\n      }"),
+        &job(
+            ok_group,
+            "      scaling \"not_cpu\" {\n        max = 20\n      }",
+        ),
         "scaling policy name must be \"cpu\" or \"mem\"",
     );
     refused(
-        &job(ok_group, "      scaling \"cpu\" {\n        max = 20\n      }\n      scaling \"cpu\" {\n        max = 15\n      }"),
+        &job(
+            ok_group,
+            "      scaling \"cpu\" {\n        max = 20\n      }\n      scaling \"cpu\" {\n        max = 15\n      }",
+        ),
         "Duplicate scaling \"cpu\" block",
     );
     refused(
-        &job(ok_group, "      scaling \"cpu\" {\n        max  = 20\n        type = \"invalid\"\n      }"),
+        &job(
+            ok_group,
+            "      scaling \"cpu\" {\n        max  = 20\n        type = \"invalid\"\n      }",
+        ),
         "Invalid scaling policy type",
     );
 }
@@ -314,7 +358,10 @@ job "job-webserver" {
         assert_eq!(attr(g, "count"), count);
         let config = child(child(g, "task"), "config");
         assert_eq!(attr(config, "image"), "hashicorp/http-echo");
-        assert_eq!(attr(config, "args"), json!(["-text", format!("Hello from {env}")]));
+        assert_eq!(
+            attr(config, "args"),
+            json!(["-text", format!("Hello from {env}")])
+        );
     }
 }
 
@@ -328,16 +375,39 @@ fn task_env_forms() {
         task.blocks("env").next().map(map_of)
     };
     assert_eq!(env_of(""), None);
-    assert_eq!(env_of("env {\n  key = \"value\"\n}"), Some(json!({"key": "value"})));
+    assert_eq!(
+        env_of("env {\n  key = \"value\"\n}"),
+        Some(json!({"key": "value"}))
+    );
     let both = json!({"key.dot": "val1", "key_unquoted_without_dot": "val2"});
-    assert_eq!(env_of("env = {\n  \"key.dot\"                = \"val1\"\n  key_unquoted_without_dot = \"val2\"\n}"), Some(both.clone()));
-    assert_eq!(env_of("env = {\n  \"key.dot\" : \"val1\"\n  key_unquoted_without_dot : \"val2\"\n}"), Some(both));
+    assert_eq!(
+        env_of(
+            "env = {\n  \"key.dot\"                = \"val1\"\n  key_unquoted_without_dot = \"val2\"\n}"
+        ),
+        Some(both.clone())
+    );
+    assert_eq!(
+        env_of("env = {\n  \"key.dot\" : \"val1\"\n  key_unquoted_without_dot : \"val2\"\n}"),
+        Some(both)
+    );
     assert_eq!(env_of("env = {}"), Some(json!({})));
-    assert_eq!(env_of("env = {for k in [\"a\", \"b\"]: k => \"val-${k}\" }"), Some(json!({"a": "val-a", "b": "val-b"})));
-    refused(&in_task("env = {\"a\": \"b\"}\n      env {\n        c = \"d\"\n      }"), "Duplicate env block");
-    refused(&in_task("env = { key = local.undefined_local }"), "does not have an attribute named \"undefined_local\"");
+    assert_eq!(
+        env_of("env = {for k in [\"a\", \"b\"]: k => \"val-${k}\" }"),
+        Some(json!({"a": "val-a", "b": "val-b"}))
+    );
+    refused(
+        &in_task("env = {\"a\": \"b\"}\n      env {\n        c = \"d\"\n      }"),
+        "Duplicate env block",
+    );
+    refused(
+        &in_task("env = { key = local.undefined_local }"),
+        "does not have an attribute named \"undefined_local\"",
+    );
     assert!(parse(&in_task("env {\n  for k in [\"a\", \"b\"]: k => k\n}")).is_err());
-    refused(&in_task("env = [ \"a\" ]"), "Unsuitable value: map of string required");
+    refused(
+        &in_task("env = [ \"a\" ]"),
+        "Unsuitable value: map of string required",
+    );
 }
 
 /// `TestParse_Meta_Alternatives` (item 8): block and attribute forms give the same
@@ -352,7 +422,10 @@ fn meta_block_and_attribute_forms_agree() {
     assert_eq!(map_of(child(&a, "meta")), json!({"source": "job"}));
     let g = child(&a, "group");
     assert_eq!(map_of(child(g, "meta")), json!({"source": "group"}));
-    assert_eq!(map_of(child(child(g, "task"), "meta")), json!({"source": "task"}));
+    assert_eq!(
+        map_of(child(child(g, "task"), "meta")),
+        json!({"source": "task"})
+    );
 }
 
 /// `TestParse_Constraint_Alternatives`, `TestParseServiceCheck`, and the duplicate
@@ -363,26 +436,53 @@ fn constraints_checks_and_duplicate_single_blocks() {
     let n = parse(" job \"group_service_check_script\" {\n  group \"group\" {\n    service {\n      name = \"foo-service\"\n      port = \"http\"\n      check {\n        name   = \"check-name\"\n        type   = \"http\"\n        method = \"POST\"\n        body   = \"{\\\"check\\\":\\\"mem\\\"}\"\n      }\n    }\n  }\n}\n").unwrap();
     let check = child(child(child(&n, "group"), "service"), "check");
     assert_eq!(attr(check, "body"), "{\"check\":\"mem\"}");
-    refused(&in_task("resources {\n  cpu = 1\n}\n      resources {\n  cpu = 2\n}"), "Duplicate resources block");
-    refused("job \"j\" {\n  update {}\n  update {}\n}\n", "Duplicate update block");
-    refused(&in_task("bogus = 1"), "An argument named \"bogus\" is not expected here");
-    refused(&in_task("bogus {}"), "Blocks of type \"bogus\" are not expected here");
-    refused(&in_task("lifecycle {\n  sidecar = true\n}"), "The argument \"hook\" is required");
+    refused(
+        &in_task("resources {\n  cpu = 1\n}\n      resources {\n  cpu = 2\n}"),
+        "Duplicate resources block",
+    );
+    refused(
+        "job \"j\" {\n  update {}\n  update {}\n}\n",
+        "Duplicate update block",
+    );
+    refused(
+        &in_task("bogus = 1"),
+        "An argument named \"bogus\" is not expected here",
+    );
+    refused(
+        &in_task("bogus {}"),
+        "Blocks of type \"bogus\" are not expected here",
+    );
+    refused(
+        &in_task("lifecycle {\n  sidecar = true\n}"),
+        "The argument \"hook\" is required",
+    );
 }
 
 /// `TestParse_VariableValidationErrorMessage`, and item 11: conditions are evaluated.
 #[test]
 fn variable_validation() {
     let job_with = |msg: &str, default: &str| {
-        format!("variable \"build_id\" {{\n  type    = string\n  default = \"{default}\"\n  validation {{\n    condition     = var.build_id != \"\"\n    error_message = \"{msg}\"\n  }}\n}}\n\njob \"example\" {{\n  datacenters = [\"dc1\"]\n}}\n")
+        format!(
+            "variable \"build_id\" {{\n  type    = string\n  default = \"{default}\"\n  validation {{\n    condition     = var.build_id != \"\"\n    error_message = \"{msg}\"\n  }}\n}}\n\njob \"example\" {{\n  datacenters = [\"dc1\"]\n}}\n"
+        )
     };
     parse(&job_with("ビルド番号を確認してください", "12345")).unwrap();
     parse(&job_with("build id is required", "12345")).unwrap();
     refused(&job_with("", "12345"), "Invalid validation error message");
-    refused(&job_with("   ", "12345"), "Invalid validation error message");
+    refused(
+        &job_with("   ", "12345"),
+        "Invalid validation error message",
+    );
     let e = parse(&job_with("build id is required", "")).unwrap_err();
-    assert!(e.contains("Invalid value for default variable") && e.contains("build id is required"), "{e}");
-    let e = parse_with(&job_with("build id is required", "12345"), &vars(&[("build_id", "")])).unwrap_err();
+    assert!(
+        e.contains("Invalid value for default variable") && e.contains("build id is required"),
+        "{e}"
+    );
+    let e = parse_with(
+        &job_with("build id is required", "12345"),
+        &vars(&[("build_id", "")]),
+    )
+    .unwrap_err();
     assert!(e.contains("Invalid value for cmd variable"), "{e}");
     refused(
         "variable \"a\" {\n  default = 1\n  validation {\n    condition     = var.b > 0\n    error_message = \"no\"\n  }\n}\njob \"j\" {}\n",
@@ -396,10 +496,22 @@ fn variable_validation() {
 fn typed_variable_defaults_convert() {
     let src = "variable \"port\" {\n  type    = number\n  default = \"7511\"\n}\njob \"j\" {\n  priority = var.port - 7461\n}\n";
     assert_eq!(attr(&parse(src).unwrap(), "priority"), 50);
-    assert_eq!(attr(&parse_with(src, &vars(&[("port", "7512")])).unwrap(), "priority"), 51);
-    refused(&src.replace("\"7511\"", "\"x\""), "not compatible with the variable's type constraint: a number is required");
+    assert_eq!(
+        attr(
+            &parse_with(src, &vars(&[("port", "7512")])).unwrap(),
+            "priority"
+        ),
+        51
+    );
+    refused(
+        &src.replace("\"7511\"", "\"x\""),
+        "not compatible with the variable's type constraint: a number is required",
+    );
     let src = "variable \"l\" {\n  type    = list(string)\n  default = [1, true]\n}\njob \"j\" {\n  datacenters = var.l\n}\n";
-    assert_eq!(attr(&parse(src).unwrap(), "datacenters"), json!(["1", "true"]));
+    assert_eq!(
+        attr(&parse(src).unwrap(), "datacenters"),
+        json!(["1", "true"])
+    );
 }
 
 // ------------------------------------------------------------ the planner
@@ -407,7 +519,10 @@ fn typed_variable_defaults_convert() {
 fn args(argv: &[&str]) -> nomad_chroot_check::cli::JobArgs {
     let mut full = vec!["nomad-chroot-check", "job"];
     full.extend_from_slice(argv);
-    match Cli::try_parse_from(full).expect("valid command line").command {
+    match Cli::try_parse_from(full)
+        .expect("valid command line")
+        .command
+    {
         Some(Command::Job(a)) => a,
         other => panic!("not a job command: {other:?}"),
     }
@@ -442,7 +557,13 @@ fn job_level_tasks_become_groups() {
     let names: Vec<_> = p
         .tasks
         .iter()
-        .map(|t| format!("{}/{}", t.opts.task.group.as_deref().unwrap_or(""), t.opts.task.name))
+        .map(|t| {
+            format!(
+                "{}/{}",
+                t.opts.task.group.as_deref().unwrap_or(""),
+                t.opts.task.name
+            )
+        })
         .collect();
     assert_eq!(names, ["solo/solo", "g/t"]);
 }
@@ -484,15 +605,35 @@ fn secrets_and_group_vault_reach_tasks() {
 #[test]
 fn root_user_is_denied_unless_the_client_allows_it() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = format!("job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      user = \"root\"\n      {EXEC}\n    }}\n  }}\n}}\n");
+    let spec = format!(
+        "job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      user = \"root\"\n      {EXEC}\n    }}\n  }}\n}}\n"
+    );
     let p = plan(dir.path(), &spec, &[]).unwrap();
     let t = &p.tasks[0];
     assert!(t.blocked);
-    let f = t.findings.iter().find(|f| f.cause == Cause::StartFailure).unwrap();
+    let f = t
+        .findings
+        .iter()
+        .find(|f| f.cause == Cause::StartFailure)
+        .unwrap();
     assert_eq!(f.kind, Kind::Run);
-    assert!(f.nomad_error.as_deref().unwrap().contains("running as user \"root\" is disallowed"));
-    let cfg = write(dir.path(), "client.hcl", "client {\n  options {\n    \"user.denylist\" = \"Administrator\"\n  }\n}\n");
-    let p = plan(dir.path(), &spec, &["--client-config", cfg.to_str().unwrap()]).unwrap();
+    assert!(
+        f.nomad_error
+            .as_deref()
+            .unwrap()
+            .contains("running as user \"root\" is disallowed")
+    );
+    let cfg = write(
+        dir.path(),
+        "client.hcl",
+        "client {\n  options {\n    \"user.denylist\" = \"Administrator\"\n  }\n}\n",
+    );
+    let p = plan(
+        dir.path(),
+        &spec,
+        &["--client-config", cfg.to_str().unwrap()],
+    )
+    .unwrap();
     assert!(!p.tasks[0].blocked);
 }
 
@@ -534,7 +675,10 @@ fn plain_file_artifacts_and_all_unmapped_sources() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "run.sh", "#!/bin/sh\necho hi\n");
     let spec = "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/sh\"\n        args    = [\"local/run.sh\"]\n      }\n      artifact {\n        source = \"https://example.com/run.sh\"\n      }\n    }\n  }\n}\n";
-    let map = format!("https://example.com/run.sh={}", dir.path().join("run.sh").display());
+    let map = format!(
+        "https://example.com/run.sh={}",
+        dir.path().join("run.sh").display()
+    );
     let p = plan(dir.path(), spec, &["--artifact", &map]).unwrap();
     let a = &p.tasks[0].opts.artifacts[0];
     assert_eq!(a.copy.as_deref(), Some("run.sh"));
@@ -583,7 +727,13 @@ fn java_tasks_are_listed_with_the_reason() {
     )
     .unwrap();
     assert_eq!(p.skipped[0].driver, "java");
-    assert!(p.skipped[0].reason.as_deref().unwrap().contains("not emulated"));
+    assert!(
+        p.skipped[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("not emulated")
+    );
 }
 
 /// `--format json` prints one document for every outcome.
@@ -598,14 +748,20 @@ fn json_outcomes_for_refused_specs_and_jobs_without_exec() {
             .unwrap();
         let doc: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-        (out.status.code(), doc, String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            doc,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, doc, err) = run("job \"j\" {\n  bogus = 1\n}\n");
     assert_eq!(code, Some(2));
     assert_eq!(doc["verdict"], "reject");
     assert!(doc["error"].as_str().unwrap().contains("bogus"), "{doc}");
     assert!(err.contains("bogus"));
-    let (code, doc, _) = run("job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      config {}\n    }\n  }\n}\n");
+    let (code, doc, _) = run(
+        "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      config {}\n    }\n  }\n}\n",
+    );
     assert_eq!(code, Some(2));
     assert_eq!(doc["verdict"], "not-applicable");
     assert_eq!(doc["schema_version"], 1);

@@ -148,7 +148,11 @@ impl Resolver<'_> {
             if !matches!(getter, "http" | "https" | "file") {
                 return Err(JobError::Usage(format!(
                     "artifact \"{source}\" of task \"{task}\" uses go-getter's `{getter}::` getter, which cannot run offline: fetch it yourself and pass --artifact {source}={}",
-                    if getter == "git" { "DIR (a checkout)" } else { "FILE" }
+                    if getter == "git" {
+                        "DIR (a checkout)"
+                    } else {
+                        "FILE"
+                    }
                 )));
             }
         }

@@ -898,13 +898,19 @@ fn plan_task(
         // or a name without a decompressor's suffix (`client.go`: `GetFile` into
         // `dst/<base name>`). A name without a suffix over an archive's content is
         // left to the archive check, which explains the mismatch.
-        let plain = archive_opt.is_none() && !artifact::has_archive_suffix(&name) && !looks_like_archive(&file);
+        let plain = archive_opt.is_none()
+            && !artifact::has_archive_suffix(&name)
+            && !looks_like_archive(&file);
         if archive_opt == Some("false") || file_mode || plain {
             let (dir, fname) = if file_mode {
                 let p = Path::new(&dest);
                 (
-                    p.parent().map(|d| d.display().to_string()).unwrap_or_default(),
-                    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(basename),
+                    p.parent()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or(basename),
                 )
             } else {
                 (dest.clone(), basename)

@@ -44,7 +44,11 @@ impl Net {
     }
 
     fn mask(&self) -> u128 {
-        let all = if self.bits == 128 { u128::MAX } else { (1u128 << self.bits) - 1 };
+        let all = if self.bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << self.bits) - 1
+        };
         if self.prefix == 0 {
             0
         } else {
@@ -65,7 +69,11 @@ impl Net {
 
     fn last(&self) -> u128 {
         let host = self.host_bits();
-        let span = if host >= 128 { u128::MAX } else { (1u128 << host) - 1 };
+        let span = if host >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << host) - 1
+        };
         self.addr | span
     }
 
@@ -83,7 +91,8 @@ impl Net {
 
     /// go-cidr `Subnet`.
     fn subnet(&self, newbits: i64, num: i64) -> Result<Net, String> {
-        let newbits = u32::try_from(newbits).map_err(|_| "must extend prefix by at least one bit".to_string())?;
+        let newbits = u32::try_from(newbits)
+            .map_err(|_| "must extend prefix by at least one bit".to_string())?;
         let prefix = self.prefix + newbits;
         if prefix > self.bits {
             return Err(format!(
@@ -145,10 +154,15 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
             for i in 1..a.v.len() {
                 let newbits = a.int(i, "newbits")?;
                 if newbits < 1 {
-                    return Err(format!("Invalid value for \"newbits\" parameter: argument {}: must extend prefix by at least one bit", i));
+                    return Err(format!(
+                        "Invalid value for \"newbits\" parameter: argument {}: must extend prefix by at least one bit",
+                        i
+                    ));
                 }
                 if newbits > 32 {
-                    return Err(format!("Invalid value for \"newbits\" parameter: argument {i}: may not extend prefix by more than 32 bits"));
+                    return Err(format!(
+                        "Invalid value for \"newbits\" parameter: argument {i}: may not extend prefix by more than 32 bits"
+                    ));
                 }
                 let length = net.prefix as i64 + newbits;
                 if length > i64::from(net.bits) {
@@ -204,7 +218,10 @@ mod tests {
         check("cidrhost(\"192.168.1.0/24\", 5)", "\"192.168.1.5\"");
         check("cidrhost(\"192.168.1.0/24\", -5)", "\"192.168.1.251\"");
         check("cidrhost(\"192.168.1.0/24\", -256)", "\"192.168.1.0\"");
-        fails("cidrhost(\"192.168.1.0/30\", 255)", "does not accommodate a host numbered 255");
+        fails(
+            "cidrhost(\"192.168.1.0/30\", 255)",
+            "does not accommodate a host numbered 255",
+        );
         fails("cidrhost(\"192.168.1.0/30\", -255)", "does not accommodate");
         fails("cidrhost(\"not-a-cidr\", 6)", "invalid CIDR expression");
         fails("cidrhost(\"10.256.0.0/8\", 6)", "invalid CIDR expression");
@@ -224,8 +241,14 @@ mod tests {
     fn cidrsubnet() {
         check("cidrsubnet(\"192.168.2.0/20\", 4, 6)", "\"192.168.6.0/24\"");
         check("cidrsubnet(\"fe80::/48\", 16, 6)", "\"fe80:0:0:6::/64\"");
-        check("cidrsubnet(\"::ffff:192.168.0.0/112\", 8, 6)", "\"192.168.6.0/24\"");
-        fails("cidrsubnet(\"192.168.0.0/30\", 4, 6)", "insufficient address space");
+        check(
+            "cidrsubnet(\"::ffff:192.168.0.0/112\", 8, 6)",
+            "\"192.168.6.0/24\"",
+        );
+        fails(
+            "cidrsubnet(\"192.168.0.0/30\", 4, 6)",
+            "insufficient address space",
+        );
         fails("cidrsubnet(\"192.168.0.0/168\", 2, 16)", "invalid CIDR");
         fails("cidrsubnet(\"not-a-cidr\", 4, 6)", "invalid CIDR");
         fails("cidrsubnet(\"10.256.0.0/8\", 4, 6)", "invalid CIDR");
@@ -238,7 +261,10 @@ mod tests {
             "[\"10.0.0.0/24\", \"10.0.1.0/24\", \"10.0.2.0/24\", \"10.0.3.0/25\", \"10.0.3.128/25\", \"10.0.4.0/25\", \"10.0.4.128/28\", \"10.0.4.144/28\", \"10.0.4.160/28\"]",
         );
         fails("cidrsubnets(\"10.0.0.0/30\", 1, 3)", "too long");
-        fails("cidrsubnets(\"10.0.0.0/8\", 1, 1, 1)", "not enough remaining address space");
+        fails(
+            "cidrsubnets(\"10.0.0.0/8\", 1, 1, 1)",
+            "not enough remaining address space",
+        );
         fails("cidrsubnets(\"10.0.0.0/8\", 1, 0)", "at least one bit");
         fails("cidrsubnets(\"10.0.0.0/8\", 1, -1)", "at least one bit");
         fails("cidrsubnets(\"fe80::/48\", 1, 33)", "more than 32 bits");

@@ -12,7 +12,9 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
         "length" => {
             a.count(1, 1)?;
             match a.get(0) {
-                Value::List(v) | Value::Set(v) | Value::Tuple(v) => Ok(Value::Number(v.len() as f64)),
+                Value::List(v) | Value::Set(v) | Value::Tuple(v) => {
+                    Ok(Value::Number(v.len() as f64))
+                }
                 Value::Map(m) => Ok(Value::Number(m.len() as f64)),
                 _ => Err("collection must be a list, a map or a tuple".into()),
             }
@@ -48,7 +50,8 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
                 Value::Object(m) => (m, false),
                 _ => {
                     return Err(if name == "keys" {
-                        "Invalid value for \"inputMap\" parameter: must have map or object type".into()
+                        "Invalid value for \"inputMap\" parameter: must have map or object type"
+                            .into()
                     } else {
                         "values() requires a map as the first argument".into()
                     });
@@ -59,7 +62,11 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
             } else {
                 m.values().cloned().collect()
             };
-            Ok(if is_map { Value::List(items) } else { Value::Tuple(items) })
+            Ok(if is_map {
+                Value::List(items)
+            } else {
+                Value::Tuple(items)
+            })
         }
         "lookup" => {
             a.count(3, 3)?;
@@ -211,7 +218,9 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
                     }
                 }
             }
-            let v = a.seq(0, "list").map_err(|_| "can only flatten lists, sets and tuples".to_string())?;
+            let v = a
+                .seq(0, "list")
+                .map_err(|_| "can only flatten lists, sets and tuples".to_string())?;
             let mut out = Vec::new();
             flat(&v, &mut out);
             Ok(Value::Tuple(out))
@@ -301,7 +310,11 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
                 ));
             }
             let m: BTreeMap<String, Value> = keys.into_iter().zip(vals).collect();
-            Ok(if is_list { Value::Map(m) } else { Value::Object(m) })
+            Ok(if is_list {
+                Value::Map(m)
+            } else {
+                Value::Object(m)
+            })
         }
         "setintersection" | "setunion" => {
             if a.v.is_empty() {
@@ -322,7 +335,8 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
                     acc.retain(|e| s.iter().any(|x| x.equals(e)));
                 }
             }
-            let unified = unify_all(&acc).ok_or("given sets must all have compatible element types")?;
+            let unified =
+                unify_all(&acc).ok_or("given sets must all have compatible element types")?;
             Ok(Value::set_of(unified))
         }
         "setproduct" => {
@@ -338,7 +352,11 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
                         all_sets = false;
                         inputs.push(x.clone());
                     }
-                    _ => return Err(format!("Invalid value for \"sets\" parameter: argument {i}: a set or a list is required")),
+                    _ => {
+                        return Err(format!(
+                            "Invalid value for \"sets\" parameter: argument {i}: a set or a list is required"
+                        ));
+                    }
                 }
             }
             let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
@@ -375,10 +393,16 @@ mod tests {
         check("length([1, 2, 3])", "3");
         check("length([])", "0");
         check("length(keys({a = 1, b = 2}))", "2");
-        fails("length(\"abc\")", "collection must be a list, a map or a tuple");
+        fails(
+            "length(\"abc\")",
+            "collection must be a list, a map or a tuple",
+        );
         check("index([\"a\", \"b\"], 1)", "\"b\"");
         check("index(convert({a = 1}, map(number)), \"a\")", "1");
-        fails("index({a = 1}, \"a\")", "collection must be a list, a map or a tuple");
+        fails(
+            "index({a = 1}, \"a\")",
+            "collection must be a list, a map or a tuple",
+        );
         fails("index([\"a\"], 4)", "invalid index");
         check("element([\"a\", \"b\", \"c\"], 1)", "\"b\"");
         check("element([\"a\", \"b\", \"c\"], 4)", "\"b\"");
@@ -419,10 +443,16 @@ mod tests {
     #[test]
     fn distinct_chunk_flatten_range_slice() {
         check("distinct([\"a\", \"b\", \"a\"])", "[\"a\", \"b\"]");
-        check("chunklist([\"a\", \"b\", \"c\"], 2)", "[[\"a\", \"b\"], [\"c\"]]");
+        check(
+            "chunklist([\"a\", \"b\", \"c\"], 2)",
+            "[[\"a\", \"b\"], [\"c\"]]",
+        );
         check("chunklist([\"a\", \"b\"], 0)", "[[\"a\", \"b\"]]");
         fails("chunklist([\"a\"], -1)", "must be positive");
-        check("flatten([[\"a\"], [\"b\", [\"c\"]], []])", "[\"a\", \"b\", \"c\"]");
+        check(
+            "flatten([[\"a\"], [\"b\", [\"c\"]], []])",
+            "[\"a\", \"b\", \"c\"]",
+        );
         fails("flatten(\"a\")", "can only flatten");
         check("range(3)", "[0, 1, 2]");
         check("range(1, 4)", "[1, 2, 3]");
@@ -432,10 +462,19 @@ mod tests {
         fails("range(0, 1, -1)", "end must be less than start");
         fails("range(0, 2000)", "more than 1024 values");
         check("slice([\"a\", \"b\", \"c\"], 1, 3)", "[\"b\", \"c\"]");
-        fails("slice([\"a\"], 2, 3)", "start index must not be greater than the length");
-        check("sort([\"b\", \"a\", \"10\", \"9\"])", "[\"10\", \"9\", \"a\", \"b\"]");
+        fails(
+            "slice([\"a\"], 2, 3)",
+            "start index must not be greater than the length",
+        );
+        check(
+            "sort([\"b\", \"a\", \"10\", \"9\"])",
+            "[\"10\", \"9\", \"a\", \"b\"]",
+        );
         check("zipmap([\"a\", \"b\"], [1, 2])", "{a = 1, b = 2}");
-        fails("zipmap([\"a\"], [1, 2])", "number of keys (1) does not match");
+        fails(
+            "zipmap([\"a\"], [1, 2])",
+            "number of keys (1) does not match",
+        );
     }
 
     #[test]

@@ -72,9 +72,8 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
                 "url" => uuid::Uuid::NAMESPACE_URL,
                 "oid" => uuid::Uuid::NAMESPACE_OID,
                 "x500" => uuid::Uuid::NAMESPACE_X500,
-                other => uuid::Uuid::parse_str(other).map_err(|e| {
-                    format!("uuidv5() doesn't support namespace {other} ({e})")
-                })?,
+                other => uuid::Uuid::parse_str(other)
+                    .map_err(|e| format!("uuidv5() doesn't support namespace {other} ({e})"))?,
             };
             Ok(Value::String(
                 uuid::Uuid::new_v5(&namespace, name.as_bytes()).to_string(),
@@ -93,9 +92,18 @@ mod tests {
     fn hashes() {
         check("md5(\"tada\")", "\"ce47d07243bb6eaf5e1322c81baf9bbf\"");
         check("md5(\" tada \")", "\"aadf191a583e53062de2d02c008141c4\"");
-        check("sha1(\"test\")", "\"a94a8fe5ccb19ba61c4c0873d391e987982fbbd3\"");
-        check("sha256(\"test\")", "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"");
-        check("sha512(\"test\")", "\"ee26b0dd4af7e749aa1a8ee3c10ae9923f618980772e473f8819a5d4940e0db27ac185f8a0e1d5f84f88bc887fd67b143732c304cc5fa9ad8e6f57f50028a8ff\"");
+        check(
+            "sha1(\"test\")",
+            "\"a94a8fe5ccb19ba61c4c0873d391e987982fbbd3\"",
+        );
+        check(
+            "sha256(\"test\")",
+            "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
+        );
+        check(
+            "sha512(\"test\")",
+            "\"ee26b0dd4af7e749aa1a8ee3c10ae9923f618980772e473f8819a5d4940e0db27ac185f8a0e1d5f84f88bc887fd67b143732c304cc5fa9ad8e6f57f50028a8ff\"",
+        );
     }
 
     #[test]
@@ -111,10 +119,22 @@ mod tests {
 
     #[test]
     fn uuids() {
-        check("uuidv5(\"dns\", \"tada\")", "\"faa898db-9b9d-5b75-86a9-149e7bb8e3b8\"");
-        check("uuidv5(\"url\", \"tada\")", "\"2c1ff6b4-211f-577e-94de-d978b0caa16e\"");
-        check("uuidv5(\"oid\", \"tada\")", "\"61eeea26-5176-5288-87fc-232d6ed30d2f\"");
-        check("uuidv5(\"x500\", \"tada\")", "\"7e12415e-f7c9-57c3-9e43-52dc9950d264\"");
+        check(
+            "uuidv5(\"dns\", \"tada\")",
+            "\"faa898db-9b9d-5b75-86a9-149e7bb8e3b8\"",
+        );
+        check(
+            "uuidv5(\"url\", \"tada\")",
+            "\"2c1ff6b4-211f-577e-94de-d978b0caa16e\"",
+        );
+        check(
+            "uuidv5(\"oid\", \"tada\")",
+            "\"61eeea26-5176-5288-87fc-232d6ed30d2f\"",
+        );
+        check(
+            "uuidv5(\"x500\", \"tada\")",
+            "\"7e12415e-f7c9-57c3-9e43-52dc9950d264\"",
+        );
         check(
             "uuidv5(\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\", \"tada\")",
             "\"faa898db-9b9d-5b75-86a9-149e7bb8e3b8\"",
@@ -142,7 +162,10 @@ mod tests {
             }
             .call(
                 "rsadecrypt",
-                vec![crate::job::hcl::value::Value::str(c), crate::job::hcl::value::Value::str(k)],
+                vec![
+                    crate::job::hcl::value::Value::str(c),
+                    crate::job::hcl::value::Value::str(k),
+                ],
             )
         };
         assert_eq!(call(cipher.trim(), &key).unwrap().as_str(), Some("message"));

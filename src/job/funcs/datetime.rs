@@ -19,20 +19,24 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
             let t = parse_timestamp(&ts)?;
             let nanos = parse_go_duration(&d)?;
             let t = t + chrono::Duration::nanoseconds(nanos);
-            Ok(Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
+            Ok(Value::String(
+                t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ))
         }
         _ => unreachable!("dispatched by name"),
     }
 }
 
 fn parse_timestamp(s: &str) -> Result<DateTime<FixedOffset>, String> {
-    DateTime::parse_from_rfc3339(s).map_err(|_| {
-        format!("not a valid RFC3339 timestamp: cannot use {s:?} as year")
-    })
+    DateTime::parse_from_rfc3339(s)
+        .map_err(|_| format!("not a valid RFC3339 timestamp: cannot use {s:?} as year"))
 }
 
 fn is_verb(c: char) -> bool {
-    matches!(c, 'Y' | 'M' | 'D' | 'E' | 'h' | 'H' | 'A' | 'a' | 'm' | 's' | 'Z')
+    matches!(
+        c,
+        'Y' | 'M' | 'D' | 'E' | 'h' | 'H' | 'A' | 'a' | 'm' | 's' | 'Z'
+    )
 }
 
 /// Split a format into tokens as cty's `splitDateFormat`: runs of one verb letter,
@@ -76,11 +80,27 @@ fn tokens(f: &str) -> Vec<String> {
 fn formatdate(f: &str, t: &DateTime<FixedOffset>) -> Result<String, String> {
     let mut out = String::new();
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August",
-        "September", "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     const DAYS: [&str; 7] = [
-        "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
     ];
     for tok in tokens(f) {
         let first = tok.chars().next().unwrap_or(' ');
@@ -131,7 +151,11 @@ fn formatdate(f: &str, t: &DateTime<FixedOffset>) -> Result<String, String> {
             ('A' | 'a', 2) => {
                 let pm = t.hour() >= 12;
                 let s = if pm { "PM" } else { "AM" };
-                out.push_str(&if first == 'A' { s.to_owned() } else { s.to_lowercase() });
+                out.push_str(&if first == 'A' {
+                    s.to_owned()
+                } else {
+                    s.to_lowercase()
+                });
             }
             ('A' | 'a', _) => return Err(bad(&format!("must be \"{first}{first}\""))),
             ('m', 1) => out.push_str(&t.minute().to_string()),
@@ -221,7 +245,10 @@ mod tests {
         for (f, want) in [
             ("", ""),
             ("YYYY-MM-DD", "2017-01-02"),
-            ("EEE, DD MMM YYYY hh:mm:ss ZZZ", "Mon, 02 Jan 2017 03:04:05 UTC"),
+            (
+                "EEE, DD MMM YYYY hh:mm:ss ZZZ",
+                "Mon, 02 Jan 2017 03:04:05 UTC",
+            ),
             ("EEEE, MMMM D, YYYY", "Monday, January 2, 2017"),
             ("H:mm aa", "3:04 am"),
             ("HH AA", "03 AM"),
@@ -231,15 +258,27 @@ mod tests {
             ("''", "'"),
             ("Z ZZZZ ZZZZZ", "Z +0000 +00:00"),
         ] {
-            check(&format!("formatdate(\"{f}\", {ts})"), &format!("\"{want}\""));
+            check(
+                &format!("formatdate(\"{f}\", {ts})"),
+                &format!("\"{want}\""),
+            );
         }
         check(
             "formatdate(\"ZZZ Z hh\", \"2017-01-02T03:04:05+05:30\")",
             "\"+0530 +05:30 03\"",
         );
-        fails("formatdate(\"YYY\", \"2017-01-02T03:04:05Z\")", "year must either be");
-        fails("formatdate(\"'\", \"2017-01-02T03:04:05Z\")", "unterminated literal");
-        fails("formatdate(\"YYYY\", \"2017-01-02\")", "not a valid RFC3339 timestamp");
+        fails(
+            "formatdate(\"YYY\", \"2017-01-02T03:04:05Z\")",
+            "year must either be",
+        );
+        fails(
+            "formatdate(\"'\", \"2017-01-02T03:04:05Z\")",
+            "unterminated literal",
+        );
+        fails(
+            "formatdate(\"YYYY\", \"2017-01-02\")",
+            "not a valid RFC3339 timestamp",
+        );
     }
 
     #[test]
@@ -269,6 +308,10 @@ mod tests {
         assert_eq!(parse_go_duration("-2s"), Ok(-2_000_000_000));
         assert!(parse_go_duration("5").unwrap_err().contains("missing unit"));
         assert!(parse_go_duration("").is_err());
-        assert!(parse_go_duration("1d").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_go_duration("1d")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
     }
 }

@@ -97,13 +97,28 @@ mod tests {
     /// `csv_test.go`.
     #[test]
     fn base64_and_urlencode() {
-        check("base64encode(\"abc123!?$*&()'-=@~\")", "\"YWJjMTIzIT8kKiYoKSctPUB+\"");
-        check("base64decode(\"YWJjMTIzIT8kKiYoKSctPUB+\")", "\"abc123!?$*&()'-=@~\"");
-        fails("base64decode(\"this-is-an-invalid-base64-data\")", "failed to decode base64 data");
+        check(
+            "base64encode(\"abc123!?$*&()'-=@~\")",
+            "\"YWJjMTIzIT8kKiYoKSctPUB+\"",
+        );
+        check(
+            "base64decode(\"YWJjMTIzIT8kKiYoKSctPUB+\")",
+            "\"abc123!?$*&()'-=@~\"",
+        );
+        fails(
+            "base64decode(\"this-is-an-invalid-base64-data\")",
+            "failed to decode base64 data",
+        );
         fails("base64decode(\"/w==\")", "not valid UTF-8");
         check("urlencode(\"abc123-_\")", "\"abc123-_\"");
-        check("urlencode(\"foo:bar@localhost?foo=bar&bar=baz\")", "\"foo%3Abar%40localhost%3Ffoo%3Dbar%26bar%3Dbaz\"");
-        check("urlencode(\"mailto:email?subject=this+is+my+subject\")", "\"mailto%3Aemail%3Fsubject%3Dthis%2Bis%2Bmy%2Bsubject\"");
+        check(
+            "urlencode(\"foo:bar@localhost?foo=bar&bar=baz\")",
+            "\"foo%3Abar%40localhost%3Ffoo%3Dbar%26bar%3Dbaz\"",
+        );
+        check(
+            "urlencode(\"mailto:email?subject=this+is+my+subject\")",
+            "\"mailto%3Aemail%3Fsubject%3Dthis%2Bis%2Bmy%2Bsubject\"",
+        );
         check("urlencode(\"foo/bar\")", "\"foo%2Fbar\"");
         check("urlencode(\"a b\")", "\"a+b\"");
     }
@@ -114,9 +129,15 @@ mod tests {
         check("jsonencode(true)", "\"true\"");
         check("jsonencode(5)", "\"5\"");
         check("jsonencode(null)", "\"null\"");
-        check("jsonencode({a = [1, \"b\"]})", "\"{\\\"a\\\":[1,\\\"b\\\"]}\"");
+        check(
+            "jsonencode({a = [1, \"b\"]})",
+            "\"{\\\"a\\\":[1,\\\"b\\\"]}\"",
+        );
         check("jsonencode(\"<b>\")", "\"\\\"\\\\u003cb\\\\u003e\\\"\"");
-        check("jsondecode(\"{\\\"a\\\": [1, true, null]}\")", "{a = [1, true, null]}");
+        check(
+            "jsondecode(\"{\\\"a\\\": [1, true, null]}\")",
+            "{a = [1, true, null]}",
+        );
         check("jsondecode(\"\\\"x\\\"\")", "\"x\"");
         fails("jsondecode(\"{\")", "EOF");
     }

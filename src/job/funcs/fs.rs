@@ -38,7 +38,11 @@ pub(super) fn call(f: &Funcs, name: &str, a: Args<'_>) -> Result<Value, String> 
                 Ok(m) => Err(format!(
                     "{} is not a regular file, but {:?}",
                     path.display(),
-                    if m.is_dir() { "d---------" } else { "?---------" }
+                    if m.is_dir() {
+                        "d---------"
+                    } else {
+                        "?---------"
+                    }
                 )),
             }
         }
@@ -116,9 +120,17 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     })?;
     // A device or FIFO (`/dev/zero`, `/dev/stdin`) would be read forever or block.
     if !meta.is_file() {
-        return Err(format!("failed to read {}: it is not a regular file", path.display()));
+        return Err(format!(
+            "failed to read {}: it is not a regular file",
+            path.display()
+        ));
     }
-    let too_big = || format!("failed to read {}: larger than {MAX_INPUT_FILE_BYTES} bytes", path.display());
+    let too_big = || {
+        format!(
+            "failed to read {}: larger than {MAX_INPUT_FILE_BYTES} bytes",
+            path.display()
+        )
+    };
     if meta.len() > MAX_INPUT_FILE_BYTES {
         return Err(too_big());
     }
@@ -135,8 +147,12 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 /// `doublestar.Glob(path/pattern)`: the regular files below `root` whose relative path
 /// matches, `**` spanning directories.
 fn fileset(root: &Path, pattern: &str) -> Result<Value, String> {
-    let pat = glob::Pattern::new(pattern)
-        .map_err(|e| format!("failed to glob pattern ({}): {e}", root.join(pattern).display()))?;
+    let pat = glob::Pattern::new(pattern).map_err(|e| {
+        format!(
+            "failed to glob pattern ({}): {e}",
+            root.join(pattern).display()
+        )
+    })?;
     let opts = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
@@ -146,12 +162,17 @@ fn fileset(root: &Path, pattern: &str) -> Result<Value, String> {
     let mut stack = vec![root.to_owned()];
     let mut seen = 0usize;
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             seen += 1;
             // A jobspec next to a huge tree must not walk it forever.
             if seen > 100_000 {
-                return Err(format!("failed to glob pattern ({pattern}): more than 100000 entries under {}", root.display()));
+                return Err(format!(
+                    "failed to glob pattern ({pattern}): more than 100000 entries under {}",
+                    root.display()
+                ));
             }
             let p = e.path();
             let Ok(ft) = e.file_type() else { continue };
@@ -159,7 +180,9 @@ fn fileset(root: &Path, pattern: &str) -> Result<Value, String> {
                 stack.push(p);
                 continue;
             }
-            let Ok(rel) = p.strip_prefix(root) else { continue };
+            let Ok(rel) = p.strip_prefix(root) else {
+                continue;
+            };
             let rel = rel.to_string_lossy().into_owned();
             let is_file = std::fs::metadata(&p).is_ok_and(|m| m.is_file());
             if is_file && pat.matches_with(&rel, opts) {
@@ -214,15 +237,37 @@ mod tests {
         std::fs::write(d.join("sub/c.txt"), "c").unwrap();
         let ev = |s: &str| eval_in(d, s);
         assert_eq!(ev("file(\"hello.txt\")"), Ok(Value::str("Hello World")));
-        assert_eq!(ev("file(\"./sub/../hello.txt\")"), Ok(Value::str("Hello World")));
-        assert!(ev("file(\"icon.bin\")").unwrap_err().contains("not valid UTF-8"));
-        assert!(ev("file(\"nope.txt\")").unwrap_err().contains("no file exists at"));
-        assert!(ev("file(\"/dev/zero\")").unwrap_err().contains("is not a regular file"));
-        assert_eq!(ev("filebase64(\"hello.txt\")"), Ok(Value::str("SGVsbG8gV29ybGQ=")));
+        assert_eq!(
+            ev("file(\"./sub/../hello.txt\")"),
+            Ok(Value::str("Hello World"))
+        );
+        assert!(
+            ev("file(\"icon.bin\")")
+                .unwrap_err()
+                .contains("not valid UTF-8")
+        );
+        assert!(
+            ev("file(\"nope.txt\")")
+                .unwrap_err()
+                .contains("no file exists at")
+        );
+        assert!(
+            ev("file(\"/dev/zero\")")
+                .unwrap_err()
+                .contains("is not a regular file")
+        );
+        assert_eq!(
+            ev("filebase64(\"hello.txt\")"),
+            Ok(Value::str("SGVsbG8gV29ybGQ="))
+        );
         assert_eq!(ev("filebase64(\"icon.bin\")"), Ok(Value::str("/9j/")));
         assert_eq!(ev("fileexists(\"hello.txt\")"), Ok(Value::Bool(true)));
         assert_eq!(ev("fileexists(\"nope.txt\")"), Ok(Value::Bool(false)));
-        assert!(ev("fileexists(\"sub\")").unwrap_err().contains("is not a regular file"));
+        assert!(
+            ev("fileexists(\"sub\")")
+                .unwrap_err()
+                .contains("is not a regular file")
+        );
         assert_eq!(
             ev("fileset(\"sub\", \"*.tmpl\")").unwrap().to_json(),
             serde_json::json!(["a.tmpl"])
@@ -232,10 +277,15 @@ mod tests {
             serde_json::json!(["a.tmpl", "deep/b.tmpl"])
         );
         assert_eq!(
-            ev("fileset(\".\", \"sub/{a,c}.*\")").map(|v| v.to_json()).unwrap_or_default(),
+            ev("fileset(\".\", \"sub/{a,c}.*\")")
+                .map(|v| v.to_json())
+                .unwrap_or_default(),
             serde_json::json!([])
         );
-        assert_eq!(ev("fileset(\"sub\", \"*.none\")").unwrap().to_json(), serde_json::json!([]));
+        assert_eq!(
+            ev("fileset(\"sub\", \"*.none\")").unwrap().to_json(),
+            serde_json::json!([])
+        );
     }
 
     #[test]

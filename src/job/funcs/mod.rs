@@ -27,17 +27,89 @@ use crate::job::hcl::value::{Type, Value, convert};
 /// Every function name Nomad's jobspec parser knows: the 81 of its table, and `md5`
 /// and `sha1`, which it adds outside FIPS mode.
 pub const NAMES: &[&str] = &[
-    "abs", "abspath", "base64decode", "base64encode", "basename", "bcrypt", "can", "ceil",
-    "chomp", "chunklist", "cidrhost", "cidrnetmask", "cidrsubnet", "cidrsubnets", "coalesce",
-    "coalescelist", "compact", "concat", "contains", "convert", "csvdecode", "dirname",
-    "distinct", "element", "file", "filebase64", "fileexists", "fileset", "flatten", "floor",
-    "format", "formatdate", "formatlist", "indent", "index", "join", "jsondecode",
-    "jsonencode", "keys", "length", "log", "lookup", "lower", "max", "md5", "merge", "min",
-    "parseint", "pathexpand", "pow", "range", "regex_replace", "replace", "reverse",
-    "rsadecrypt", "setintersection", "setproduct", "setunion", "sha1", "sha256", "sha512",
-    "signum", "slice", "sort", "split", "strlen", "strrev", "substr", "timeadd", "title",
-    "trim", "trimprefix", "trimspace", "trimsuffix", "try", "upper", "urlencode", "uuidv4",
-    "uuidv5", "values", "yamldecode", "yamlencode", "zipmap",
+    "abs",
+    "abspath",
+    "base64decode",
+    "base64encode",
+    "basename",
+    "bcrypt",
+    "can",
+    "ceil",
+    "chomp",
+    "chunklist",
+    "cidrhost",
+    "cidrnetmask",
+    "cidrsubnet",
+    "cidrsubnets",
+    "coalesce",
+    "coalescelist",
+    "compact",
+    "concat",
+    "contains",
+    "convert",
+    "csvdecode",
+    "dirname",
+    "distinct",
+    "element",
+    "file",
+    "filebase64",
+    "fileexists",
+    "fileset",
+    "flatten",
+    "floor",
+    "format",
+    "formatdate",
+    "formatlist",
+    "indent",
+    "index",
+    "join",
+    "jsondecode",
+    "jsonencode",
+    "keys",
+    "length",
+    "log",
+    "lookup",
+    "lower",
+    "max",
+    "md5",
+    "merge",
+    "min",
+    "parseint",
+    "pathexpand",
+    "pow",
+    "range",
+    "regex_replace",
+    "replace",
+    "reverse",
+    "rsadecrypt",
+    "setintersection",
+    "setproduct",
+    "setunion",
+    "sha1",
+    "sha256",
+    "sha512",
+    "signum",
+    "slice",
+    "sort",
+    "split",
+    "strlen",
+    "strrev",
+    "substr",
+    "timeadd",
+    "title",
+    "trim",
+    "trimprefix",
+    "trimspace",
+    "trimsuffix",
+    "try",
+    "upper",
+    "urlencode",
+    "uuidv4",
+    "uuidv5",
+    "values",
+    "yamldecode",
+    "yamlencode",
+    "zipmap",
 ];
 
 const FS_FUNCS: &[&str] = &[
@@ -104,7 +176,11 @@ impl Args<'_> {
     pub fn count(&self, min: usize, max: usize) -> Result<(), String> {
         if self.v.len() < min || self.v.len() > max {
             return Err(if min == max {
-                format!("function {:?} expects {min} argument(s), got {}", self.name, self.v.len())
+                format!(
+                    "function {:?} expects {min} argument(s), got {}",
+                    self.name,
+                    self.v.len()
+                )
             } else {
                 format!(
                     "function {:?} expects {min} to {max} arguments, got {}",
@@ -255,7 +331,8 @@ pub(crate) mod testutil {
             funcs: Some(&funcs),
             keep_unknown: false,
         };
-        ctx.eval(&expr, &Scope::default()).map_err(|d| d.to_string())
+        ctx.eval(&expr, &Scope::default())
+            .map_err(|d| d.to_string())
     }
 
     pub fn eval(src: &str) -> Result<Value, String> {

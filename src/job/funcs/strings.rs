@@ -42,8 +42,17 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
                 for (j, e) in a.seq(i, "lists")?.iter().enumerate() {
                     match convert(e, &Type::String) {
                         Ok(Value::String(x)) => parts.push(x),
-                        Ok(_) => return Err(format!("element {j} of list {} is null; cannot concatenate null values", i - 1)),
-                        Err(m) => return Err(format!("Invalid value for \"lists\" parameter: element {j}: {m}")),
+                        Ok(_) => {
+                            return Err(format!(
+                                "element {j} of list {} is null; cannot concatenate null values",
+                                i - 1
+                            ));
+                        }
+                        Err(m) => {
+                            return Err(format!(
+                                "Invalid value for \"lists\" parameter: element {j}: {m}"
+                            ));
+                        }
                     }
                 }
             }
@@ -62,7 +71,9 @@ pub(super) fn call(name: &str, a: Args<'_>) -> Result<Value, String> {
         }
         "strlen" => {
             a.count(1, 1)?;
-            Ok(Value::Number(a.string(0, "str")?.graphemes(true).count() as f64))
+            Ok(Value::Number(
+                a.string(0, "str")?.graphemes(true).count() as f64
+            ))
         }
         "strrev" | "reverse" => {
             a.count(1, 1)?;
@@ -274,9 +285,7 @@ pub(crate) fn format(f: &str, args: &[Value]) -> Result<String, String> {
             spec.prec = Some(p.parse().unwrap_or(0));
         }
         let Some(&verb) = chars.get(i) else {
-            return Err(format!(
-                "invalid format string starting at offset {start}"
-            ));
+            return Err(format!("invalid format string starting at offset {start}"));
         };
         i += 1;
         let raw: String = chars[start..i].iter().collect();
@@ -522,7 +531,10 @@ mod tests {
         fails("join(\",\", [null])", "null");
         check("replace(\"hello\", \"l\", \"L\")", "\"heLLo\"");
         check("replace(\"hello\", \"/l+/\", \"L\")", "\"heLo\"");
-        check("replace(\"a1b2\", \"/([a-z])([0-9])/\", \"$2$1\")", "\"1a2b\"");
+        check(
+            "replace(\"a1b2\", \"/([a-z])([0-9])/\", \"$2$1\")",
+            "\"1a2b\"",
+        );
         check("regex_replace(\"hello\", \"[aeiou]\", \"_\")", "\"h_ll_\"");
         check("regex_replace(\"ab\", \"(a)(b)\", \"$2$1\")", "\"ba\"");
     }
@@ -556,7 +568,10 @@ mod tests {
         check("format(\"%g\", 1.5)", "\"1.5\"");
         check("format(\"%t\", true)", "\"true\"");
         check("format(\"%q\", \"x\")", "\"\\\"x\\\"\"");
-        check("format(\"%q\", \"<&>\")", "\"\\\"\\\\u003c\\\\u0026\\\\u003e\\\"\"");
+        check(
+            "format(\"%q\", \"<&>\")",
+            "\"\\\"\\\\u003c\\\\u0026\\\\u003e\\\"\"",
+        );
         check("format(\"%.3s\", \"hello\")", "\"hel\"");
         check("format(\"%5s|\", \"ab\")", "\"   ab|\"");
         check("format(\"%[2]s %[1]s\", \"a\", \"b\")", "\"b a\"");
@@ -578,6 +593,9 @@ mod tests {
             "[\"a=1\", \"b=2\"]",
         );
         check("formatlist(\"%s\", \"x\")", "[\"x\"]");
-        fails("formatlist(\"%s%s\", [\"a\"], [\"b\", \"c\"])", "inconsistent");
+        fails(
+            "formatlist(\"%s%s\", [\"a\"], [\"b\", \"c\"])",
+            "inconsistent",
+        );
     }
 }

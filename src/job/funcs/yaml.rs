@@ -81,62 +81,72 @@ impl Decoder {
     }
 
     fn node(&mut self) -> Result<Value, String> {
-        let (v, anchor) = match self.next()? {
-            Event::Alias(id) => {
-                return self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| "unknown anchor referenced".into());
-            }
-            Event::Scalar(s, style, anchor, tag) => (scalar(&s, style, tag.as_ref())?, anchor),
-            Event::SequenceStart(anchor, _) => {
-                let mut items = Vec::new();
-                while !matches!(self.events.get(self.pos).map(|e| &e.0), Some(Event::SequenceEnd) | None) {
-                    items.push(self.node()?);
+        let (v, anchor) =
+            match self.next()? {
+                Event::Alias(id) => {
+                    return self
+                        .anchors
+                        .get(&id)
+                        .cloned()
+                        .ok_or_else(|| "unknown anchor referenced".into());
                 }
-                self.pos += 1;
-                (Value::Tuple(items), anchor)
-            }
-            Event::MappingStart(anchor, _) => {
-                let mut m = BTreeMap::new();
-                while !matches!(self.events.get(self.pos).map(|e| &e.0), Some(Event::MappingEnd) | None) {
-                    let is_merge = matches!(
+                Event::Scalar(s, style, anchor, tag) => (scalar(&s, style, tag.as_ref())?, anchor),
+                Event::SequenceStart(anchor, _) => {
+                    let mut items = Vec::new();
+                    while !matches!(
                         self.events.get(self.pos).map(|e| &e.0),
-                        Some(Event::Scalar(k, TScalarStyle::Plain, _, None)) if k == "<<"
-                    ) || matches!(
-                        self.events.get(self.pos).map(|e| &e.0),
-                        Some(Event::Scalar(_, _, _, Some(t))) if t.suffix == "merge"
-                    );
-                    let key = self.node()?;
-                    let val = self.node()?;
-                    if is_merge {
-                        let sources = match val {
-                            Value::Tuple(v) => v,
-                            other => vec![other],
-                        };
-                        for s in sources {
-                            match s {
-                                Value::Object(o) => m.extend(o),
-                                _ => return Err("map merge requires map or sequence of maps as the value".into()),
-                            }
-                        }
-                        continue;
+                        Some(Event::SequenceEnd) | None
+                    ) {
+                        items.push(self.node()?);
                     }
-                    let k = match key {
-                        Value::String(s) => s,
-                        Value::Number(n) => number_text(n),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Null => "null".into(),
-                        _ => return Err("only string keys are supported".into()),
-                    };
-                    m.insert(k, val);
+                    self.pos += 1;
+                    (Value::Tuple(items), anchor)
                 }
-                self.pos += 1;
-                (Value::Object(m), anchor)
-            }
-            other => return Err(format!("unexpected YAML event {other:?}")),
-        };
+                Event::MappingStart(anchor, _) => {
+                    let mut m = BTreeMap::new();
+                    while !matches!(
+                        self.events.get(self.pos).map(|e| &e.0),
+                        Some(Event::MappingEnd) | None
+                    ) {
+                        let is_merge = matches!(
+                            self.events.get(self.pos).map(|e| &e.0),
+                            Some(Event::Scalar(k, TScalarStyle::Plain, _, None)) if k == "<<"
+                        ) || matches!(
+                            self.events.get(self.pos).map(|e| &e.0),
+                            Some(Event::Scalar(_, _, _, Some(t))) if t.suffix == "merge"
+                        );
+                        let key = self.node()?;
+                        let val = self.node()?;
+                        if is_merge {
+                            let sources = match val {
+                                Value::Tuple(v) => v,
+                                other => vec![other],
+                            };
+                            for s in sources {
+                                match s {
+                                    Value::Object(o) => m.extend(o),
+                                    _ => return Err(
+                                        "map merge requires map or sequence of maps as the value"
+                                            .into(),
+                                    ),
+                                }
+                            }
+                            continue;
+                        }
+                        let k = match key {
+                            Value::String(s) => s,
+                            Value::Number(n) => number_text(n),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Null => "null".into(),
+                            _ => return Err("only string keys are supported".into()),
+                        };
+                        m.insert(k, val);
+                    }
+                    self.pos += 1;
+                    (Value::Object(m), anchor)
+                }
+                other => return Err(format!("unexpected YAML event {other:?}")),
+            };
         if anchor > 0 {
             self.anchors.insert(anchor, v.clone());
         }
@@ -158,7 +168,11 @@ fn scalar(s: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, Stri
         },
         "int" | "float" => match resolve(s) {
             v @ Value::Number(_) => Ok(v),
-            _ => Err(cannot(if tag.suffix.ends_with("int") { "int" } else { "float" })),
+            _ => Err(cannot(if tag.suffix.ends_with("int") {
+                "int"
+            } else {
+                "float"
+            })),
         },
         "null" => Ok(Value::Null),
         "binary" => base64::engine::general_purpose::STANDARD
@@ -182,7 +196,9 @@ fn resolve(s: &str) -> Value {
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
             return Value::Bool(false);
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Number(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Number(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Number(f64::NEG_INFINITY),
         _ => {}
     }
@@ -358,12 +374,18 @@ mod tests {
         check("yamldecode(\"+\")", "\"+\"");
         check("yamldecode(\"!!str true\")", "\"true\"");
         check("yamldecode(\"!!bool true\")", "true");
-        fails("yamldecode(\"!!bool bananas\")", "cannot parse \"bananas\" as tag:yaml.org,2002:bool");
+        fails(
+            "yamldecode(\"!!bool bananas\")",
+            "cannot parse \"bananas\" as tag:yaml.org,2002:bool",
+        );
         check("yamldecode(\"1.5\")", "1.5");
         check("yamldecode(\".5\")", "0.5");
         check("yamldecode(\"0o77\")", "63");
         check("yamldecode(\"077\")", "77");
-        check("yamldecode(\"a: 1\\nb: [x, true]\\n\")", "{a = 1, b = [\"x\", true]}");
+        check(
+            "yamldecode(\"a: 1\\nb: [x, true]\\n\")",
+            "{a = 1, b = [\"x\", true]}",
+        );
         check(
             "yamldecode(\"a: aa\\n<<:\\n  b: bb\\n  c: cc\\nd: dd\\n\")",
             "{a = \"aa\", b = \"bb\", c = \"cc\", d = \"dd\"}",
@@ -386,7 +408,10 @@ mod tests {
         assert_eq!(enc("yamlencode(true)"), "true\n...\n");
         assert_eq!(enc("yamlencode(\"\")"), "\"\"\n");
         assert_eq!(enc("yamlencode(\"hello\")"), "\"hello\"\n");
-        assert_eq!(enc("yamlencode(\"hello\\nworld\")"), "|-\n  hello\n  world\n");
+        assert_eq!(
+            enc("yamlencode(\"hello\\nworld\")"),
+            "|-\n  hello\n  world\n"
+        );
         assert_eq!(enc("yamlencode(0)"), "0\n...\n");
         assert_eq!(enc("yamlencode(null)"), "null\n...\n");
         assert_eq!(enc("yamlencode({})"), "{}\n");

@@ -33,6 +33,9 @@ pub struct Decoder<'a> {
 
 type R<T> = Result<T, Diag>;
 
+/// An attribute of a map body: name, value, where the value is written.
+type Entry = (String, Value, Option<Range<usize>>);
+
 fn d(span: Option<Range<usize>>, summary: &str, detail: impl Into<String>) -> Diag {
     Diag::new(span, summary, detail)
 }
@@ -95,7 +98,11 @@ impl Decoder<'_> {
                 }
                 let v = self.ctx.eval(&a.value, scope)?;
                 let m = convert(&v, &Type::Map(Box::new(Type::String))).map_err(|m| {
-                    d(a.value.span(), "Unsuitable value type", format!("Unsuitable value: {m}"))
+                    d(
+                        a.value.span(),
+                        "Unsuitable value type",
+                        format!("Unsuitable value: {m}"),
+                    )
                 })?;
                 let mut block = Node {
                     ident: name.to_owned(),
@@ -143,7 +150,12 @@ impl Decoder<'_> {
 
         // Blocks, `dynamic` ones expanded where they stand.
         let mut blocks = Vec::new();
-        self.expand(body, scope, &|name| lookup_block(name).map(|(_, b)| b.labels()), &mut blocks)?;
+        self.expand(
+            body,
+            scope,
+            &|name| lookup_block(name).map(|(_, b)| b.labels()),
+            &mut blocks,
+        )?;
         let mut singles: BTreeMap<String, Option<Range<usize>>> = BTreeMap::new();
         for vb in &blocks {
             let Some((nest, kind)) = lookup_block(&vb.ident) else {
@@ -216,7 +228,10 @@ impl Decoder<'_> {
                 if want == 0 {
                     format!("No labels are expected for {} blocks.", vb.ident)
                 } else {
-                    format!("Only {want} labels (name) are expected for {} blocks.", vb.ident)
+                    format!(
+                        "Only {want} labels (name) are expected for {} blocks.",
+                        vb.ident
+                    )
                 },
             ));
         }
@@ -311,7 +326,10 @@ impl Decoder<'_> {
                     return Err(d(
                         c.ident.span(),
                         "Unsupported block type",
-                        format!("Blocks of type {:?} are not expected here.", c.ident.value().as_str()),
+                        format!(
+                            "Blocks of type {:?} are not expected here.",
+                            c.ident.value().as_str()
+                        ),
                     ));
                 }
             }
@@ -424,10 +442,20 @@ impl Decoder<'_> {
     fn attr_value(&self, a: &Attribute, ty: Ty, scope: &Scope<'_>) -> R<Option<serde_json::Value>> {
         let v = self.ctx.eval(&a.value, scope)?;
         let span = a.value.span();
-        let unsuitable = |m: String| d(span.clone(), "Unsuitable value type", format!("Unsuitable value: {m}"));
+        let unsuitable = |m: String| {
+            d(
+                span.clone(),
+                "Unsuitable value type",
+                format!("Unsuitable value: {m}"),
+            )
+        };
         if v.is_null() {
             if ty == Ty::Dur {
-                return Err(d(span, "Unsuitable value", "Unsuitable duration value: nil"));
+                return Err(d(
+                    span,
+                    "Unsuitable value",
+                    "Unsuitable duration value: nil",
+                ));
             }
             return Ok(None);
         }
@@ -442,7 +470,11 @@ impl Decoder<'_> {
                 return match &v {
                     Value::String(s) => {
                         parse_go_duration(s).map_err(|e| {
-                            d(span, "Unsuitable value type", format!("Unsuitable duration value: {e}"))
+                            d(
+                                span,
+                                "Unsuitable value type",
+                                format!("Unsuitable duration value: {e}"),
+                            )
                         })?;
                         Ok(Some(v.to_json()))
                     }
@@ -485,7 +517,13 @@ impl Decoder<'_> {
                         continue;
                     }
                     convert(&v, &ty)
-                        .map_err(|m| d(span, "Unsuitable value type", format!("Unsuitable value: {m}")))?
+                        .map_err(|m| {
+                            d(
+                                span,
+                                "Unsuitable value type",
+                                format!("Unsuitable value: {m}"),
+                            )
+                        })?
                         .to_json()
                 }
             };
@@ -498,8 +536,8 @@ impl Decoder<'_> {
         &self,
         body: &HclBody,
         scope: &Scope<'_>,
-    ) -> R<Vec<(String, Value, Option<Range<usize>>)>> {
-        let mut out: Vec<(String, Value, Option<Range<usize>>)> = Vec::new();
+    ) -> R<Vec<Entry>> {
+        let mut out: Vec<Entry> = Vec::new();
         for s in body.iter() {
             if let Structure::Attribute(a) = s {
                 let v = self.ctx.eval(&a.value, scope)?;

@@ -358,9 +358,8 @@ impl Ctx<'_> {
                     };
                 }
                 TraversalOperator::GetAttr(name) => {
-                    v = get_attr(&v, name.value().as_str()).map_err(|(s, d)| {
-                        Diag::new(name.span(), s, d)
-                    })?;
+                    v = get_attr(&v, name.value().as_str())
+                        .map_err(|(s, d)| Diag::new(name.span(), s, d))?;
                 }
                 TraversalOperator::LegacyIndex(n) => {
                     v = index(&v, &Value::Number(*n.value() as f64))
@@ -494,7 +493,8 @@ impl Ctx<'_> {
     fn for_expr(&self, f: &ForExpr, scope: &Scope<'_>) -> EvalResult {
         let coll = self.eval(&f.intro.collection_expr, scope)?;
         let span = f.intro.collection_expr.span();
-        let items: Vec<(Value, Value)> = iterate(&coll).map_err(|d| Diag::new(span.clone(), d.0, d.1))?;
+        let items: Vec<(Value, Value)> =
+            iterate(&coll).map_err(|d| Diag::new(span.clone(), d.0, d.1))?;
         let kname = f.intro.key_var.as_ref().map(|k| k.value().to_string());
         let vname = f.intro.value_var.value().to_string();
         let mut tuple = Vec::new();
@@ -540,7 +540,9 @@ impl Ctx<'_> {
                         return Err(Diag::new(
                             ke.span(),
                             "Duplicate object key",
-                            format!("Two different items produced the key {key:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
+                            format!(
+                                "Two different items produced the key {key:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."
+                            ),
                         ));
                     }
                 }
@@ -573,9 +575,10 @@ impl Ctx<'_> {
             .iter()
             .map(|e| match e {
                 Element::Interpolation(i) => i.strip,
-                Element::Directive(Directive::If(d)) => {
-                    Strip::from((d.if_expr.strip.strip_start(), d.endif_expr.strip.strip_end()))
-                }
+                Element::Directive(Directive::If(d)) => Strip::from((
+                    d.if_expr.strip.strip_start(),
+                    d.endif_expr.strip.strip_end(),
+                )),
                 Element::Directive(Directive::For(d)) => Strip::from((
                     d.for_expr.strip.strip_start(),
                     d.endfor_expr.strip.strip_end(),
@@ -784,7 +787,11 @@ mod tests {
             ("\"${ meta.rack }\"", "meta.rack", "${ meta.rack }"),
             ("\"x-${meta.rack}-y\"", "meta.rack", "${meta.rack}"),
             ("[meta.rack]", "meta.rack", "${meta.rack}"),
-            ("\"${   root.  field[  \\\"FOO\\\"].5  }\"", "root.  field[  \\\"FOO\\\"].5", "${   root.  field[  \\\"FOO\\\"].5  }"),
+            (
+                "\"${   root.  field[  \\\"FOO\\\"].5  }\"",
+                "root.  field[  \\\"FOO\\\"].5",
+                "${   root.  field[  \\\"FOO\\\"].5  }",
+            ),
         ];
         for (src, reference, want) in cases {
             let start = src.find(reference).unwrap();

@@ -245,10 +245,10 @@ pub fn parse_job(path: &Path, text: &str, inputs: &VarInputs) -> Result<Node, Jo
     // Locals may refer to each other in any order: evaluate until nothing changes
     // (`evaluateLocalVariables`).
     let mut scope = Scope::default();
+    scope.vars.insert("var".into(), Value::Object(var_values));
     scope
         .vars
-        .insert("var".into(), Value::Object(var_values));
-    scope.vars.insert("local".into(), Value::Object(BTreeMap::new()));
+        .insert("local".into(), Value::Object(BTreeMap::new()));
     let ctx = Ctx {
         src: text,
         funcs: Some(&funcs),
@@ -587,7 +587,9 @@ fn validate(text: &str, v: &Var<'_>, value: &Value, from: &str) -> Result<(), Di
             return Err(Diag::new(
                 v.span.clone(),
                 &format!("Invalid value for {from} variable"),
-                format!("{msg}\n\nThis was checked by the validation rule at line {l}, column {c}."),
+                format!(
+                    "{msg}\n\nThis was checked by the validation rule at line {l}, column {c}."
+                ),
             ));
         }
     }
@@ -606,20 +608,16 @@ fn collect_values(path: &Path, vars: &mut [Var<'_>], inputs: &VarInputs) -> Resu
         let value = if literal {
             Value::String(raw.to_owned())
         } else {
-            let e: Expression = raw.parse().map_err(|e| {
-                usage(format!(
-                    "<value for var.{} from {origin}>: {e}",
-                    v.name
-                ))
-            })?;
+            let e: Expression = raw
+                .parse()
+                .map_err(|e| usage(format!("<value for var.{} from {origin}>: {e}", v.name)))?;
             let bare = Ctx {
                 src: raw,
                 funcs: None,
                 keep_unknown: false,
             };
-            bare.eval(&e, &Scope::default()).map_err(|d| {
-                usage(format!("<value for var.{} from {origin}>: {d}", v.name))
-            })?
+            bare.eval(&e, &Scope::default())
+                .map_err(|d| usage(format!("<value for var.{} from {origin}>: {d}", v.name)))?
         };
         match &v.ty {
             Some(t) => convert(&value, t).map_err(|m| {
@@ -888,9 +886,12 @@ job "j" {
         assert_eq!(attr(&n, "merge"), serde_json::json!({"a": 3, "b": 2}));
         assert_eq!(attr(&n, "json"), r#"{"a":[1,"x"]}"#);
         assert_eq!(attr(&n, "nested"), "${NOMAD_TASK_DIR}/x");
-        let err = job(r#"job "j" { region = lookup({}, "k") }"#, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job(
+            r#"job "j" { region = lookup({}, "k") }"#,
+            &VarInputs::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("expects 3 argument"), "{err}");
         let err = job(r#"job "j" { x = nosuchfunc(1) }"#, &VarInputs::default())
             .unwrap_err()
@@ -1018,26 +1019,34 @@ job "j" {
                 open.repeat(n),
                 close.repeat(n)
             );
-            let err = raw_job(&src, &VarInputs::default()).unwrap_err().to_string();
+            let err = raw_job(&src, &VarInputs::default())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("nesting deeper than"), "{err}");
             assert!(err.contains("t.nomad.hcl:2:"), "{err}");
         }
         let src = format!("job \"j\" {{\n  x = \"{}\"\n}}\n", "${".repeat(100_000));
-        let err = raw_job(&src, &VarInputs::default()).unwrap_err().to_string();
+        let err = raw_job(&src, &VarInputs::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nesting deeper than"), "{err}");
         let src = format!(
             "job \"j\" {{\n  x = \"${{{}1{}}}\"\n}}\n",
             "(".repeat(100_000),
             ")".repeat(100_000)
         );
-        let err = raw_job(&src, &VarInputs::default()).unwrap_err().to_string();
+        let err = raw_job(&src, &VarInputs::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nesting deeper than"), "{err}");
         let src = format!(
             "job \"j\" {{\n  x = <<EOH\nok\n${{{}1{}}}\nEOH\n}}\n",
             "[".repeat(100_000),
             "]".repeat(100_000)
         );
-        let err = raw_job(&src, &VarInputs::default()).unwrap_err().to_string();
+        let err = raw_job(&src, &VarInputs::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("nesting deeper than") && err.contains(":4:"),
             "{err}"

@@ -42,7 +42,12 @@ fn ty(e: &Expression, in_object: bool) -> Result<Type, Diag> {
             let one = || -> Result<&Expression, Diag> {
                 match args.as_slice() {
                     [a] => Ok(a),
-                    _ => Err(bad(e, format!("The {name} type constructor requires one argument specifying the element type."))),
+                    _ => Err(bad(
+                        e,
+                        format!(
+                            "The {name} type constructor requires one argument specifying the element type."
+                        ),
+                    )),
                 }
             };
             match name {
@@ -53,7 +58,10 @@ fn ty(e: &Expression, in_object: bool) -> Result<Type, Diag> {
                     Expression::Array(a) => Ok(Type::Tuple(
                         a.iter().map(|t| ty(t, false)).collect::<Result<_, _>>()?,
                     )),
-                    other => Err(bad(other, "The tuple type constructor requires a list of element types.")),
+                    other => Err(bad(
+                        other,
+                        "The tuple type constructor requires a list of element types.",
+                    )),
                 },
                 "object" => match one()? {
                     Expression::Object(o) => {
@@ -64,13 +72,21 @@ fn ty(e: &Expression, in_object: bool) -> Result<Type, Diag> {
                                 ObjectKey::Ident(i) => i.value().to_string(),
                                 ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
                                 ObjectKey::Expression(other) => {
-                                    return Err(bad(other, "Object constructor map keys must be attribute names."));
+                                    return Err(bad(
+                                        other,
+                                        "Object constructor map keys must be attribute names.",
+                                    ));
                                 }
                             };
                             let (t, opt) = match v.expr() {
-                                Expression::FuncCall(f) if f.name.name.value().as_str() == "optional" => {
+                                Expression::FuncCall(f)
+                                    if f.name.name.value().as_str() == "optional" =>
+                                {
                                     let Some(inner) = f.args.iter().next() else {
-                                        return Err(bad(v.expr(), "The optional modifier requires the attribute type as its argument."));
+                                        return Err(bad(
+                                            v.expr(),
+                                            "The optional modifier requires the attribute type as its argument.",
+                                        ));
                                     };
                                     (ty(inner, true)?, true)
                                 }
@@ -83,9 +99,15 @@ fn ty(e: &Expression, in_object: bool) -> Result<Type, Diag> {
                         }
                         Ok(Type::Object(attrs, optional))
                     }
-                    other => Err(bad(other, "The object type constructor requires one argument specifying the attribute types as a map.")),
+                    other => Err(bad(
+                        other,
+                        "The object type constructor requires one argument specifying the attribute types as a map.",
+                    )),
                 },
-                "optional" if in_object => Err(bad(e, "Optional attribute modifier is only for attribute type specifications.")),
+                "optional" if in_object => Err(bad(
+                    e,
+                    "Optional attribute modifier is only for attribute type specifications.",
+                )),
                 other => Err(bad(
                     e,
                     format!("Keyword {other:?} is not a valid type constructor."),

@@ -167,7 +167,9 @@ impl Value {
                 let (x, y) = (a.entries().unwrap(), b.entries().unwrap());
                 same_kind
                     && x.len() == y.len()
-                    && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && v1.equals(v2))
+                    && x.iter()
+                        .zip(y)
+                        .all(|((k1, v1), (k2, v2))| k1 == k2 && v1.equals(v2))
             }
             (a, b) => a == b,
         }
@@ -186,11 +188,9 @@ impl Value {
             Value::List(v) | Value::Set(v) | Value::Tuple(v) => {
                 J::Array(v.iter().map(Value::to_json).collect())
             }
-            Value::Map(m) | Value::Object(m) => J::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
+            Value::Map(m) | Value::Object(m) => {
+                J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
         }
     }
 
@@ -226,7 +226,11 @@ pub fn number_json(n: f64) -> serde_json::Value {
 /// A number as cty writes it (`big.Float.Text('f', -1)`): no exponent, shortest form.
 pub fn number_text(n: f64) -> String {
     if n.is_infinite() {
-        return if n > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if n > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if n == 0.0 {
         return "0".into();
@@ -238,7 +242,9 @@ pub fn number_text(n: f64) -> String {
 /// others by their JSON text (a stable order for sets of collections).
 fn set_order(a: &Value, b: &Value) -> std::cmp::Ordering {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal),
+        (Value::Number(x), Value::Number(y)) => {
+            x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal)
+        }
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => a.to_json().to_string().cmp(&b.to_json().to_string()),
@@ -285,8 +291,14 @@ fn convert_at(v: &Value, ty: &Type, path: &str) -> Result<Value, String> {
                 other => Err(at(
                     path,
                     match other.to_lowercase().as_str() {
-                        "true" => "a bool is required; to convert from string, use lowercase \"true\"".into(),
-                        "false" => "a bool is required; to convert from string, use lowercase \"false\"".into(),
+                        "true" => {
+                            "a bool is required; to convert from string, use lowercase \"true\""
+                                .into()
+                        }
+                        "false" => {
+                            "a bool is required; to convert from string, use lowercase \"false\""
+                                .into()
+                        }
                         _ => "a bool is required".into(),
                     },
                 )),
@@ -307,7 +319,11 @@ fn convert_at(v: &Value, ty: &Type, path: &str) -> Result<Value, String> {
                         path,
                         format!(
                             "all {} elements must have the same type",
-                            if matches!(ty, Type::List(_)) { "list" } else { "set" }
+                            if matches!(ty, Type::List(_)) {
+                                "list"
+                            } else {
+                                "set"
+                            }
                         ),
                     )
                 })?;
@@ -410,7 +426,11 @@ pub fn parse_number(s: &str) -> Option<f64> {
 /// are; primitives of different types all become strings; collections unify
 /// element-wise. `None` when they cannot share a type.
 pub fn unify_all(vals: &[Value]) -> Option<Vec<Value>> {
-    let types: Vec<Type> = vals.iter().filter(|v| !v.is_null()).map(Value::ty).collect();
+    let types: Vec<Type> = vals
+        .iter()
+        .filter(|v| !v.is_null())
+        .map(Value::ty)
+        .collect();
     let Some(first) = types.first() else {
         return Some(vals.to_vec());
     };
@@ -493,8 +513,11 @@ mod tests {
             "a bool is required; to convert from string, use lowercase \"true\""
         );
         assert_eq!(
-            convert(&Value::Tuple(vec![Value::str("a")]), &Type::Map(Box::new(Type::String)))
-                .unwrap_err(),
+            convert(
+                &Value::Tuple(vec![Value::str("a")]),
+                &Type::Map(Box::new(Type::String))
+            )
+            .unwrap_err(),
             "map of string required"
         );
         let mixed = Value::Tuple(vec![Value::Number(1.0), Value::str("a")]);

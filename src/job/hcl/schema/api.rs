@@ -26,7 +26,11 @@ pub static S_JOB: Schema = Schema {
         ("multiregion", Nest::One, Body::S(&S_MULTIREGION)),
         ("spread", Nest::Many, Body::S(&S_SPREAD)),
         ("periodic", Nest::One, Body::S(&S_PERIODIC_CONFIG)),
-        ("parameterized", Nest::One, Body::S(&S_PARAMETERIZED_JOB_CONFIG)),
+        (
+            "parameterized",
+            Nest::One,
+            Body::S(&S_PARAMETERIZED_JOB_CONFIG),
+        ),
         ("reschedule", Nest::One, Body::S(&S_RESCHEDULE_POLICY)),
         ("migrate", Nest::One, Body::S(&S_MIGRATE_STRATEGY)),
         ("meta", Nest::One, Body::MapStr),
@@ -131,7 +135,11 @@ pub static S_TASK: Schema = Schema {
         ("vault", Nest::One, Body::S(&S_VAULT)),
         ("consul", Nest::One, Body::S(&S_CONSUL)),
         ("template", Nest::Many, Body::S(&S_TEMPLATE)),
-        ("dispatch_payload", Nest::One, Body::S(&S_DISPATCH_PAYLOAD_CONFIG)),
+        (
+            "dispatch_payload",
+            Nest::One,
+            Body::S(&S_DISPATCH_PAYLOAD_CONFIG),
+        ),
         ("volume_mount", Nest::Many, Body::S(&S_VOLUME_MOUNT)),
         ("csi_plugin", Nest::One, Body::S(&S_TASK_CSI_PLUGIN_CONFIG)),
         ("scaling", Nest::Many, Body::S(&S_SCALING_POLICY)),
@@ -145,10 +153,7 @@ pub static S_TASK: Schema = Schema {
 pub static S_TASK_LIFECYCLE: Schema = Schema {
     name: "TaskLifecycle",
     labels: 0,
-    attrs: &[
-        ("hook", Ty::Str, true),
-        ("sidecar", Ty::Bool, false),
-    ],
+    attrs: &[("hook", Ty::Str, true), ("sidecar", Ty::Bool, false)],
     blocks: &[],
 };
 
@@ -231,12 +236,14 @@ pub static S_CHECK_RESTART: Schema = Schema {
 pub static S_CONSUL_CONNECT: Schema = Schema {
     name: "ConsulConnect",
     labels: 0,
-    attrs: &[
-        ("native", Ty::Bool, false),
-    ],
+    attrs: &[("native", Ty::Bool, false)],
     blocks: &[
         ("gateway", Nest::One, Body::S(&S_CONSUL_GATEWAY)),
-        ("sidecar_service", Nest::One, Body::S(&S_CONSUL_SIDECAR_SERVICE)),
+        (
+            "sidecar_service",
+            Nest::One,
+            Body::S(&S_CONSUL_SIDECAR_SERVICE),
+        ),
         ("sidecar_task", Nest::One, Body::S(&S_SIDECAR_TASK)),
     ],
 };
@@ -247,8 +254,16 @@ pub static S_CONSUL_GATEWAY: Schema = Schema {
     attrs: &[],
     blocks: &[
         ("proxy", Nest::One, Body::S(&S_CONSUL_GATEWAY_PROXY)),
-        ("ingress", Nest::One, Body::S(&S_CONSUL_INGRESS_CONFIG_ENTRY)),
-        ("terminating", Nest::One, Body::S(&S_CONSUL_TERMINATING_CONFIG_ENTRY)),
+        (
+            "ingress",
+            Nest::One,
+            Body::S(&S_CONSUL_INGRESS_CONFIG_ENTRY),
+        ),
+        (
+            "terminating",
+            Nest::One,
+            Body::S(&S_CONSUL_TERMINATING_CONFIG_ENTRY),
+        ),
         ("mesh", Nest::One, Body::S(&S_CONSUL_MESH_CONFIG_ENTRY)),
     ],
 };
@@ -263,7 +278,11 @@ pub static S_CONSUL_GATEWAY_PROXY: Schema = Schema {
         ("envoy_dns_discovery_type", Ty::Str, false),
     ],
     blocks: &[
-        ("envoy_gateway_bind_addresses", Nest::Labeled, Body::S(&S_CONSUL_GATEWAY_BIND_ADDRESS)),
+        (
+            "envoy_gateway_bind_addresses",
+            Nest::Labeled,
+            Body::S(&S_CONSUL_GATEWAY_BIND_ADDRESS),
+        ),
         ("config", Nest::One, Body::MapAny),
     ],
 };
@@ -271,10 +290,7 @@ pub static S_CONSUL_GATEWAY_PROXY: Schema = Schema {
 pub static S_CONSUL_GATEWAY_BIND_ADDRESS: Schema = Schema {
     name: "ConsulGatewayBindAddress",
     labels: 1,
-    attrs: &[
-        ("address", Ty::Str, false),
-        ("port", Ty::Num, false),
-    ],
+    attrs: &[("address", Ty::Str, false), ("port", Ty::Num, false)],
     blocks: &[],
 };
 
@@ -297,9 +313,7 @@ pub static S_CONSUL_GATEWAY_TLS_CONFIG: Schema = Schema {
         ("tls_max_version", Ty::Str, false),
         ("cipher_suites", Ty::ListStr, false),
     ],
-    blocks: &[
-        ("sds", Nest::One, Body::S(&S_CONSUL_GATEWAY_TLSSDS_CONFIG)),
-    ],
+    blocks: &[("sds", Nest::One, Body::S(&S_CONSUL_GATEWAY_TLSSDS_CONFIG))],
 };
 
 pub static S_CONSUL_GATEWAY_TLSSDS_CONFIG: Schema = Schema {
@@ -315,13 +329,8 @@ pub static S_CONSUL_GATEWAY_TLSSDS_CONFIG: Schema = Schema {
 pub static S_CONSUL_INGRESS_LISTENER: Schema = Schema {
     name: "ConsulIngressListener",
     labels: 0,
-    attrs: &[
-        ("port", Ty::Num, false),
-        ("protocol", Ty::Str, false),
-    ],
-    blocks: &[
-        ("service", Nest::Many, Body::S(&S_CONSUL_INGRESS_SERVICE)),
-    ],
+    attrs: &[("port", Ty::Num, false), ("protocol", Ty::Str, false)],
+    blocks: &[("service", Nest::Many, Body::S(&S_CONSUL_INGRESS_SERVICE))],
 };
 
 pub static S_CONSUL_INGRESS_SERVICE: Schema = Schema {
@@ -336,17 +345,23 @@ pub static S_CONSUL_INGRESS_SERVICE: Schema = Schema {
     ],
     blocks: &[
         ("tls", Nest::One, Body::S(&S_CONSUL_GATEWAY_TLS_CONFIG)),
-        ("request_headers", Nest::One, Body::S(&S_CONSUL_HTTP_HEADER_MODIFIERS)),
-        ("response_headers", Nest::One, Body::S(&S_CONSUL_HTTP_HEADER_MODIFIERS)),
+        (
+            "request_headers",
+            Nest::One,
+            Body::S(&S_CONSUL_HTTP_HEADER_MODIFIERS),
+        ),
+        (
+            "response_headers",
+            Nest::One,
+            Body::S(&S_CONSUL_HTTP_HEADER_MODIFIERS),
+        ),
     ],
 };
 
 pub static S_CONSUL_HTTP_HEADER_MODIFIERS: Schema = Schema {
     name: "ConsulHTTPHeaderModifiers",
     labels: 0,
-    attrs: &[
-        ("remove", Ty::ListStr, false),
-    ],
+    attrs: &[("remove", Ty::ListStr, false)],
     blocks: &[
         ("add", Nest::One, Body::MapStr),
         ("set", Nest::One, Body::MapStr),
@@ -357,9 +372,7 @@ pub static S_CONSUL_TERMINATING_CONFIG_ENTRY: Schema = Schema {
     name: "ConsulTerminatingConfigEntry",
     labels: 0,
     attrs: &[],
-    blocks: &[
-        ("service", Nest::Many, Body::S(&S_CONSUL_LINKED_SERVICE)),
-    ],
+    blocks: &[("service", Nest::Many, Body::S(&S_CONSUL_LINKED_SERVICE))],
 };
 
 pub static S_CONSUL_LINKED_SERVICE: Schema = Schema {
@@ -406,7 +419,11 @@ pub static S_CONSUL_PROXY: Schema = Schema {
     blocks: &[
         ("expose", Nest::One, Body::S(&S_CONSUL_EXPOSE_CONFIG)),
         ("upstreams", Nest::Many, Body::S(&S_CONSUL_UPSTREAM)),
-        ("transparent_proxy", Nest::One, Body::S(&S_CONSUL_TRANSPARENT_PROXY)),
+        (
+            "transparent_proxy",
+            Nest::One,
+            Body::S(&S_CONSUL_TRANSPARENT_PROXY),
+        ),
         ("config", Nest::One, Body::MapAny),
     ],
 };
@@ -415,9 +432,7 @@ pub static S_CONSUL_EXPOSE_CONFIG: Schema = Schema {
     name: "ConsulExposeConfig",
     labels: 0,
     attrs: &[],
-    blocks: &[
-        ("path", Nest::Many, Body::S(&S_CONSUL_EXPOSE_PATH)),
-    ],
+    blocks: &[("path", Nest::Many, Body::S(&S_CONSUL_EXPOSE_PATH))],
 };
 
 pub static S_CONSUL_EXPOSE_PATH: Schema = Schema {
@@ -456,9 +471,7 @@ pub static S_CONSUL_UPSTREAM: Schema = Schema {
 pub static S_CONSUL_MESH_GATEWAY: Schema = Schema {
     name: "ConsulMeshGateway",
     labels: 0,
-    attrs: &[
-        ("mode", Ty::Str, false),
-    ],
+    attrs: &[("mode", Ty::Str, false)],
     blocks: &[],
 };
 
@@ -563,18 +576,14 @@ pub static S_PORT: Schema = Schema {
 pub static S_CNI_CONFIG: Schema = Schema {
     name: "CNIConfig",
     labels: 0,
-    attrs: &[
-        ("args", Ty::MapStr, false),
-    ],
+    attrs: &[("args", Ty::MapStr, false)],
     blocks: &[],
 };
 
 pub static S_REQUESTED_DEVICE: Schema = Schema {
     name: "RequestedDevice",
     labels: 1,
-    attrs: &[
-        ("count", Ty::Num, false),
-    ],
+    attrs: &[("count", Ty::Num, false)],
     blocks: &[
         ("constraint", Nest::Many, Body::S(&S_CONSTRAINT)),
         ("affinity", Nest::Many, Body::S(&S_AFFINITY)),
@@ -637,10 +646,7 @@ pub static S_WORKLOAD_IDENTITY: Schema = Schema {
 pub static S_SERVICE_WEIGHTS: Schema = Schema {
     name: "ServiceWeights",
     labels: 0,
-    attrs: &[
-        ("passing", Ty::Num, false),
-        ("warning", Ty::Num, false),
-    ],
+    attrs: &[("passing", Ty::Num, false), ("warning", Ty::Num, false)],
     blocks: &[],
 };
 
@@ -743,19 +749,14 @@ pub static S_CHANGE_SCRIPT: Schema = Schema {
 pub static S_WAIT_CONFIG: Schema = Schema {
     name: "WaitConfig",
     labels: 0,
-    attrs: &[
-        ("min", Ty::Dur, true),
-        ("max", Ty::Dur, true),
-    ],
+    attrs: &[("min", Ty::Dur, true), ("max", Ty::Dur, true)],
     blocks: &[],
 };
 
 pub static S_DISPATCH_PAYLOAD_CONFIG: Schema = Schema {
     name: "DispatchPayloadConfig",
     labels: 0,
-    attrs: &[
-        ("file", Ty::Str, false),
-    ],
+    attrs: &[("file", Ty::Str, false)],
     blocks: &[],
 };
 
@@ -781,18 +782,13 @@ pub static S_SCALING_POLICY: Schema = Schema {
         ("enabled", Ty::Bool, false),
         ("type", Ty::Str, false),
     ],
-    blocks: &[
-        ("policy", Nest::One, Body::MapAny),
-    ],
+    blocks: &[("policy", Nest::One, Body::MapAny)],
 };
 
 pub static S_SECRET: Schema = Schema {
     name: "Secret",
     labels: 1,
-    attrs: &[
-        ("provider", Ty::Str, false),
-        ("path", Ty::Str, false),
-    ],
+    attrs: &[("provider", Ty::Str, false), ("path", Ty::Str, false)],
     blocks: &[
         ("config", Nest::One, Body::MapAny),
         ("env", Nest::One, Body::MapStr),
@@ -802,10 +798,7 @@ pub static S_SECRET: Schema = Schema {
 pub static S_ACTION: Schema = Schema {
     name: "Action",
     labels: 1,
-    attrs: &[
-        ("command", Ty::Str, true),
-        ("args", Ty::ListStr, false),
-    ],
+    attrs: &[("command", Ty::Str, true), ("args", Ty::ListStr, false)],
     blocks: &[],
 };
 
@@ -813,9 +806,7 @@ pub static S_TASK_SCHEDULE: Schema = Schema {
     name: "TaskSchedule",
     labels: 0,
     attrs: &[],
-    blocks: &[
-        ("cron", Nest::One, Body::S(&S_TASK_SCHEDULE_CRON)),
-    ],
+    blocks: &[("cron", Nest::One, Body::S(&S_TASK_SCHEDULE_CRON))],
 };
 
 pub static S_TASK_SCHEDULE_CRON: Schema = Schema {
@@ -832,21 +823,14 @@ pub static S_TASK_SCHEDULE_CRON: Schema = Schema {
 pub static S_SPREAD: Schema = Schema {
     name: "Spread",
     labels: 0,
-    attrs: &[
-        ("attribute", Ty::Str, false),
-        ("weight", Ty::Num, false),
-    ],
-    blocks: &[
-        ("target", Nest::Many, Body::S(&S_SPREAD_TARGET)),
-    ],
+    attrs: &[("attribute", Ty::Str, false), ("weight", Ty::Num, false)],
+    blocks: &[("target", Nest::Many, Body::S(&S_SPREAD_TARGET))],
 };
 
 pub static S_SPREAD_TARGET: Schema = Schema {
     name: "SpreadTarget",
     labels: 1,
-    attrs: &[
-        ("percent", Ty::Num, false),
-    ],
+    attrs: &[("percent", Ty::Num, false)],
     blocks: &[],
 };
 
@@ -862,9 +846,7 @@ pub static S_VOLUME_REQUEST: Schema = Schema {
         ("attachment_mode", Ty::Str, false),
         ("per_alloc", Ty::Bool, false),
     ],
-    blocks: &[
-        ("mount_options", Nest::One, Body::S(&S_CSI_MOUNT_OPTIONS)),
-    ],
+    blocks: &[("mount_options", Nest::One, Body::S(&S_CSI_MOUNT_OPTIONS))],
 };
 
 pub static S_CSI_MOUNT_OPTIONS: Schema = Schema {
@@ -971,9 +953,7 @@ pub static S_MULTIREGION_REGION: Schema = Schema {
         ("datacenters", Ty::ListStr, false),
         ("node_pool", Ty::Str, false),
     ],
-    blocks: &[
-        ("meta", Nest::One, Body::MapStr),
-    ],
+    blocks: &[("meta", Nest::One, Body::MapStr)],
 };
 
 pub static S_PERIODIC_CONFIG: Schema = Schema {
@@ -1003,20 +983,13 @@ pub static S_PARAMETERIZED_JOB_CONFIG: Schema = Schema {
 pub static S_JOB_UI_CONFIG: Schema = Schema {
     name: "JobUIConfig",
     labels: 0,
-    attrs: &[
-        ("description", Ty::Str, false),
-    ],
-    blocks: &[
-        ("link", Nest::Many, Body::S(&S_JOB_UI_LINK)),
-    ],
+    attrs: &[("description", Ty::Str, false)],
+    blocks: &[("link", Nest::Many, Body::S(&S_JOB_UI_LINK))],
 };
 
 pub static S_JOB_UI_LINK: Schema = Schema {
     name: "JobUILink",
     labels: 0,
-    attrs: &[
-        ("label", Ty::Str, false),
-        ("url", Ty::Str, false),
-    ],
+    attrs: &[("label", Ty::Str, false), ("url", Ty::Str, false)],
     blocks: &[],
 };

@@ -57,17 +57,11 @@ pub struct Schema {
 
 impl Schema {
     pub fn attr(&self, name: &str) -> Option<(Ty, bool)> {
-        self.attrs
-            .iter()
-            .find(|a| a.0 == name)
-            .map(|a| (a.1, a.2))
+        self.attrs.iter().find(|a| a.0 == name).map(|a| (a.1, a.2))
     }
 
     pub fn block(&self, name: &str) -> Option<(Nest, Body)> {
-        self.blocks
-            .iter()
-            .find(|b| b.0 == name)
-            .map(|b| (b.1, b.2))
+        self.blocks.iter().find(|b| b.0 == name).map(|b| (b.1, b.2))
     }
 }
 
