@@ -136,40 +136,24 @@ impl ClientConfig {
             if let Some(v) = client.get("node_class").and_then(Value::as_str) {
                 cfg.node_class = Some(v.to_owned());
             }
-            for meta in blocks(client, "meta") {
-                let Value::Object(map) = meta else {
-                    return Err(invalid("`client.meta` must be a map of strings".into()));
-                };
-                for (k, v) in map {
-                    let v = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        other => {
-                            return Err(invalid(format!(
-                                "`client.meta.{k}` must be a string, got {other}"
-                            )));
-                        }
+            for (name, into) in [("meta", &mut cfg.node_meta), ("options", &mut cfg.options)] {
+                for body in blocks(client, name) {
+                    let Value::Object(map) = body else {
+                        return Err(invalid(format!("`client.{name}` must be a map of strings")));
                     };
-                    cfg.node_meta.insert(k.clone(), v);
-                }
-            }
-            for opts in blocks(client, "options") {
-                let Value::Object(map) = opts else {
-                    return Err(invalid("`client.options` must be a map of strings".into()));
-                };
-                for (k, v) in map {
-                    let v = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        other => {
-                            return Err(invalid(format!(
-                                "`client.options.{k}` must be a string, got {other}"
-                            )));
-                        }
-                    };
-                    cfg.options.insert(k.clone(), v);
+                    for (k, v) in map {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => n.to_string(),
+                            Value::Bool(b) => b.to_string(),
+                            other => {
+                                return Err(invalid(format!(
+                                    "`client.{name}.{k}` must be a string, got {other}"
+                                )));
+                            }
+                        };
+                        into.insert(k.clone(), v);
+                    }
                 }
             }
             for artifact in blocks(client, "artifact") {

@@ -532,11 +532,7 @@ impl Decoder<'_> {
         Ok(node)
     }
 
-    fn just_attributes(
-        &self,
-        body: &HclBody,
-        scope: &Scope<'_>,
-    ) -> R<Vec<Entry>> {
+    fn just_attributes(&self, body: &HclBody, scope: &Scope<'_>) -> R<Vec<Entry>> {
         let mut out: Vec<Entry> = Vec::new();
         for s in body.iter() {
             if let Structure::Attribute(a) = s {
