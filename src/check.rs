@@ -172,6 +172,19 @@ fn unpack_all(
         let (host_dest, task_dest) = taskdir.destination(&art.destination)?;
         std::fs::create_dir_all(&host_dest)
             .map_err(|e| Error::io(format!("cannot create `{}`", host_dest.display()), e))?;
+        if let Some(name) = &art.copy {
+            let placed = archive::place_as_is(&art.file, &host_dest, name)?;
+            merged.entries += placed.0;
+            merged.unpacked_bytes += placed.1;
+            infos.push(BundleInfo {
+                path: art.file.display().to_string(),
+                format: if name.is_empty() { "tree" } else { "file" }.into(),
+                entries: placed.0,
+                unpacked_bytes: placed.1,
+                ..BundleInfo::default()
+            });
+            continue;
+        }
         let summary = archive::extract(&ExtractRequest {
             bundle: &art.file,
             source_name: &art.source_name,

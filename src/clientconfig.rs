@@ -60,6 +60,8 @@ pub struct ClientConfig {
     pub region: Option<String>,
     pub node_class: Option<String>,
     pub node_meta: BTreeMap<String, String>,
+    /// `client { options { … } }`, e.g. `user.denylist`, `user.checked_drivers`.
+    pub options: BTreeMap<String, String>,
 }
 
 impl ClientConfig {
@@ -90,9 +92,9 @@ impl ClientConfig {
         } else {
             // hcl-rs's parser recurses once per bracket: a deep enough nesting overflows
             // the stack, so it is refused first.
-            crate::job::hcl::check_nesting(path, text).map_err(|e| ConfigError::Syntax {
+            crate::hclguard::check_nesting(text).map_err(|e| ConfigError::Syntax {
                 path: path.to_owned(),
-                message: e.to_string(),
+                message: format!("{}:{e}\n  | {}", path.display(), e.text),
             })?;
             hcl::from_str(&hcl1_quoted_key_blocks(text)).map_err(|e| ConfigError::Syntax {
                 path: path.to_owned(),
@@ -134,22 +136,24 @@ impl ClientConfig {
             if let Some(v) = client.get("node_class").and_then(Value::as_str) {
                 cfg.node_class = Some(v.to_owned());
             }
-            for meta in blocks(client, "meta") {
-                let Value::Object(map) = meta else {
-                    return Err(invalid("`client.meta` must be a map of strings".into()));
-                };
-                for (k, v) in map {
-                    let v = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        other => {
-                            return Err(invalid(format!(
-                                "`client.meta.{k}` must be a string, got {other}"
-                            )));
-                        }
+            for (name, into) in [("meta", &mut cfg.node_meta), ("options", &mut cfg.options)] {
+                for body in blocks(client, name) {
+                    let Value::Object(map) = body else {
+                        return Err(invalid(format!("`client.{name}` must be a map of strings")));
                     };
-                    cfg.node_meta.insert(k.clone(), v);
+                    for (k, v) in map {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => n.to_string(),
+                            Value::Bool(b) => b.to_string(),
+                            other => {
+                                return Err(invalid(format!(
+                                    "`client.{name}.{k}` must be a string, got {other}"
+                                )));
+                            }
+                        };
+                        into.insert(k.clone(), v);
+                    }
                 }
             }
             for artifact in blocks(client, "artifact") {
@@ -204,6 +208,7 @@ impl ClientConfig {
     pub fn merge(&mut self, later: ClientConfig) {
         self.chroot_env.extend(later.chroot_env);
         self.node_meta.extend(later.node_meta);
+        self.options.extend(later.options);
         macro_rules! take {
             ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
         }
@@ -221,6 +226,32 @@ impl ClientConfig {
             region,
             node_class
         );
+    }
+}
+
+impl ClientConfig {
+    /// `hashicorp/nomad:client/config/config.go` `ReadStringListAlternativeToMapDefault`:
+    /// the first of `keys` set in `client.options` (else `default`), split at commas.
+    pub fn option_list(&self, keys: &[&str], default: &str) -> Vec<String> {
+        let v = keys
+            .iter()
+            .find_map(|k| self.options.get(*k))
+            .map_or(default, String::as_str);
+        if v.is_empty() {
+            return Vec::new();
+        }
+        v.split(',').map(|e| e.trim().to_owned()).collect()
+    }
+
+    /// Why the client's validate hook refuses `user` for `driver`, if it does
+    /// (`client/allocrunner/taskrunner/validate_hook.go`): `user.denylist` (default
+    /// `root,Administrator`) for the drivers in `user.checked_drivers` (default
+    /// `exec,qemu,java`).
+    pub fn user_denied(&self, driver: &str, user: &str) -> Option<String> {
+        let denied = self.option_list(&["user.denylist", "user.blacklist"], "root,Administrator");
+        let checked = self.option_list(&["user.checked_drivers"], "exec,qemu,java");
+        (checked.iter().any(|d| d == driver) && denied.iter().any(|u| u == user))
+            .then(|| format!("running as user {user:?} is disallowed"))
     }
 }
 

@@ -88,6 +88,11 @@ pub struct Artifact {
     pub archive: Option<ArchiveKind>,
     /// `destination`, relative to the task dir.
     pub destination: String,
+    /// Not unpacked: go-getter saves it as it is. `Some(name)`: the file goes into the
+    /// destination as `name` (`mode = "file"`, `archive = false`, or a name without an
+    /// archive suffix); `Some("")`: `file` is a directory (a `git::` checkout) copied
+    /// into the destination.
+    pub copy: Option<String>,
 }
 
 /// What the task is: as `task { config { … } env { … } user … }` says.
@@ -348,6 +353,7 @@ impl CheckOptions {
                 source_name: bundle.to_string_lossy().into_owned(),
                 archive,
                 destination: args.destination.clone(),
+                copy: None,
             }],
             extract: c.extract_mode(),
             chroot_env,

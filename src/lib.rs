@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod finding;
 pub mod harness;
+pub mod hclguard;
 pub mod job;
 pub mod nomad;
 pub mod report;

@@ -269,6 +269,49 @@ fn decide(
     }
 }
 
+/// Save an artifact as go-getter does when it does not unpack it: a file into `dest`
+/// as `name` (mode 0644), or, for an empty `name`, the tree of the directory `src` (a
+/// git checkout: files, directories and symlinks as they are, `.git` included, as the
+/// git getter's `git clone` leaves it). Returns (entries, bytes).
+pub fn place_as_is(src: &Path, dest: &Path, name: &str) -> Result<(u64, u64), ArchiveError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let write = |p: &Path, e: std::io::Error| ArchiveError::Write {
+        path: p.display().to_string(),
+        source: e,
+    };
+    if !name.is_empty() {
+        let to = dest.join(name);
+        let n = std::fs::copy(src, &to).map_err(|e| write(&to, e))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| write(&to, e))?;
+        return Ok((1, n));
+    }
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    let mut stack = vec![(src.to_owned(), dest.to_owned())];
+    while let Some((from, to)) = stack.pop() {
+        let rd = std::fs::read_dir(&from).map_err(|e| ArchiveError::Open {
+            path: from.display().to_string(),
+            source: e,
+        })?;
+        for e in rd {
+            let e = e.map_err(|e| write(&from, e))?;
+            let (f, t) = (e.path(), to.join(e.file_name()));
+            let meta = std::fs::symlink_metadata(&f).map_err(|e| write(&f, e))?;
+            entries += 1;
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&f).map_err(|e| write(&f, e))?;
+                std::os::unix::fs::symlink(target, &t).map_err(|e| write(&t, e))?;
+            } else if meta.is_dir() {
+                std::fs::create_dir_all(&t).map_err(|e| write(&t, e))?;
+                stack.push((f, t));
+            } else if meta.is_file() {
+                bytes += std::fs::copy(&f, &t).map_err(|e| write(&t, e))?;
+            }
+        }
+    }
+    Ok((entries, bytes))
+}
+
 fn detected_prefix(req: &ExtractRequest<'_>) -> Vec<u8> {
     use std::io::Read;
     let mut v = Vec::new();

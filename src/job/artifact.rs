@@ -91,6 +91,20 @@ pub fn source_name(source: &str) -> String {
     base.to_owned()
 }
 
+/// A source go-getter fetches with its git getter.
+pub fn is_git(source: &str) -> bool {
+    source.starts_with("git::")
+}
+
+/// Whether go-getter would pick a decompressor for this name (`decompress.go`).
+pub fn has_archive_suffix(name: &str) -> bool {
+    const SUFFIXES: &[&str] = &[
+        ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip", ".tar", ".tar.zst",
+        ".tzst", ".gz", ".bz2", ".xz", ".zst",
+    ];
+    SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
 /// Everything that can go wrong finding an artifact's bytes is a usage error (exit 2).
 pub struct Resolver<'a> {
     pub mappings: &'a [Mapping],
@@ -133,7 +147,12 @@ impl Resolver<'_> {
             let getter = &base[..base.len() - plain.len() - 2];
             if !matches!(getter, "http" | "https" | "file") {
                 return Err(JobError::Usage(format!(
-                    "artifact \"{source}\" of task \"{task}\" uses go-getter's `{getter}::` getter, which cannot run offline: fetch it yourself and pass --artifact {source}=FILE"
+                    "artifact \"{source}\" of task \"{task}\" uses go-getter's `{getter}::` getter, which cannot run offline: fetch it yourself and pass --artifact {source}={}",
+                    if getter == "git" {
+                        "DIR (a checkout)"
+                    } else {
+                        "FILE"
+                    }
                 )));
             }
         }

@@ -23,6 +23,7 @@
 //!   reported (`environment`/`unresolved`).
 
 pub mod artifact;
+pub mod funcs;
 pub mod hcl;
 pub mod interp;
 pub mod model;
@@ -110,6 +111,9 @@ pub struct Skipped {
     pub task: String,
     pub group: String,
     pub driver: String,
+    /// Why it is not checked, when that is not simply "not exec".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One exec task, ready for [`check::run`].
@@ -508,6 +512,7 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             job.name, job.job_type
         )));
     }
+    let mut unmapped = Vec::new();
     for (group, task) in &selected {
         if task.driver != "exec" {
             plan.skipped.push(Skipped {
@@ -518,6 +523,11 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
                 } else {
                     task.driver.clone()
                 },
+                // `hashicorp/nomad:drivers/java`: the same executor, chroot and
+                // isolation as exec, around a JVM the driver finds on the host.
+                reason: (task.driver == "java").then(|| {
+                    "java tasks run in the same chroot and isolation as exec, but the JVM is the client host's (`java` on its PATH, copied in through chroot_env) and the driver builds the command from jar_path/class/jvm_options: not emulated; check the jar's artifact with an exec task that runs it".to_owned()
+                }),
             });
             continue;
         }
@@ -533,7 +543,16 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             &chroot_env,
             limits,
             safety,
+            &mut unmapped,
         )?);
+    }
+    if !unmapped.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} artifact source{} not mapped to local files:\n  - {}",
+            unmapped.len(),
+            if unmapped.len() == 1 { " is" } else { "s are" },
+            unmapped.join("\n  - ")
+        )));
     }
     if plan.tasks.is_empty() {
         let found: Vec<String> = selected
@@ -552,7 +571,7 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             })
             .collect();
         return Err(Error::Usage(format!(
-            "job \"{}\" has no task with driver = \"exec\"{}; nomad-chroot-check checks exec tasks only",
+            "job \"{}\" {NO_EXEC_TASK}{}; nomad-chroot-check checks exec tasks only",
             job.name,
             if found.is_empty() {
                 String::new()
@@ -578,6 +597,7 @@ fn plan_task(
     chroot_env: &crate::taskdir::ChrootEnv,
     limits: crate::config::ArtifactLimits,
     safety: crate::config::SafetyLimits,
+    unmapped: &mut Vec<String>,
 ) -> Result<PlannedTask, Error> {
     let common = &args.common;
     let tname = &task.name;
@@ -750,6 +770,21 @@ fn plan_task(
     // Artifacts, in the order written.
     let mut artifacts = Vec::new();
     let mut blocked = false;
+
+    // The client's validate hook runs before any hook: a denied user stops the task.
+    if let Some(msg) = client.user_denied(&task.driver, task.user.as_deref().unwrap_or("")) {
+        findings.push(
+            Finding::error(Kind::Run, Cause::StartFailure, tname.clone())
+                .nomad_error(format!("Task validation failed: {msg}"))
+                .message(format!(
+                    "the client refuses to run task \"{tname}\" as {:?}: it is in the client option user.denylist for the {} driver",
+                    task.user.as_deref().unwrap_or(""),
+                    task.driver
+                ))
+                .hint("drop `user` (exec runs tasks as nobody), or change `client { options { \"user.denylist\" = … } }` on the client and pass that config with --client-config"),
+        );
+        blocked = true;
+    }
     if task.artifacts.len() > 1 {
         findings.push(
             Finding::info(Kind::Note, Cause::NotEmulated, format!("{} artifacts", task.artifacts.len()))
@@ -782,7 +817,37 @@ fn plan_task(
             ),
             None => "local/".into(),
         };
-        let file = resolver.resolve(tname, &src).map_err(Error::from)?;
+        let file = match resolver.resolve(tname, &src) {
+            Ok(f) => f,
+            Err(e) => {
+                // Every unmapped source is named in one error, after all tasks.
+                unmapped.push(e.to_string());
+                continue;
+            }
+        };
+        if artifact::is_git(&src) {
+            // go-getter's git getter clones into the destination directory.
+            if !file.is_dir() {
+                return Err(Error::Usage(format!(
+                    "artifact \"{src}\" of task \"{tname}\" maps to `{}`, which is not a directory: a git:: source maps to a local checkout (--artifact {src}=DIR)",
+                    file.display()
+                )));
+            }
+            findings.push(
+                Finding::info(Kind::Note, Cause::NotEmulated, src.clone()).message(format!(
+                    "git:: source placed from the local checkout `{}` into {dest}, as go-getter's `git clone` leaves it (with `.git`); the ref, depth and sshkey options are not applied",
+                    file.display()
+                )),
+            );
+            artifacts.push(Artifact {
+                file,
+                source_name: artifact::source_name(base),
+                archive: None,
+                destination: dest,
+                copy: Some(String::new()),
+            });
+            continue;
+        }
         if !file.is_file() {
             return Err(Error::Usage(format!(
                 "artifact \"{src}\" of task \"{tname}\" maps to `{}`, which is not a readable file",
@@ -824,13 +889,39 @@ fn plan_task(
             }
         }
         let archive_opt = options.get("archive").map(String::as_str);
-        if archive_opt == Some("false") || file_mode {
-            findings.push(
-                Finding::info(Kind::Note, Cause::NotEmulated, src.clone()).message(format!(
-                    "{} : go-getter copies the file as-is to {dest}; its content is not unpacked nor checked here",
-                    if file_mode { "mode = \"file\"" } else { "archive = false" }
-                )),
-            );
+        let name = artifact::source_name(base);
+        let basename = Path::new(&name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // go-getter saves the file as it is for `mode = "file"`, `archive = false`,
+        // or a name without a decompressor's suffix (`client.go`: `GetFile` into
+        // `dst/<base name>`). A name without a suffix over an archive's content is
+        // left to the archive check, which explains the mismatch.
+        let plain = archive_opt.is_none()
+            && !artifact::has_archive_suffix(&name)
+            && !looks_like_archive(&file);
+        if archive_opt == Some("false") || file_mode || plain {
+            let (dir, fname) = if file_mode {
+                let p = Path::new(&dest);
+                (
+                    p.parent()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or(basename),
+                )
+            } else {
+                (dest.clone(), basename)
+            };
+            artifacts.push(Artifact {
+                file,
+                source_name: name,
+                archive: None,
+                destination: dir,
+                copy: Some(fname),
+            });
             continue;
         }
         let archive = match archive_opt {
@@ -843,9 +934,10 @@ fn plan_task(
         };
         artifacts.push(Artifact {
             file,
-            source_name: artifact::source_name(base),
+            source_name: name,
             archive,
             destination: dest,
+            copy: None,
         });
     }
 
@@ -905,6 +997,20 @@ fn plan_task(
         blocked,
         env,
     })
+}
+
+/// Whether the first bytes of `file` are an archive's (then a suffix-less name is a
+/// mistake the archive check reports, not a plain file).
+fn looks_like_archive(file: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(file)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    matches!(
+        crate::archive::sniff::detect(&head[..n]),
+        crate::archive::sniff::Detected::Archive(_)
+    )
 }
 
 /// Check one planned task: the report of `check::run` plus the job's findings.
@@ -1059,8 +1165,62 @@ impl fmt::Display for Summary<'_> {
     }
 }
 
+/// The document `--format json` prints when no task could be checked: a spec refused,
+/// no exec task, an unmapped artifact.
+#[derive(Serialize)]
+struct JobOutcome<'a> {
+    schema_version: u32,
+    /// The job's name, when the spec was read that far.
+    job: Option<&'a str>,
+    /// `reject` (the input cannot be used), `not-applicable` (no exec task to check),
+    /// `error` (this machine could not check).
+    verdict: &'static str,
+    error: String,
+    tasks: [(); 0],
+    skipped: [(); 0],
+}
+
+/// How a planning error is reported: `not-applicable` for a job without an exec task.
+fn outcome_verdict(e: &Error) -> &'static str {
+    match e.exit_code() {
+        _ if e.to_string().contains(NO_EXEC_TASK) => "not-applicable",
+        ExitCode::Error => "error",
+        _ => "reject",
+    }
+}
+
+const NO_EXEC_TASK: &str = "has no task with driver = \"exec\"";
+
 pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
-    let plan = plan(&args)?;
+    let plan = match plan(&args) {
+        Ok(p) => p,
+        Err(e) if args.common.format == Format::Json => {
+            // One JSON document on stdout for every outcome; the message also goes
+            // to stderr as for every error.
+            eprintln!("nomad-chroot-check: {e}");
+            let doc = JobOutcome {
+                schema_version: SCHEMA_VERSION,
+                job: None,
+                verdict: outcome_verdict(&e),
+                error: e.to_string(),
+                tasks: [],
+                skipped: [],
+            };
+            let stdout = io::stdout();
+            let mut lock = stdout.lock();
+            let written = serde_json::to_writer_pretty(&mut lock, &doc)
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(lock))
+                .and_then(|()| lock.flush());
+            if let Err(w) = written {
+                if w.kind() != io::ErrorKind::BrokenPipe {
+                    return Err(Error::io("cannot write the report", w));
+                }
+            }
+            return Ok(e.exit_code());
+        }
+        Err(e) => return Err(e),
+    };
     let reports: Vec<Report> = plan.tasks.iter().map(check_task).collect();
     let stdout = io::stdout();
     let mut lock = stdout.lock();

@@ -77,6 +77,7 @@ pub struct ArtifactDef {
 const TASK_NOT_EMULATED: &[&str] = &[
     "template",
     "vault",
+    "secret",
     "volume_mount",
     "service",
     "identity",
@@ -87,52 +88,7 @@ const TASK_NOT_EMULATED: &[&str] = &[
     "action",
     "schedule",
 ];
-const TASK_KNOWN: &[&str] = &[
-    "config",
-    "env",
-    "artifact",
-    "lifecycle",
-    "logs",
-    "resources",
-    "restart",
-    "meta",
-    "constraint",
-    "affinity",
-    "kill_signal",
-];
 const GROUP_NOT_EMULATED: &[&str] = &["service", "volume", "consul", "scaling"];
-const GROUP_KNOWN: &[&str] = &[
-    "task",
-    "network",
-    "ephemeral_disk",
-    "update",
-    "restart",
-    "reschedule",
-    "migrate",
-    "constraint",
-    "affinity",
-    "spread",
-    "meta",
-    "disconnect",
-    "max_client_disconnect",
-    "stop_after_client_disconnect",
-];
-const JOB_KNOWN: &[&str] = &[
-    "group",
-    "meta",
-    "constraint",
-    "affinity",
-    "spread",
-    "update",
-    "periodic",
-    "parameterized",
-    "multiregion",
-    "reschedule",
-    "migrate",
-    "vault",
-    "consul",
-    "ui",
-];
 /// The exec driver's task config options (`hashicorp/nomad:drivers/exec/driver.go` `taskConfigSpec`).
 pub const EXEC_CONFIG_KEYS: &[&str] = &[
     "command", "args", "pid_mode", "ipc_mode", "cap_add", "cap_drop", "work_dir",
@@ -186,14 +142,6 @@ impl JobSpec {
     /// From the HCL2 form: the evaluated `job "name" { … }` block.
     pub fn from_node(path: &Path, src: &str, job: &Node) -> Result<JobSpec, JobError> {
         let err = |needle: &str, m: String| locate(path, src, needle, m);
-        let unknown = |ident: &str, where_: &str| {
-            err(
-                ident,
-                format!(
-                    "Unsupported block type: blocks of type \"{ident}\" are not expected {where_}"
-                ),
-            )
-        };
         let mut spec = JobSpec {
             name: job.label().to_owned(),
             job_type: job
@@ -206,20 +154,25 @@ impl JobSpec {
         if spec.name.is_empty() {
             return Err(err("job", "the `job` block needs a name label".into()));
         }
-        for b in &job.blocks {
-            if !JOB_KNOWN.contains(&b.ident.as_str()) {
-                return Err(unknown(&b.ident, "in a job"));
-            }
-        }
-        if let Some(m) = job.attr("meta") {
-            spec.meta
-                .extend(string_map(m, "meta").map_err(|m| err("meta", m))?);
-        }
         for m in job.blocks("meta") {
             spec.meta
                 .extend(string_map(&node_map(m), "meta").map_err(|m| err("meta", m))?);
         }
-        for g in job.blocks("group") {
+        // `hashicorp/nomad:jobspec2/parse_job.go` `normalizeJob`: each job-level task
+        // becomes a group of its own name, ahead of the written groups; a job-level
+        // `vault` goes to every task without one, job-level `secret`s to every task.
+        let alone: Vec<Node> = job
+            .blocks("task")
+            .map(|t| Node {
+                ident: "group".into(),
+                labels: t.labels.clone(),
+                attrs: Vec::new(),
+                blocks: vec![t.clone()],
+            })
+            .collect();
+        let job_vault = job.blocks("vault").last().map(describe);
+        let job_secrets: Vec<String> = job.blocks("secret").map(describe).collect();
+        for g in alone.iter().chain(job.blocks("group")) {
             let mut group = GroupSpec {
                 name: g.label().to_owned(),
                 network_mode: None,
@@ -230,22 +183,14 @@ impl JobSpec {
                 tasks: Vec::new(),
             };
             for b in &g.blocks {
-                let id = b.ident.as_str();
-                if GROUP_NOT_EMULATED.contains(&id) {
+                if GROUP_NOT_EMULATED.contains(&b.ident.as_str()) {
                     group.not_emulated.push(describe(b));
-                } else if !GROUP_KNOWN.contains(&id) {
-                    let g_needle = format!("group \"{}\"", group.name);
-                    return Err(locate_within(
-                        path,
-                        src,
-                        &[g_needle.as_str(), id],
-                        format!(
-                            "Unsupported block type: blocks of type \"{id}\" are not expected in group \"{}\"",
-                            group.name
-                        ),
-                    ));
                 }
             }
+            // `hcl_conversions.go` `decodeTaskGroup`: the group's (last) `vault` goes
+            // to its tasks without one, its `secret`s to tasks without their own.
+            let group_vault = g.blocks("vault").last().map(describe);
+            let group_secrets: Vec<String> = g.blocks("secret").map(describe).collect();
             for n in g.blocks("network") {
                 group.network_mode = n.attr("mode").and_then(text);
                 group.ports.extend(ports_of(n));
@@ -259,32 +204,25 @@ impl JobSpec {
                     .extend(string_map(&node_map(m), "meta").map_err(|m| err("meta", m))?);
             }
             for t in g.blocks("task") {
-                // Unknown blocks are pointed at inside their own task.
                 let g_needle = format!("group \"{}\"", group.name);
                 let t_needle = format!("task \"{}\"", t.label());
-                if let Some(b) = t.blocks.iter().find(|b| {
-                    !TASK_NOT_EMULATED.contains(&b.ident.as_str())
-                        && !TASK_KNOWN.contains(&b.ident.as_str())
-                }) {
-                    return Err(locate_within(
-                        path,
-                        src,
-                        &[g_needle.as_str(), t_needle.as_str(), b.ident.as_str()],
-                        format!(
-                            "Unsupported block type: blocks of type \"{}\" are not expected in task \"{}\"",
-                            b.ident,
-                            t.label()
-                        ),
-                    ));
-                }
-                group.tasks.push(task_from_node(t).map_err(|m| {
+                let mut task = task_from_node(t).map_err(|m| {
                     locate_within(
                         path,
                         src,
                         &[g_needle.as_str(), t_needle.as_str()],
                         format!("task \"{}\": {m}", t.label()),
                     )
-                })?);
+                })?;
+                if t.blocks("vault").next().is_none() {
+                    task.not_emulated
+                        .extend(group_vault.clone().or_else(|| job_vault.clone()));
+                }
+                if t.blocks("secret").next().is_none() {
+                    task.not_emulated.extend(group_secrets.iter().cloned());
+                }
+                task.not_emulated.extend(job_secrets.iter().cloned());
+                group.tasks.push(task);
             }
             spec.groups.push(group);
         }
@@ -531,38 +469,28 @@ fn task_from_node(t: &Node) -> Result<TaskDef, String> {
         kill_signal: t.attr("kill_signal").and_then(text),
         ..TaskDef::default()
     };
-    if let Some(kt) = t.attr("kill_timeout").and_then(text) {
-        task.kill_timeout = Some(
-            crate::config::parse_duration(&kt)
-                .map_err(|_| format!("kill_timeout `{kt}` is not a duration (e.g. 30s)"))?,
-        );
+    // The decoder has checked it is a Go duration or nanoseconds.
+    match t.attr("kill_timeout") {
+        Some(Value::String(kt)) => {
+            let ns = crate::job::funcs::parse_go_duration(kt)
+                .map_err(|e| format!("kill_timeout: {e}"))?;
+            task.kill_timeout = Some(Duration::from_nanos(ns.max(0) as u64));
+        }
+        Some(v) => task.kill_timeout = uint(v).map(Duration::from_nanos),
+        None => {}
     }
     for b in &t.blocks {
-        let id = b.ident.as_str();
-        if TASK_NOT_EMULATED.contains(&id) {
+        if TASK_NOT_EMULATED.contains(&b.ident.as_str()) {
             task.not_emulated.push(describe(b));
-        } else if !TASK_KNOWN.contains(&id) {
-            return Err(format!(
-                "Unsupported block type: blocks of type \"{id}\" are not expected in a task"
-            ));
         }
     }
     for c in t.blocks("config") {
         for (k, v) in &c.attrs {
             task.config.insert(k.clone(), v.clone());
         }
-        if let Some(b) = c.blocks.first() {
-            task.config.insert(b.ident.clone(), node_map(b));
-        }
-    }
-    if let Some(e) = t.attr("env") {
-        task.env.extend(string_map(e, "env")?);
     }
     for e in t.blocks("env") {
         task.env.extend(string_map(&node_map(e), "env")?);
-    }
-    if let Some(m) = t.attr("meta") {
-        task.meta.extend(string_map(m, "meta")?);
     }
     for m in t.blocks("meta") {
         task.meta.extend(string_map(&node_map(m), "meta")?);
