@@ -104,6 +104,8 @@ pub enum Cause {
     Timeout,
     Oom,
     StartFailure,
+    /// The task's main process exited and left processes behind, which Nomad kills.
+    OrphanedProcess,
     // kind = note
     NotEmulated,
     /// A value a real cluster would supply (ports, upstreams) replaced by a documented
@@ -324,6 +326,26 @@ pub struct RunOutcome {
     pub enforced: BTreeMap<String, String>,
 }
 
+/// Whether the task's process starts under Nomad, as the static check sees it.
+///
+/// A task *cannot start* when Nomad fails before the task's program runs: the command
+/// is not found on the client, runc's init cannot execute it, or `execve` fails (a
+/// missing ELF interpreter or `#!` interpreter, an empty or foreign file, a missing
+/// execute bit). Nomad then reports a driver failure or `exec <argv0>: <error>` (exit
+/// 255 on Nomad ≥ 1.10), and nothing is run here either. A task whose program starts and
+/// then fails, such as the loader exiting 127 on a missing library, *starts*: it is run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct StartInfo {
+    pub can_start: bool,
+    /// When it cannot start: the error Nomad reports, and the exit code.
+    pub nomad_error: Option<String>,
+    pub exit_code: Option<i32>,
+    /// When it starts but the static check predicts how it fails: Nomad's error text…
+    pub predicted: Option<String>,
+    /// …and the exit code.
+    pub exit_code_predicted: Option<i32>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
@@ -333,6 +355,9 @@ pub struct Report {
     pub bundle: BundleInfo,
     pub task: TaskInfo,
     pub findings: Vec<Finding>,
+    /// Whether the task starts under Nomad (absent without a command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartInfo>,
     pub run: Option<RunOutcome>,
     /// One-line root causes, worst first ("glibc-2.40 is not in the bundle: 14 binaries need it").
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -352,6 +377,7 @@ impl Report {
             bundle: BundleInfo::default(),
             task: TaskInfo::default(),
             findings: Vec::new(),
+            start: None,
             run: None,
             summary: Vec::new(),
             kept_work_dir: None,

@@ -53,6 +53,9 @@ pub struct AnalyzeInput<'a> {
 pub struct Analysis {
     /// argv[0] as Nomad passes it to runc (`/local/app`), when the lookup succeeds.
     pub resolved_command: Option<String>,
+    /// The chmod Nomad's executor makes to the command before starting it (host path in
+    /// the work dir, new mode), when it changes anything; a run applies it.
+    pub make_executable: Option<(PathBuf, u32)>,
     pub findings: Vec<Finding>,
     /// Root causes, worst first, one line each.
     pub summary: Vec<String>,
@@ -146,6 +149,7 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
         Some(cmd) => {
             let lk = lookup::lookup(&ctx, cmd);
             out.resolved_command = lk.argv0.clone();
+            out.make_executable = lk.chmod.clone();
             out.start_blocked = lk.argv0.is_none() || lk.runc_failed;
             for f in lk.findings {
                 w.add(f);

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::caps;
 use super::mount;
 use super::plan::{Identity, InitPlan, Lifecycle, NetMode, Setup};
-use super::trace::{self, Miss, Step, Tracer};
+use super::trace::{self, Miss, Orphan, Step, Tracer};
 use crate::sys;
 
 /// What the child tells the parent, once, at the end.
@@ -56,6 +56,10 @@ pub struct Ran {
     pub duration_ms: u64,
     pub misses: Vec<Miss>,
     pub trace_truncated: bool,
+    /// The task's processes still running when its main process exited on its own
+    /// (traced runs only): Nomad kills them with the task.
+    #[serde(default)]
+    pub orphans: Vec<Orphan>,
     /// Optional steps that were skipped, e.g. `/dev/mqueue: skipped: …`.
     pub notes: Vec<String>,
     /// Why the task is not in its cgroup, if it is not.
@@ -423,6 +427,9 @@ fn supervise(
         _ => {}
     }
     if let Some(t) = tracer {
+        if !ran.timed_out && !ran.still_running {
+            ran.orphans = t.orphans().map(<[Orphan]>::to_vec).unwrap_or_default();
+        }
         let (misses, truncated) = t.finish();
         ran.misses = misses;
         ran.trace_truncated = truncated;
