@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::analyze::{self, AnalyzeInput};
+use crate::archive::LinkEntry;
 use crate::archive::{self, ExtractRequest, ExtractSummary};
 use crate::config::CheckOptions;
 use crate::error::{Error, Result};
-use crate::archive::LinkEntry;
 use crate::finding::{
     BundleInfo, Cause, Finding, Kind, Report, Severity, StartInfo, TaskInfo, Verdict,
 };
@@ -173,7 +173,9 @@ fn finish_with(
                         report
                             .findings
                             .extend(result.findings.into_iter().filter_map(|f| {
-                                if f.cause == Cause::Runtime && explained.contains(basename(&f.path)) {
+                                if f.cause == Cause::Runtime
+                                    && explained.contains(basename(&f.path))
+                                {
                                     return None;
                                 }
                                 Some(as_predicted(f, predicted))
@@ -192,6 +194,11 @@ fn finish_with(
         }
     }
 
+    // Worst first, and within a severity by kind: a missing path before the run's exit
+    // code it explains (the order the text report groups them in).
+    report
+        .findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
     report.settle_verdict();
     Ok(report)
 }
@@ -344,7 +351,11 @@ fn links_verdict(
     if !absent.is_empty() {
         return format!(
             "breaks under Nomad and with `tar xzf` alike: {what} when Nomad unpacks the artifact (first: {first}), and {} missing from the bundle ({}); {fix} once the targets are in it",
-            if absent.len() == 1 { "its target is" } else { "their targets are" },
+            if absent.len() == 1 {
+                "its target is"
+            } else {
+                "their targets are"
+            },
             absent[0].path
         );
     }
@@ -387,7 +398,10 @@ impl MadeExecutable {
             & 0o7777;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
             Error::io(
-                format!("chmod {mode:04o} `{}` (Nomad's makeExecutable)", path.display()),
+                format!(
+                    "chmod {mode:04o} `{}` (Nomad's makeExecutable)",
+                    path.display()
+                ),
                 e,
             )
         })?;
@@ -436,7 +450,11 @@ fn start_info(blocked: bool, findings: &[Finding]) -> StartInfo {
 /// A run finding of the exit the static check predicted is not a second cause: it
 /// confirms the first.
 fn as_predicted(f: Finding, predicted: Option<i32>) -> Finding {
-    if f.kind == Kind::Run && f.cause == Cause::ExitCode && predicted.is_some() && f.exit_code == predicted {
+    if f.kind == Kind::Run
+        && f.cause == Cause::ExitCode
+        && predicted.is_some()
+        && f.exit_code == predicted
+    {
         let message = format!(
             "{}, as the static check predicted",
             f.message.as_deref().unwrap_or("the task exited")
@@ -516,9 +534,16 @@ mod tests {
         let both = links_verdict(&links, &[], || Some(false));
         assert!(!both.contains("works with"), "{both}");
         // A target the bundle lacks: the tar-mode check is not even needed.
-        let absent = [Finding::error(Kind::Missing, Cause::Symlink, "/bin/busybox")];
+        let absent = [Finding::error(
+            Kind::Missing,
+            Cause::Symlink,
+            "/bin/busybox",
+        )];
         let dangling = links_verdict(&links, &absent, || panic!("not asked"));
-        assert!(dangling.starts_with("breaks under Nomad and with `tar xzf` alike"), "{dangling}");
+        assert!(
+            dangling.starts_with("breaks under Nomad and with `tar xzf` alike"),
+            "{dangling}"
+        );
         // A flattened link nothing needs, or a warning, changes nothing the task runs.
         let warning = Finding::warning(Kind::Artifact, Cause::FlattenedLink, "/bin/sh");
         assert!(flattened_links_needed(&[warning], &extract).is_empty());
@@ -533,7 +558,12 @@ mod tests {
             .message("the task exited with code 127");
         let confirmed = as_predicted(run.clone(), Some(127));
         assert_eq!(confirmed.severity, Severity::Info);
-        assert!(confirmed.message.unwrap().ends_with("as the static check predicted"));
+        assert!(
+            confirmed
+                .message
+                .unwrap()
+                .ends_with("as the static check predicted")
+        );
         assert_eq!(as_predicted(run.clone(), Some(1)).severity, Severity::Error);
         assert_eq!(as_predicted(run, None).severity, Severity::Error);
     }

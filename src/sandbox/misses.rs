@@ -166,7 +166,12 @@ pub fn findings(misses: &[Miss], outcome: &RunOutcome, failed: bool, argv0: &str
 
 fn finding(m: &FoldedMiss, role: Role, severity: Severity, argv0: &str) -> Finding {
     let mut message = format!(
-        "the task looked for it at run time and did not find it: {} failed with {}{}",
+        "{}: {} failed with {}{}",
+        if m.errno == "EACCES" {
+            "the task was denied it at run time"
+        } else {
+            "the task looked for it at run time and did not find it"
+        },
         m.syscall,
         m.errno,
         if m.count > 1 {
@@ -184,9 +189,9 @@ fn finding(m: &FoldedMiss, role: Role, severity: Severity, argv0: &str) -> Findi
     }
     match role {
         Role::Optional(why) => message.push_str(&format!("; an optional probe ({why})")),
-        Role::Needed(why) if severity == Severity::Error => {
-            message.push_str(&format!("; the last lookup the task needed before it failed ({why})"))
-        }
+        Role::Needed(why) if severity == Severity::Error => message.push_str(&format!(
+            "; the last lookup the task needed before it failed ({why})"
+        )),
         Role::Needed(why) => message.push_str(&format!("; {why}")),
         Role::Other => {}
     }
@@ -234,9 +239,10 @@ fn named_in(stderr: &str, m: &FoldedMiss) -> bool {
     is_exec(&m.syscall) && {
         let name = basename(&m.path);
         name.len() >= 2
-            && stderr
-                .lines()
-                .any(|l| l.split(|c: char| c == ':' || c.is_whitespace()).any(|w| w == name))
+            && stderr.lines().any(|l| {
+                l.split(|c: char| c == ':' || c.is_whitespace())
+                    .any(|w| w == name)
+            })
     }
 }
 
@@ -278,7 +284,9 @@ fn optional_probe(path: &str) -> Option<&'static str> {
                 | "__init__.py"
                 | "__init__.pyc"
         ) || under("/__pycache__")
+            || under("/.local/lib/python")
             || ext(".pth")
+            || ext("._pth")
             || ext(".pyc")
             || (name.starts_with("python3") && ext(".zip")) =>
         {
@@ -378,7 +386,10 @@ mod tests {
         ];
         let f = findings(
             &misses,
-            &outcome(1, "cannot open /local/app.conf\nread /local/data.json: no such file\n"),
+            &outcome(
+                1,
+                "cannot open /local/app.conf\nread /local/data.json: no such file\n",
+            ),
             true,
             "/bin/sh",
         );
@@ -399,7 +410,10 @@ mod tests {
 
     #[test]
     fn no_runtime_error_when_the_run_passed_or_was_stopped() {
-        let misses = [miss("/bin/nope", "execve", 0), miss("/etc/busybox.conf", "open", 1)];
+        let misses = [
+            miss("/bin/nope", "execve", 0),
+            miss("/etc/busybox.conf", "open", 1),
+        ];
         for o in [
             outcome(0, ""),
             RunOutcome {
@@ -431,7 +445,12 @@ mod tests {
         );
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].severity, Severity::Error);
-        assert!(f[0].message.as_deref().unwrap().contains("searched 2 places"));
+        assert!(
+            f[0].message
+                .as_deref()
+                .unwrap()
+                .contains("searched 2 places")
+        );
     }
 
     #[test]
@@ -448,7 +467,12 @@ mod tests {
     fn permission_denied_is_a_permission_finding() {
         let mut m = miss("/local/bin/tool", "execve", 0);
         m.errno = "EACCES".into();
-        let f = findings(&[m], &outcome(126, "sh: /local/bin/tool: Permission denied"), true, "/bin/sh");
+        let f = findings(
+            &[m],
+            &outcome(126, "sh: /local/bin/tool: Permission denied"),
+            true,
+            "/bin/sh",
+        );
         assert_eq!(f[0].kind, Kind::Permission);
         assert_eq!(f[0].severity, Severity::Error);
     }

@@ -673,12 +673,14 @@ fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> V
         let names: Vec<String> = ran
             .orphans
             .iter()
-            .map(|o| format!("{} (pid {})", o.comm, o.pid))
+            .map(|o| format!("`{}` (pid {})", o.command, o.pid))
             .collect();
         let what = if n == 1 {
             "1 descendant was still running when the main process exited and was killed with the task".to_owned()
         } else {
-            format!("{n} descendants were still running when the main process exited and were killed with the task")
+            format!(
+                "{n} descendants were still running when the main process exited and were killed with the task"
+            )
         };
         out.push(
             Finding::warning(Kind::Run, Cause::OrphanedProcess, argv0.clone())

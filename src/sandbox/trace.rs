@@ -135,8 +135,28 @@ pub struct Miss {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Orphan {
     pub pid: i32,
-    /// `/proc/<pid>/comm`.
-    pub comm: String,
+    /// Its command line, shortened (`/proc/<pid>/cmdline`, else `comm`).
+    pub command: String,
+}
+
+fn command_line(pid: i32) -> String {
+    let args: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let mut line = if args.is_empty() {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim_end().to_owned())
+            .unwrap_or_default()
+    } else {
+        args.join(" ")
+    };
+    if line.chars().count() > 80 {
+        line = line.chars().take(79).chain(['…']).collect();
+    }
+    line
 }
 
 struct Pending {
@@ -168,6 +188,11 @@ pub struct Tracer {
     found_below: HashMap<String, usize>,
     /// Full path → index of the last successful lookup of exactly that path.
     found_exact: HashMap<String, usize>,
+    /// `dir/stem` (the name up to its first dot) → index of the last success: a later
+    /// success with another suffix is an alternative the program went on with (Python's
+    /// importer tries `__init__.cpython-311-x86_64-linux-gnu.so`, `.abi3.so`, `.so`,
+    /// then finds `__init__.py`).
+    found_stem: HashMap<String, usize>,
     truncated: bool,
     /// Tracees that have not begun to exit.
     live: HashSet<Pid>,
@@ -208,6 +233,7 @@ impl Tracer {
             found: HashMap::new(),
             found_below: HashMap::new(),
             found_exact: HashMap::new(),
+            found_stem: HashMap::new(),
             truncated: false,
             live: HashSet::from([init]),
             orphans: None,
@@ -334,9 +360,7 @@ impl Tracer {
                 let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
                 (state != 'Z' && state != 'X').then(|| Orphan {
                     pid: g,
-                    comm: std::fs::read_to_string(format!("/proc/{g}/comm"))
-                        .map(|c| c.trim_end().to_owned())
-                        .unwrap_or_default(),
+                    command: command_line(g),
                 })
             })
             .collect()
@@ -363,12 +387,12 @@ impl Tracer {
             self.found.insert(base, at);
             let mut cur = p.path.as_str();
             while let Some((parent, _)) = cur.rsplit_once('/') {
-                if parent.is_empty() || self.found_below.insert(parent.to_owned(), at) == Some(at)
-                {
+                if parent.is_empty() || self.found_below.insert(parent.to_owned(), at) == Some(at) {
                     break;
                 }
                 cur = parent;
             }
+            self.found_stem.insert(stem(&p.path).to_owned(), at);
             self.found_exact.insert(p.path, at);
             return;
         }
@@ -409,12 +433,14 @@ impl Tracer {
     /// same basename (the loader probing its search path, `$PATH` search), the same
     /// path, or something below it (the task created it: `[ -d $PGDATA ] || initdb`).
     pub fn finish(self) -> (Vec<Miss>, bool) {
-        let later = |m: &HashMap<String, usize>, key: &str, i: usize| m.get(key).is_some_and(|&j| j > i);
+        let later =
+            |m: &HashMap<String, usize>, key: &str, i: usize| m.get(key).is_some_and(|&j| j > i);
         let satisfied = |i: usize, path: &str| {
             let base = path.rsplit('/').next().unwrap_or("");
             later(&self.found, base, i)
                 || later(&self.found_exact, path, i)
                 || later(&self.found_below, path, i)
+                || later(&self.found_stem, stem(path), i)
         };
         // The loader also stats each search directory it failed to open a library in
         // (`glibc-hwcaps/x86-64-v3`, `tls`, …): drop those along with the probes.
@@ -463,6 +489,16 @@ impl Tracer {
     }
 }
 
+/// The path without its name's suffixes: `/a/__init__.cpython-311.so` → `/a/__init__`.
+/// A name that starts with a dot keeps it (`/a/.profile`).
+fn stem(path: &str) -> &str {
+    let name_at = path.rfind('/').map_or(0, |i| i + 1);
+    match path.get(name_at + 1..).and_then(|rest| rest.find('.')) {
+        Some(dot) => &path[..name_at + 1 + dot],
+        None => path,
+    }
+}
+
 /// Read a NUL-terminated string (up to PATH_MAX) from the tracee's memory.
 fn read_cstr(pid: Pid, addr: u64) -> Option<String> {
     if addr == 0 {
@@ -499,6 +535,16 @@ fn read_cstr(pid: Pid, addr: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem("/a/__init__.cpython-311.so"), "/a/__init__");
+        assert_eq!(stem("/a/__init__.py"), "/a/__init__");
+        assert_eq!(stem("/a/.profile"), "/a/.profile");
+        assert_eq!(stem("/a/.x.y"), "/a/.x");
+        assert_eq!(stem("/a/b"), "/a/b");
+        assert_eq!(stem("/"), "/");
+    }
 
     #[test]
     fn filter_jumps_land_on_the_trace_return() {
