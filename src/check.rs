@@ -194,6 +194,7 @@ fn finish_with(
         }
     }
 
+    crate::finding::apply_deny(&mut report.findings, &opts.deny);
     // Worst first, and within a severity by kind: a missing path before the run's exit
     // code it explains (the order the text report groups them in).
     report

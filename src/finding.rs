@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ExitCode;
 use crate::nomad::NomadVersion;
@@ -21,7 +21,7 @@ pub enum Severity {
 }
 
 /// What kind of problem a finding describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Something the task needs is not in the task's root.
@@ -45,7 +45,7 @@ pub enum Kind {
 }
 
 /// Why: a finer label within a [`Kind`]. Serialised in kebab-case, e.g. `flattened-link`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cause {
     // kind = missing
@@ -145,6 +145,9 @@ pub struct Finding {
     /// "works on my machine" diagnosis).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_host: Option<bool>,
+    /// The `--deny` rule that made this finding an error (`warnings`, `KIND/CAUSE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<String>,
 }
 
 impl Finding {
@@ -160,6 +163,7 @@ impl Finding {
             message: None,
             hint: None,
             on_host: None,
+            denied_by: None,
         }
     }
 
@@ -205,9 +209,11 @@ impl Finding {
         self
     }
 
-    /// Whether this finding means Nomad refuses the artifact outright (exit 2).
+    /// Whether this finding means Nomad refuses the artifact outright (exit 2). A finding
+    /// made an error by `--deny` is a failure (exit 1), never a rejection.
     pub fn is_rejection(&self) -> bool {
         self.severity == Severity::Error
+            && self.denied_by.is_none()
             && (self.kind == Kind::UnsafeEntry
                 || matches!(
                     self.cause,
@@ -219,6 +225,87 @@ impl Finding {
                         | Cause::ChecksumMismatch
                         | Cause::UnpackFailure
                 ))
+    }
+}
+
+/// A `--deny` rule (clippy's `-D`): the findings it matches become errors, so CI can
+/// gate on what the tool only warns about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyRule {
+    /// Every warning.
+    Warnings,
+    /// Every finding of a kind (`missing`), whatever its severity.
+    Kind(Kind),
+    /// Every finding of a kind and cause (`missing/store-reference`).
+    KindCause(Kind, Cause),
+}
+
+impl std::str::FromStr for DenyRule {
+    type Err = String;
+
+    /// `warnings`, `KIND` or `KIND/CAUSE`, in the report's own names.
+    fn from_str(s: &str) -> Result<DenyRule, String> {
+        fn name<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+            serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+        }
+        let bad = |what: &str| {
+            format!(
+                "--deny `{s}`: {what}; write `warnings`, a finding kind such as `missing`, or KIND/CAUSE such as `missing/store-reference` (the `kind` and `cause` names of the JSON report)"
+            )
+        };
+        if s == "warnings" {
+            return Ok(DenyRule::Warnings);
+        }
+        match s.split_once('/') {
+            None => name(s)
+                .map(DenyRule::Kind)
+                .ok_or_else(|| bad(&format!("`{s}` is not a finding kind"))),
+            Some((k, c)) => {
+                let kind = name(k).ok_or_else(|| bad(&format!("`{k}` is not a finding kind")))?;
+                let cause = name(c).ok_or_else(|| bad(&format!("`{c}` is not a cause")))?;
+                Ok(DenyRule::KindCause(kind, cause))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for DenyRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = |v: serde_json::Result<serde_json::Value>| {
+            v.ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        match self {
+            DenyRule::Warnings => f.write_str("warnings"),
+            DenyRule::Kind(k) => f.write_str(&name(serde_json::to_value(k))),
+            DenyRule::KindCause(k, c) => write!(
+                f,
+                "{}/{}",
+                name(serde_json::to_value(k)),
+                name(serde_json::to_value(c))
+            ),
+        }
+    }
+}
+
+impl DenyRule {
+    pub fn matches(&self, f: &Finding) -> bool {
+        match self {
+            DenyRule::Warnings => f.severity == Severity::Warning,
+            DenyRule::Kind(k) => f.kind == *k,
+            DenyRule::KindCause(k, c) => f.kind == *k && f.cause == *c,
+        }
+    }
+}
+
+/// Make every finding a rule matches an error, noting which rule did.
+pub fn apply_deny(findings: &mut [Finding], rules: &[DenyRule]) {
+    for f in findings.iter_mut().filter(|f| f.severity != Severity::Error) {
+        if let Some(rule) = rules.iter().find(|r| r.matches(f)) {
+            f.severity = Severity::Error;
+            f.denied_by = Some(rule.to_string());
+        }
     }
 }
 
@@ -432,6 +519,42 @@ mod tests {
         r.settle_verdict();
         assert_eq!(r.verdict, Verdict::Reject);
         assert_eq!(r.exit_code() as i32, 2);
+    }
+
+    #[test]
+    fn deny_rules_make_errors_of_what_they_name() {
+        let rule = |s: &str| s.parse::<DenyRule>().unwrap();
+        assert_eq!(rule("warnings"), DenyRule::Warnings);
+        assert_eq!(rule("missing"), DenyRule::Kind(Kind::Missing));
+        assert_eq!(
+            rule("missing/store-reference"),
+            DenyRule::KindCause(Kind::Missing, Cause::StoreReference)
+        );
+        assert_eq!(rule("missing/store-reference").to_string(), "missing/store-reference");
+        for bad in ["warning", "missing/nope", "nope/library", ""] {
+            let e = bad.parse::<DenyRule>().unwrap_err();
+            assert!(e.contains("KIND/CAUSE"), "{e}");
+        }
+
+        let mut r = Report::new(NomadVersion::NEWEST);
+        r.findings = vec![
+            Finding::warning(Kind::Missing, Cause::StoreReference, "/nix/store/x"),
+            Finding::warning(Kind::Environment, Cause::User, "/etc/passwd"),
+            Finding::info(Kind::Artifact, Cause::FileCountLimit, "archive"),
+        ];
+        apply_deny(&mut r.findings, &[rule("missing/store-reference")]);
+        assert_eq!(r.findings[0].severity, Severity::Error);
+        assert_eq!(r.findings[0].denied_by.as_deref(), Some("missing/store-reference"));
+        assert_eq!(r.findings[1].severity, Severity::Warning);
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Fail);
+        // A denied finding fails the check; it never turns it into a rejection.
+        apply_deny(&mut r.findings, &[rule("artifact")]);
+        assert_eq!(r.findings[2].severity, Severity::Error);
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Fail);
+        apply_deny(&mut r.findings, &[DenyRule::Warnings]);
+        assert!(r.findings.iter().all(|f| f.severity == Severity::Error));
     }
 
     #[test]

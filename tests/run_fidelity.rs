@@ -462,6 +462,83 @@ fn daemon_left_by_a_batch_task_is_reported() -> Result<Completion, Failed> {
     Ok(Completion::Completed)
 }
 
+/// Item 5: a config file naming a store path the bundle lacks is a warning when the
+/// command does not read it; `--deny missing/store-reference` (and a test spec's `deny`)
+/// makes CI fail on it.
+fn deny_makes_a_warning_fail_the_check() -> Result<Completion, Failed> {
+    let t = tmp()?;
+    let bundle = busybox_bundle(
+        t.path(),
+        0o755,
+        &[(
+            "etc/app.conf",
+            0o644,
+            Content::Text(
+                "ca_file = /nix/store/3jx0bnibqxj6kl2y6hh8nhmjk5zvnwq9-nss-cacert-3.98/etc/ssl/certs/ca-bundle.crt\n",
+            ),
+        )],
+    )?;
+    let b = bundle.to_str().unwrap();
+    let base = [b, "--chroot-env", "none", "--no-run", "--", "/bin/sh"];
+    let Some(warned) = check(t.path(), &base)? else {
+        return unavailable();
+    };
+    let refs = findings(&warned.report, |f| f["cause"] == "store-reference");
+    ensure!(
+        warned.code == Some(0) && refs.len() == 1 && refs[0]["severity"] == "warning",
+        "without --deny: exit {:?}, {refs:#?}",
+        warned.code
+    );
+    let mut denied_args = base.to_vec();
+    denied_args.splice(1..1, ["--deny", "missing/store-reference"]);
+    let Some(denied) = check(t.path(), &denied_args)? else {
+        return unavailable();
+    };
+    let refs = findings(&denied.report, |f| f["cause"] == "store-reference");
+    ensure!(
+        denied.code == Some(1)
+            && refs[0]["severity"] == "error"
+            && refs[0]["denied_by"] == "missing/store-reference",
+        "with --deny: exit {:?}, {refs:#?}",
+        denied.code
+    );
+    let bad = Command::new(BIN)
+        .args(["--deny", "missing/nope", b])
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        bad.status.code() == Some(2)
+            && String::from_utf8_lossy(&bad.stderr).contains("`nope` is not a cause"),
+        "a bad rule: {bad:?}"
+    );
+
+    // The same gate in a test spec.
+    let spec = t.path().join("checks.toml");
+    fs::write(
+        &spec,
+        "[defaults]\nbundle = \"bundle.tar.gz\"\nchroot_env = \"none\"\n\n[[check]]\nname = \"gated\"\ndeny = [\"missing/store-reference\"]\n\n[[check]]\nname = \"ungated\"\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let out = Command::new(BIN)
+        .args(["test", spec.to_str().unwrap(), "--format", "json"])
+        .env("TMPDIR", t.path())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("test --format json: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let outcome = |name: &str| {
+        doc.as_array()
+            .and_then(|a| a.iter().find(|c| c["check"] == name))
+            .map(|c| c["outcome"].clone())
+            .unwrap_or_default()
+    };
+    ensure!(
+        outcome("gated") == "failed" && outcome("ungated") == "passed",
+        "spec outcomes: {doc:#}"
+    );
+    Ok(Completion::Completed)
+}
+
 fn main() {
     let args = Arguments::from_args();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -495,6 +572,10 @@ fn main() {
             needs_busybox(daemon_left_by_a_batch_task_is_reported),
         ),
         Trial::ignorable_test("python_probes_are_not_errors", python_probes_are_not_errors),
+        Trial::ignorable_test(
+            "deny_makes_a_warning_fail_the_check",
+            needs_busybox(deny_makes_a_warning_fail_the_check),
+        ),
         Trial::ignorable_test("missing_library_is_one_error", move || {
             missing_library_is_one_error(&r1)
         }),

@@ -19,6 +19,9 @@ pub fn finding_line(f: &Finding) -> String {
     if let Some(e) = &f.nomad_error {
         s.push_str(&format!(" [Nomad: {e}]"));
     }
+    if let Some(d) = &f.denied_by {
+        s.push_str(&format!(" (an error by --deny {d})"));
+    }
     s
 }
 
@@ -103,6 +106,9 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "{line}")?;
             if !f.needed_by.is_empty() {
                 writeln!(out, "    needed by: {}", f.needed_by.join(" → "))?;
+            }
+            if let Some(d) = &f.denied_by {
+                writeln!(out, "    an error by --deny {d}")?;
             }
             if let Some(e) = &f.nomad_error {
                 let code = f
