@@ -539,6 +539,69 @@ fn deny_makes_a_warning_fail_the_check() -> Result<Completion, Failed> {
     Ok(Completion::Completed)
 }
 
+/// Item 7: `ci/fuzz` installs cargo-fuzz when it is missing (`cargo install --locked
+/// cargo-fuzz`, into `$CARGO_HOME/bin`) and then uses it, instead of stopping. `cargo`
+/// is a stand-in that records what it is asked (a real install takes minutes); `rustc`
+/// is the real one.
+fn ci_fuzz_installs_cargo_fuzz(root: &Path) -> Result<Completion, Failed> {
+    let rustc = std::env::var_os("RUSTC")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|d| d.join("rustc"))
+                .find(|p| p.is_file())
+        })
+        .ok_or("no rustc on PATH")?;
+    let t = tmp()?;
+    let stubs = t.path().join("stubs");
+    let cargo_home = t.path().join("cargo-home");
+    fs::create_dir_all(cargo_home.join("bin")).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&stubs).map_err(|e| e.to_string())?;
+    let log = t.path().join("cargo.log");
+    fs::write(
+        stubs.join("cargo"),
+        r#"#!/bin/sh
+echo "cargo $*" >> "$STUB_LOG"
+if [ "$1" = install ]; then
+    printf '#!/bin/sh\necho "cargo-fuzz $*" >> "$STUB_LOG"\n' > "$CARGO_HOME/bin/cargo-fuzz"
+    chmod +x "$CARGO_HOME/bin/cargo-fuzz"
+fi
+exit 0
+"#,
+    )
+    .map_err(|e| e.to_string())?;
+    std::os::unix::fs::symlink(&rustc, stubs.join("rustc")).map_err(|e| e.to_string())?;
+    let run = || {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(stubs.join("cargo"), fs::Permissions::from_mode(0o755))?;
+        Command::new("bash")
+            .arg(root.join("ci/fuzz"))
+            .arg("1")
+            .env("PATH", format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", stubs.display()))
+            .env("CARGO_HOME", &cargo_home)
+            .env("STUB_LOG", &log)
+            .env("FUZZ_TARGETS", "shebang")
+            .stdin(Stdio::null())
+            .output()
+    };
+    let first = run().map_err(|e| e.to_string())?;
+    let calls = fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = calls.lines().collect();
+    let install = lines.iter().position(|l| *l == "cargo install --locked cargo-fuzz");
+    let build = lines.iter().position(|l| l.starts_with("cargo fuzz build"));
+    ensure!(
+        install.is_some() && build.is_some() && install < build,
+        "ci/fuzz did not install cargo-fuzz before using it; cargo was asked:\n{calls}\nstderr:\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // Installed once: the next run finds it.
+    fs::write(&log, "").map_err(|e| e.to_string())?;
+    run().map_err(|e| e.to_string())?;
+    let again = fs::read_to_string(&log).unwrap_or_default();
+    ensure!(!again.contains("cargo install"), "installed twice:\n{again}");
+    Ok(Completion::Completed)
+}
+
 fn main() {
     let args = Arguments::from_args();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -554,6 +617,7 @@ fn main() {
     };
     let r1 = root.clone();
     let r2 = root.clone();
+    let r3 = root.clone();
     let trials = vec![
         Trial::ignorable_test(
             "make_executable_applies_to_the_command_only",
@@ -581,6 +645,9 @@ fn main() {
         }),
         Trial::ignorable_test("missing_interpreter_cannot_start", move || {
             missing_interpreter_cannot_start(&r2)
+        }),
+        Trial::ignorable_test("ci_fuzz_installs_cargo_fuzz", move || {
+            ci_fuzz_installs_cargo_fuzz(&r3)
         }),
     ];
     libtest_mimic::run(&args, trials).exit();
