@@ -301,7 +301,10 @@ impl DenyRule {
 
 /// Make every finding a rule matches an error, noting which rule did.
 pub fn apply_deny(findings: &mut [Finding], rules: &[DenyRule]) {
-    for f in findings.iter_mut().filter(|f| f.severity != Severity::Error) {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.severity != Severity::Error)
+    {
         if let Some(rule) = rules.iter().find(|r| r.matches(f)) {
             f.severity = Severity::Error;
             f.denied_by = Some(rule.to_string());
@@ -530,7 +533,10 @@ mod tests {
             rule("missing/store-reference"),
             DenyRule::KindCause(Kind::Missing, Cause::StoreReference)
         );
-        assert_eq!(rule("missing/store-reference").to_string(), "missing/store-reference");
+        assert_eq!(
+            rule("missing/store-reference").to_string(),
+            "missing/store-reference"
+        );
         for bad in ["warning", "missing/nope", "nope/library", ""] {
             let e = bad.parse::<DenyRule>().unwrap_err();
             assert!(e.contains("KIND/CAUSE"), "{e}");
@@ -544,7 +550,10 @@ mod tests {
         ];
         apply_deny(&mut r.findings, &[rule("missing/store-reference")]);
         assert_eq!(r.findings[0].severity, Severity::Error);
-        assert_eq!(r.findings[0].denied_by.as_deref(), Some("missing/store-reference"));
+        assert_eq!(
+            r.findings[0].denied_by.as_deref(),
+            Some("missing/store-reference")
+        );
         assert_eq!(r.findings[1].severity, Severity::Warning);
         r.settle_verdict();
         assert_eq!(r.verdict, Verdict::Fail);

@@ -524,8 +524,12 @@ fn deny_makes_a_warning_fail_the_check() -> Result<Completion, Failed> {
         .env("TMPDIR", t.path())
         .output()
         .map_err(|e| e.to_string())?;
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("test --format json: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let doc: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "test --format json: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
     let outcome = |name: &str| {
         doc.as_array()
             .and_then(|a| a.iter().find(|c| c["check"] == name))
@@ -577,7 +581,10 @@ exit 0
         Command::new("bash")
             .arg(root.join("ci/fuzz"))
             .arg("1")
-            .env("PATH", format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", stubs.display()))
+            .env(
+                "PATH",
+                format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", stubs.display()),
+            )
             .env("CARGO_HOME", &cargo_home)
             .env("STUB_LOG", &log)
             .env("FUZZ_TARGETS", "shebang")
@@ -587,7 +594,9 @@ exit 0
     let first = run().map_err(|e| e.to_string())?;
     let calls = fs::read_to_string(&log).unwrap_or_default();
     let lines: Vec<&str> = calls.lines().collect();
-    let install = lines.iter().position(|l| *l == "cargo install --locked cargo-fuzz");
+    let install = lines
+        .iter()
+        .position(|l| *l == "cargo install --locked cargo-fuzz");
     let build = lines.iter().position(|l| l.starts_with("cargo fuzz build"));
     ensure!(
         install.is_some() && build.is_some() && install < build,
@@ -598,7 +607,10 @@ exit 0
     fs::write(&log, "").map_err(|e| e.to_string())?;
     run().map_err(|e| e.to_string())?;
     let again = fs::read_to_string(&log).unwrap_or_default();
-    ensure!(!again.contains("cargo install"), "installed twice:\n{again}");
+    ensure!(
+        !again.contains("cargo install"),
+        "installed twice:\n{again}"
+    );
     Ok(Completion::Completed)
 }
 

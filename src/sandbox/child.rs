@@ -473,6 +473,15 @@ fn reap_all(within: Duration) {
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
+            // A traced process killed while it runs still stops at its exit
+            // (PTRACE_EVENT_EXIT) or at a pending syscall stop: let it go on to die.
+            Ok(
+                WaitStatus::PtraceEvent(pid, ..)
+                | WaitStatus::PtraceSyscall(pid)
+                | WaitStatus::Stopped(pid, _),
+            ) => {
+                let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
+            }
             Ok(_) => {}
         }
     }
