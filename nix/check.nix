@@ -34,6 +34,10 @@
 , archive ? null
   # --file-count-limit; by default the limit bundle.nix built the bundle for.
 , fileCountLimit ? bundle.fileCountLimit or null
+  # --deny: findings to make errors, e.g. [ "warnings" ] or [ "missing/store-reference" ]
+  # (a config file naming an absent CA bundle fails the build even when the command
+  # does not read it).
+, deny ? [ ]
 , extraArgs ? [ ]
   # false: never fail; $out/exit-code holds the tool's exit code (0 pass, 1 fail,
   # 2 rejected, 3 could not check) for a CI step that reads the reports itself.
@@ -59,6 +63,7 @@ let
     ++ opt "--nomad-version" nomadVersion
     ++ opt "--archive" archive
     ++ opt "--file-count-limit" fileCountLimit
+    ++ builtins.concatMap (d: [ "--deny" d ]) deny
     ++ (if run then [ ] else [ "--no-run" ])
     ++ extraArgs
     ++ [ "${bundle}" ]

@@ -1,12 +1,16 @@
 //! One check, end to end: task dir → unpack → analyse → run → report.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::analyze::{self, AnalyzeInput};
+use crate::archive::LinkEntry;
 use crate::archive::{self, ExtractRequest, ExtractSummary};
 use crate::config::CheckOptions;
 use crate::error::{Error, Result};
-use crate::finding::{BundleInfo, Cause, Finding, Kind, Report, TaskInfo, Verdict};
+use crate::finding::{
+    BundleInfo, Cause, Finding, Kind, Report, Severity, StartInfo, TaskInfo, Verdict,
+};
 use crate::sandbox::{self, RunRequest};
 use crate::taskdir::{SecretsMode, TaskDir};
 use crate::taskenv::{self, HostUser};
@@ -21,7 +25,7 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
         sandbox::Prelaunch::start(&taskdir, &opts.task, r, &opts.client, opts.nomad_version)
     });
     let mut prepared = prepare_in(opts, taskdir)?;
-    let mut report = finish_with(&prepared, opts, launch)?;
+    let mut report = finish_with(&prepared, opts, launch, Owner::Check)?;
     if opts.keep {
         report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
     }
@@ -68,7 +72,16 @@ fn prepare_in(opts: &CheckOptions, taskdir: TaskDir) -> Result<Prepared> {
 /// same artifacts, extract mode, Nomad version and chroot_env as the ones `prepared` was
 /// built from; the task's command, env, user and run options may differ.
 pub fn finish(prepared: &Prepared, opts: &CheckOptions) -> Result<Report> {
-    finish_with(prepared, opts, None)
+    finish_with(prepared, opts, None, Owner::Shared)
+}
+
+/// Whose task dir a check runs in: its own, which it may change as Nomad's executor
+/// changes the task dir, or one shared with other checks, which it must leave as it
+/// found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Check,
+    Shared,
 }
 
 /// [`finish`], with the sandbox child started ahead, if any.
@@ -76,6 +89,7 @@ fn finish_with(
     prepared: &Prepared,
     opts: &CheckOptions,
     launch: Option<sandbox::Prelaunch>,
+    owner: Owner,
 ) -> Result<Report> {
     let taskdir = &prepared.taskdir;
     let extract = &prepared.extract;
@@ -114,15 +128,32 @@ fn finish_with(
             gid,
         });
         report.task.resolved_command = analysis.resolved_command.clone();
-        if let Some(line) = breaks_only_under_nomad(&analysis.findings, extract) {
-            report.summary.push(line);
+        if opts.extract == archive::ExtractMode::Nomad {
+            let links = flattened_links_needed(&analysis.findings, extract);
+            if !links.is_empty() {
+                let absent = absent_link_targets(taskdir, &links, &analysis.findings);
+                report
+                    .summary
+                    .push(links_verdict(&links, &absent, || tar_mode_passes(opts)));
+                report.findings.extend(absent);
+            }
         }
         report.findings.extend(analysis.findings);
         report.summary.extend(analysis.summary);
+        if opts.task.command.is_some() {
+            report.start = Some(start_info(analysis.start_blocked, &report.findings));
+        }
 
         if let (Some(run), Some(argv0)) = (&opts.run, &analysis.resolved_command) {
             if !analysis.start_blocked {
-                match sandbox::run(
+                // The executor's makeExecutable, on the work dir's copy, right before
+                // the start (hashicorp/nomad:drivers/shared/executor/executor.go).
+                let chmod = analysis
+                    .make_executable
+                    .as_ref()
+                    .map(|(path, mode)| MadeExecutable::apply(path, *mode, owner))
+                    .transpose()?;
+                let ran = sandbox::run(
                     &RunRequest {
                         taskdir,
                         task: &opts.task,
@@ -133,13 +164,21 @@ fn finish_with(
                         argv0: argv0.clone(),
                     },
                     launch.and_then(sandbox::Prelaunch::take),
-                ) {
+                );
+                drop(chmod);
+                match ran {
                     Ok(result) => {
                         let explained = explained_statically(&report.findings);
+                        let predicted = report.start.as_ref().and_then(|s| s.exit_code_predicted);
                         report
                             .findings
-                            .extend(result.findings.into_iter().filter(|f| {
-                                f.cause != Cause::Runtime || !explained.contains(basename(&f.path))
+                            .extend(result.findings.into_iter().filter_map(|f| {
+                                if f.cause == Cause::Runtime
+                                    && explained.contains(basename(&f.path))
+                                {
+                                    return None;
+                                }
+                                Some(as_predicted(f, predicted))
                             }));
                         report.run = Some(result.outcome);
                     }
@@ -155,6 +194,12 @@ fn finish_with(
         }
     }
 
+    crate::finding::apply_deny(&mut report.findings, &opts.deny);
+    // Worst first, and within a severity by kind: a missing path before the run's exit
+    // code it explains (the order the text report groups them in).
+    report
+        .findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
     report.settle_verdict();
     Ok(report)
 }
@@ -243,26 +288,197 @@ fn unpack_all(
     Ok(merged)
 }
 
-/// Nomad's unpacker turns links into empty files, `tar xzf` keeps them: when a link the
-/// task needs is behind an error, the bundle works when unpacked by hand and breaks
-/// under Nomad, which is the first thing its author needs to hear.
-fn breaks_only_under_nomad(findings: &[Finding], extract: &ExtractSummary) -> Option<String> {
-    let needed: std::collections::BTreeSet<&str> = findings
+/// The archive's links (by task path) that an error of the task runs into: Nomad's
+/// unpacker made each an empty file.
+fn flattened_links_needed<'e>(
+    findings: &[Finding],
+    extract: &'e ExtractSummary,
+) -> BTreeMap<&'e str, &'e LinkEntry> {
+    findings
         .iter()
-        .filter(|f| f.severity == crate::finding::Severity::Error)
-        .flat_map(|f| {
-            std::iter::once(f.path.as_str()).chain(f.needed_by.iter().map(String::as_str))
-        })
-        .filter(|p| extract.links.contains_key(*p))
-        .collect();
-    let first = needed.iter().next()?;
-    let what = match needed.len() {
+        .filter(|f| f.severity == Severity::Error)
+        .flat_map(|f| std::iter::once(&f.path).chain(&f.needed_by))
+        .filter_map(|p| extract.links.get_key_value(p.as_str()))
+        .map(|(k, v)| (k.as_str(), v))
+        .collect()
+}
+
+/// A flattened link whose target the bundle lacks breaks under any unpacker: report the
+/// target as missing, needed by the link (and by whatever needed the link).
+fn absent_link_targets(
+    taskdir: &TaskDir,
+    links: &BTreeMap<&str, &LinkEntry>,
+    findings: &[Finding],
+) -> Vec<Finding> {
+    let fs = crate::rootfs::RootFs::new(taskdir);
+    let mut out = Vec::new();
+    // A hard link's target is an earlier member of the same archive: present, or the
+    // archive is one that `tar xzf` refuses too. Symlinks are what can dangle.
+    for (path, link) in links.iter().filter(|(_, l)| !l.hard) {
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        let target = if link.target.starts_with('/') {
+            crate::taskdir::normalize_task_path(&link.target)
+        } else {
+            crate::taskdir::normalize_task_path(&format!("{dir}/{}", link.target))
+        };
+        if fs.resolve(&target).is_ok() {
+            continue;
+        }
+        let mut chain = findings
+            .iter()
+            .find(|f| f.path == *path && !f.needed_by.is_empty())
+            .map(|f| f.needed_by.clone())
+            .unwrap_or_default();
+        chain.push((*path).to_owned());
+        let what = crate::analyze::store::store_path_of(&target)
+            .map(|sp| format!("add {sp} to the bundle"))
+            .unwrap_or_else(|| format!("add {target} to the bundle"));
+        out.push(
+            Finding::error(Kind::Missing, Cause::Symlink, target.clone())
+                .message(format!(
+                    "the target of the link {path} (-> {}) is not in the bundle: the link dangles in the archive itself, so the task breaks however it is unpacked",
+                    link.target
+                ))
+                .needed_by(chain)
+                .hint(format!(
+                    "{what}, and build the bundle with `tar -h --hard-dereference` so links become the files they point at"
+                )),
+        );
+    }
+    out
+}
+
+/// The one line that says what the flattened links mean: whether the same bundle works
+/// when unpacked with `tar xzf` (the tar-mode analysis of the same task), which is the
+/// first thing its author needs to hear.
+fn links_verdict(
+    links: &BTreeMap<&str, &LinkEntry>,
+    absent: &[Finding],
+    tar_passes: impl FnOnce() -> Option<bool>,
+) -> String {
+    let first = links.keys().next().copied().unwrap_or_default();
+    let what = match links.len() {
         1 => "1 link the task needs becomes an empty file".to_owned(),
         n => format!("{n} links the task needs become empty files"),
     };
-    Some(format!(
-        "works with `tar xzf`, breaks under Nomad: {what} when Nomad unpacks the artifact (first: {first}); build the bundle with `tar -h --hard-dereference`"
-    ))
+    let fix = "build the bundle with `tar -h --hard-dereference`";
+    if !absent.is_empty() {
+        return format!(
+            "breaks under Nomad and with `tar xzf` alike: {what} when Nomad unpacks the artifact (first: {first}), and {} missing from the bundle ({}); {fix} once the targets are in it",
+            if absent.len() == 1 {
+                "its target is"
+            } else {
+                "their targets are"
+            },
+            absent[0].path
+        );
+    }
+    match tar_passes() {
+        Some(true) => format!(
+            "works with `tar xzf`, breaks under Nomad: {what} when Nomad unpacks the artifact (first: {first}); {fix}"
+        ),
+        _ => format!(
+            "breaks under Nomad: {what} when Nomad unpacks the artifact (first: {first}), and the task has other errors that `tar xzf` would not fix; {fix}"
+        ),
+    }
+}
+
+/// Whether the same task passes the static check when the artifacts are unpacked as
+/// GNU tar does (links kept). `None` when that check could not be made.
+fn tar_mode_passes(opts: &CheckOptions) -> Option<bool> {
+    let mut tar = opts.clone();
+    tar.extract = archive::ExtractMode::Tar;
+    tar.run = None;
+    tar.keep = false;
+    let prepared = prepare(&tar).ok()?;
+    let report = finish_with(&prepared, &tar, None, Owner::Check).ok()?;
+    Some(report.verdict == Verdict::Pass)
+}
+
+/// The chmod the executor makes before it starts the task; in a shared task dir, undone
+/// when dropped (after the run), so that the next check sees the bundle as unpacked.
+struct MadeExecutable {
+    path: PathBuf,
+    restore: Option<u32>,
+}
+
+impl MadeExecutable {
+    fn apply(path: &Path, mode: u32, owner: Owner) -> Result<MadeExecutable> {
+        use std::os::unix::fs::PermissionsExt;
+        let before = std::fs::metadata(path)
+            .map_err(|e| Error::io(format!("cannot stat `{}`", path.display()), e))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+            Error::io(
+                format!(
+                    "chmod {mode:04o} `{}` (Nomad's makeExecutable)",
+                    path.display()
+                ),
+                e,
+            )
+        })?;
+        Ok(MadeExecutable {
+            path: path.to_owned(),
+            restore: (owner == Owner::Shared).then_some(before),
+        })
+    }
+}
+
+impl Drop for MadeExecutable {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(mode) = self.restore {
+            let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+/// Whether the task starts under Nomad, from the static check: what stops it, or what
+/// it is predicted to do once started.
+fn start_info(blocked: bool, findings: &[Finding]) -> StartInfo {
+    let errors = || findings.iter().filter(|f| f.severity == Severity::Error);
+    if blocked {
+        let why = errors().find(|f| f.nomad_error.is_some());
+        return StartInfo {
+            can_start: false,
+            nomad_error: why.and_then(|f| f.nomad_error.clone()),
+            exit_code: why.and_then(|f| f.exit_code),
+            predicted: None,
+            exit_code_predicted: None,
+        };
+    }
+    // A task that starts and then fails the way the static check says: the loader's
+    // `error while loading shared libraries` and exit 127, typically.
+    let predicted = errors().find(|f| f.nomad_error.is_some() && f.exit_code.is_some());
+    StartInfo {
+        can_start: true,
+        nomad_error: None,
+        exit_code: None,
+        predicted: predicted.and_then(|f| f.nomad_error.clone()),
+        exit_code_predicted: predicted.and_then(|f| f.exit_code),
+    }
+}
+
+/// A run finding of the exit the static check predicted is not a second cause: it
+/// confirms the first.
+fn as_predicted(f: Finding, predicted: Option<i32>) -> Finding {
+    if f.kind == Kind::Run
+        && f.cause == Cause::ExitCode
+        && predicted.is_some()
+        && f.exit_code == predicted
+    {
+        let message = format!(
+            "{}, as the static check predicted",
+            f.message.as_deref().unwrap_or("the task exited")
+        );
+        return Finding {
+            severity: Severity::Info,
+            ..f.message(message)
+        };
+    }
+    f
 }
 
 /// Names the static check already reports missing: the run's failed lookups of the
@@ -309,10 +525,9 @@ fn secrets_dir(opts: &CheckOptions, taskdir: &TaskDir) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::LinkEntry;
 
     #[test]
-    fn says_when_only_nomads_unpacking_breaks_the_task() {
+    fn says_tar_works_only_when_the_tar_mode_check_passes() {
         let mut extract = ExtractSummary::default();
         extract.links.insert(
             "/bin/sh".into(),
@@ -323,15 +538,47 @@ mod tests {
             },
         );
         let needed = Finding::error(Kind::ExecFormat, Cause::EmptyFile, "/bin/sh");
-        let line = breaks_only_under_nomad(std::slice::from_ref(&needed), &extract).unwrap();
+        let links = flattened_links_needed(std::slice::from_ref(&needed), &extract);
+        assert_eq!(links.len(), 1);
+        let works = links_verdict(&links, &[], || Some(true));
         assert!(
-            line.starts_with("works with `tar xzf`, breaks under Nomad: 1 link"),
-            "{line}"
+            works.starts_with("works with `tar xzf`, breaks under Nomad: 1 link"),
+            "{works}"
+        );
+        let both = links_verdict(&links, &[], || Some(false));
+        assert!(!both.contains("works with"), "{both}");
+        // A target the bundle lacks: the tar-mode check is not even needed.
+        let absent = [Finding::error(
+            Kind::Missing,
+            Cause::Symlink,
+            "/bin/busybox",
+        )];
+        let dangling = links_verdict(&links, &absent, || panic!("not asked"));
+        assert!(
+            dangling.starts_with("breaks under Nomad and with `tar xzf` alike"),
+            "{dangling}"
         );
         // A flattened link nothing needs, or a warning, changes nothing the task runs.
         let warning = Finding::warning(Kind::Artifact, Cause::FlattenedLink, "/bin/sh");
-        assert_eq!(breaks_only_under_nomad(&[warning], &extract), None);
+        assert!(flattened_links_needed(&[warning], &extract).is_empty());
         let other = Finding::error(Kind::Missing, Cause::Library, "/lib/libc.so.6");
-        assert_eq!(breaks_only_under_nomad(&[other], &extract), None);
+        assert!(flattened_links_needed(&[other], &extract).is_empty());
+    }
+
+    #[test]
+    fn an_exit_the_static_check_predicted_is_not_a_second_error() {
+        let run = Finding::error(Kind::Run, Cause::ExitCode, "/local/app")
+            .exit_code(127)
+            .message("the task exited with code 127");
+        let confirmed = as_predicted(run.clone(), Some(127));
+        assert_eq!(confirmed.severity, Severity::Info);
+        assert!(
+            confirmed
+                .message
+                .unwrap()
+                .ends_with("as the static check predicted")
+        );
+        assert_eq!(as_predicted(run.clone(), Some(1)).severity, Severity::Error);
+        assert_eq!(as_predicted(run, None).severity, Severity::Error);
     }
 }

@@ -133,6 +133,12 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE")]
     pub client_config: Vec<PathBuf>,
 
+    /// Make findings errors, as clippy's -D: `warnings` (every warning), a kind
+    /// (`missing`) or KIND/CAUSE (`missing/store-reference`), with the JSON report's
+    /// names (repeatable).
+    #[arg(long, value_name = "warnings|KIND[/CAUSE]")]
+    pub deny: Vec<String>,
+
     /// Only the static check: do not run anything.
     #[arg(long)]
     pub no_run: bool,

@@ -172,6 +172,8 @@ pub struct CheckOptions {
     pub task: TaskSpec,
     pub run: Option<RunOptions>,
     pub keep: bool,
+    /// `--deny`: findings to make errors.
+    pub deny: Vec<crate::finding::DenyRule>,
 }
 
 /// Parse `30s`, `2m`, `1500ms`, `1h`, or a bare number of seconds.
@@ -250,6 +252,14 @@ impl CommonArgs {
             max_depth: self.max_depth,
         };
         Ok((version, client, chroot_env, limits, safety))
+    }
+
+    /// The `--deny` rules, validated.
+    pub fn deny_rules(&self) -> Result<Vec<crate::finding::DenyRule>> {
+        self.deny
+            .iter()
+            .map(|d| d.parse().map_err(Error::Usage))
+            .collect()
     }
 
     pub fn extract_mode(&self) -> ExtractMode {
@@ -363,6 +373,7 @@ impl CheckOptions {
             task,
             run,
             keep: c.keep,
+            deny: c.deny_rules()?,
         })
     }
 

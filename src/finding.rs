@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ExitCode;
 use crate::nomad::NomadVersion;
@@ -21,7 +21,7 @@ pub enum Severity {
 }
 
 /// What kind of problem a finding describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Something the task needs is not in the task's root.
@@ -45,7 +45,7 @@ pub enum Kind {
 }
 
 /// Why: a finer label within a [`Kind`]. Serialised in kebab-case, e.g. `flattened-link`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cause {
     // kind = missing
@@ -104,6 +104,8 @@ pub enum Cause {
     Timeout,
     Oom,
     StartFailure,
+    /// The task's main process exited and left processes behind, which Nomad kills.
+    OrphanedProcess,
     // kind = note
     NotEmulated,
     /// A value a real cluster would supply (ports, upstreams) replaced by a documented
@@ -143,6 +145,9 @@ pub struct Finding {
     /// "works on my machine" diagnosis).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_host: Option<bool>,
+    /// The `--deny` rule that made this finding an error (`warnings`, `KIND/CAUSE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<String>,
 }
 
 impl Finding {
@@ -158,6 +163,7 @@ impl Finding {
             message: None,
             hint: None,
             on_host: None,
+            denied_by: None,
         }
     }
 
@@ -203,9 +209,11 @@ impl Finding {
         self
     }
 
-    /// Whether this finding means Nomad refuses the artifact outright (exit 2).
+    /// Whether this finding means Nomad refuses the artifact outright (exit 2). A finding
+    /// made an error by `--deny` is a failure (exit 1), never a rejection.
     pub fn is_rejection(&self) -> bool {
         self.severity == Severity::Error
+            && self.denied_by.is_none()
             && (self.kind == Kind::UnsafeEntry
                 || matches!(
                     self.cause,
@@ -217,6 +225,90 @@ impl Finding {
                         | Cause::ChecksumMismatch
                         | Cause::UnpackFailure
                 ))
+    }
+}
+
+/// A `--deny` rule (clippy's `-D`): the findings it matches become errors, so CI can
+/// gate on what the tool only warns about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyRule {
+    /// Every warning.
+    Warnings,
+    /// Every finding of a kind (`missing`), whatever its severity.
+    Kind(Kind),
+    /// Every finding of a kind and cause (`missing/store-reference`).
+    KindCause(Kind, Cause),
+}
+
+impl std::str::FromStr for DenyRule {
+    type Err = String;
+
+    /// `warnings`, `KIND` or `KIND/CAUSE`, in the report's own names.
+    fn from_str(s: &str) -> Result<DenyRule, String> {
+        fn name<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+            serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+        }
+        let bad = |what: &str| {
+            format!(
+                "--deny `{s}`: {what}; write `warnings`, a finding kind such as `missing`, or KIND/CAUSE such as `missing/store-reference` (the `kind` and `cause` names of the JSON report)"
+            )
+        };
+        if s == "warnings" {
+            return Ok(DenyRule::Warnings);
+        }
+        match s.split_once('/') {
+            None => name(s)
+                .map(DenyRule::Kind)
+                .ok_or_else(|| bad(&format!("`{s}` is not a finding kind"))),
+            Some((k, c)) => {
+                let kind = name(k).ok_or_else(|| bad(&format!("`{k}` is not a finding kind")))?;
+                let cause = name(c).ok_or_else(|| bad(&format!("`{c}` is not a cause")))?;
+                Ok(DenyRule::KindCause(kind, cause))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for DenyRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = |v: serde_json::Result<serde_json::Value>| {
+            v.ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        match self {
+            DenyRule::Warnings => f.write_str("warnings"),
+            DenyRule::Kind(k) => f.write_str(&name(serde_json::to_value(k))),
+            DenyRule::KindCause(k, c) => write!(
+                f,
+                "{}/{}",
+                name(serde_json::to_value(k)),
+                name(serde_json::to_value(c))
+            ),
+        }
+    }
+}
+
+impl DenyRule {
+    pub fn matches(&self, f: &Finding) -> bool {
+        match self {
+            DenyRule::Warnings => f.severity == Severity::Warning,
+            DenyRule::Kind(k) => f.kind == *k,
+            DenyRule::KindCause(k, c) => f.kind == *k && f.cause == *c,
+        }
+    }
+}
+
+/// Make every finding a rule matches an error, noting which rule did.
+pub fn apply_deny(findings: &mut [Finding], rules: &[DenyRule]) {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.severity != Severity::Error)
+    {
+        if let Some(rule) = rules.iter().find(|r| r.matches(f)) {
+            f.severity = Severity::Error;
+            f.denied_by = Some(rule.to_string());
+        }
     }
 }
 
@@ -324,6 +416,26 @@ pub struct RunOutcome {
     pub enforced: BTreeMap<String, String>,
 }
 
+/// Whether the task's process starts under Nomad, as the static check sees it.
+///
+/// A task *cannot start* when Nomad fails before the task's program runs: the command
+/// is not found on the client, runc's init cannot execute it, or `execve` fails (a
+/// missing ELF interpreter or `#!` interpreter, an empty or foreign file, a missing
+/// execute bit). Nomad then reports a driver failure or `exec <argv0>: <error>` (exit
+/// 255 on Nomad ≥ 1.10), and nothing is run here either. A task whose program starts and
+/// then fails, such as the loader exiting 127 on a missing library, *starts*: it is run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct StartInfo {
+    pub can_start: bool,
+    /// When it cannot start: the error Nomad reports, and the exit code.
+    pub nomad_error: Option<String>,
+    pub exit_code: Option<i32>,
+    /// When it starts but the static check predicts how it fails: Nomad's error text…
+    pub predicted: Option<String>,
+    /// …and the exit code.
+    pub exit_code_predicted: Option<i32>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
@@ -333,6 +445,9 @@ pub struct Report {
     pub bundle: BundleInfo,
     pub task: TaskInfo,
     pub findings: Vec<Finding>,
+    /// Whether the task starts under Nomad (absent without a command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartInfo>,
     pub run: Option<RunOutcome>,
     /// One-line root causes, worst first ("glibc-2.40 is not in the bundle: 14 binaries need it").
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -352,6 +467,7 @@ impl Report {
             bundle: BundleInfo::default(),
             task: TaskInfo::default(),
             findings: Vec::new(),
+            start: None,
             run: None,
             summary: Vec::new(),
             kept_work_dir: None,
@@ -406,6 +522,48 @@ mod tests {
         r.settle_verdict();
         assert_eq!(r.verdict, Verdict::Reject);
         assert_eq!(r.exit_code() as i32, 2);
+    }
+
+    #[test]
+    fn deny_rules_make_errors_of_what_they_name() {
+        let rule = |s: &str| s.parse::<DenyRule>().unwrap();
+        assert_eq!(rule("warnings"), DenyRule::Warnings);
+        assert_eq!(rule("missing"), DenyRule::Kind(Kind::Missing));
+        assert_eq!(
+            rule("missing/store-reference"),
+            DenyRule::KindCause(Kind::Missing, Cause::StoreReference)
+        );
+        assert_eq!(
+            rule("missing/store-reference").to_string(),
+            "missing/store-reference"
+        );
+        for bad in ["warning", "missing/nope", "nope/library", ""] {
+            let e = bad.parse::<DenyRule>().unwrap_err();
+            assert!(e.contains("KIND/CAUSE"), "{e}");
+        }
+
+        let mut r = Report::new(NomadVersion::NEWEST);
+        r.findings = vec![
+            Finding::warning(Kind::Missing, Cause::StoreReference, "/nix/store/x"),
+            Finding::warning(Kind::Environment, Cause::User, "/etc/passwd"),
+            Finding::info(Kind::Artifact, Cause::FileCountLimit, "archive"),
+        ];
+        apply_deny(&mut r.findings, &[rule("missing/store-reference")]);
+        assert_eq!(r.findings[0].severity, Severity::Error);
+        assert_eq!(
+            r.findings[0].denied_by.as_deref(),
+            Some("missing/store-reference")
+        );
+        assert_eq!(r.findings[1].severity, Severity::Warning);
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Fail);
+        // A denied finding fails the check; it never turns it into a rejection.
+        apply_deny(&mut r.findings, &[rule("artifact")]);
+        assert_eq!(r.findings[2].severity, Severity::Error);
+        r.settle_verdict();
+        assert_eq!(r.verdict, Verdict::Fail);
+        apply_deny(&mut r.findings, &[DenyRule::Warnings]);
+        assert!(r.findings.iter().all(|f| f.severity == Severity::Error));
     }
 
     #[test]

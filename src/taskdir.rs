@@ -172,6 +172,11 @@ pub struct TaskDir {
 }
 
 impl TaskDir {
+    /// Whether `host` lies in this check's work dir (the alloc dir and its task dirs).
+    pub fn owns(&self, host: &Path) -> bool {
+        host.starts_with(&self.alloc_dir)
+    }
+
     /// Create a fresh work dir and lay out the alloc and task dirs in it.
     pub fn build(
         task_name: &str,

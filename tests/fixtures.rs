@@ -53,13 +53,19 @@ struct Expected {
     exit_code: i32,
     kinds: Vec<String>,
     findings: Vec<Map<String, Value>>,
+    /// Substrings some line of the report's `summary` must contain…
+    #[serde(default)]
+    summary_contains: Vec<String>,
+    /// …and substrings no line may contain.
+    #[serde(default)]
+    summary_excludes: Vec<String>,
     reasoning: String,
     verified: String,
 }
 
 /// Keys an expected finding may carry. `kind` and `cause` are always compared; the others
 /// only when present (JSON `null` means the report must not have the field).
-const COMPARED: &[&str] = &["path", "nomad_error", "message", "exit_code"];
+const COMPARED: &[&str] = &["path", "nomad_error", "message", "exit_code", "needed_by"];
 const ALLOWED: &[&str] = &[
     "kind",
     "cause",
@@ -67,6 +73,7 @@ const ALLOWED: &[&str] = &[
     "nomad_error",
     "message",
     "exit_code",
+    "needed_by",
     "text_contains",
 ];
 
@@ -207,6 +214,21 @@ fn run_case(root: &Path, name: &str) -> Result<Completion, Failed> {
             "exit code: expected {}, got {:?}",
             expected.exit_code, run.code
         ));
+    }
+    let summary: Vec<&str> = report
+        .get("summary")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for want in &expected.summary_contains {
+        if !summary.iter().any(|l| l.contains(want.as_str())) {
+            problems.push(format!("no summary line contains {want:?}: {summary:?}"));
+        }
+    }
+    for not in &expected.summary_excludes {
+        if let Some(l) = summary.iter().find(|l| l.contains(not.as_str())) {
+            problems.push(format!("a summary line contains {not:?}: {l:?}"));
+        }
     }
     let (unmatched_expected, unexpected) = match_findings(&expected.findings, &relevant);
     for e in &unmatched_expected {

@@ -97,6 +97,7 @@ fn main() {
         true,
         check_reports_when_not_failing,
     );
+    add("check_deny_warnings_fails_them", true, check_deny_warnings);
     let conclusion = libtest_mimic::run(&args, trials);
     conclusion.exit();
 }
@@ -858,5 +859,34 @@ fn check_reports_when_not_failing(env: &Env) -> TestResult {
     let junit = std::fs::read_to_string(out.join("junit.xml")).map_err(|e| e.to_string())?;
     ensure(junit.contains(&a), || {
         format!("junit.xml does not name {a}:\n{junit}")
+    })
+}
+
+/// `deny = [ "warnings" ]` (issue 15): the complete bundle, which passes with warnings,
+/// fails, each warning an error that says which rule made it one.
+fn check_deny_warnings(env: &Env) -> TestResult {
+    let passing = built(env, "check")?;
+    let json = std::fs::read(passing.join("report.json")).map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&json).map_err(|e| format!("report.json: {e}"))?;
+    let warnings = report["findings"]
+        .as_array()
+        .map(|a| a.iter().filter(|f| f["severity"] == "warning").count())
+        .unwrap_or(0);
+    ensure(warnings > 0, || {
+        format!("the complete bundle has no warning to deny: {report}")
+    })?;
+    let out = built(env, "checkDenyWarnings")?;
+    let code = std::fs::read_to_string(out.join("exit-code")).map_err(|e| e.to_string())?;
+    ensure(code.trim() == "1", || format!("exit-code: {code}"))?;
+    let json = std::fs::read(out.join("report.json")).map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&json).map_err(|e| format!("report.json: {e}"))?;
+    let denied = report["findings"]
+        .as_array()
+        .map(|a| a.iter().filter(|f| f["denied_by"] == "warnings").count())
+        .unwrap_or(0);
+    ensure(denied == warnings && report["verdict"] == "fail", || {
+        format!("{warnings} warnings, {denied} denied: {report}")
     })
 }

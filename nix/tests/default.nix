@@ -42,6 +42,13 @@ rec {
     bundle = broken;
     chrootEnv = "none";
   };
+  # The complete bundle passes with warnings; denying them fails it.
+  checkDenyWarnings = checkBundle {
+    inherit nomad-chroot-check bundle;
+    chrootEnv = "none";
+    deny = [ "warnings" ];
+    failOnFindings = false;
+  };
   checkBrokenReport = checkBundle {
     inherit nomad-chroot-check;
     bundle = broken;

@@ -16,6 +16,10 @@ pub struct Lookup {
     pub argv0: Option<String>,
     /// `makeExecutable` reached the file the task will run (it chmods the host path).
     pub made_executable: bool,
+    /// The chmod `makeExecutable` does, when it changes a file of the work dir: the host
+    /// path and its new mode. A run must apply it, as the executor does before it starts
+    /// the task.
+    pub chmod: Option<(std::path::PathBuf, u32)>,
     /// runc's `LookPath` fails: the task never starts.
     pub runc_failed: bool,
     pub findings: Vec<Finding>,
@@ -56,6 +60,7 @@ pub fn lookup(ctx: &Ctx<'_>, cmd: &str) -> Lookup {
     let mut out = Lookup {
         argv0: None,
         made_executable: false,
+        chmod: None,
         runc_failed: false,
         findings: Vec::new(),
     };
@@ -144,6 +149,13 @@ pub fn lookup(ctx: &Ctx<'_>, cmd: &str) -> Lookup {
         }
     };
     out.made_executable = hs.in_task.as_deref() == Some(r.task_path.as_str());
+    // hashicorp/nomad:drivers/shared/executor/executor.go makeExecutable: `perm |
+    // 0555` when any of those bits is missing (Go's `Perm()`: the special bits go).
+    // Only a file of the work dir: a chroot_env file resolves to this host's own copy.
+    let perm = hs.stat.mode & 0o777;
+    if perm & 0o555 != 0o555 && ctx.input.taskdir.owns(&hs.host) {
+        out.chmod = Some((hs.host.clone(), perm | 0o555));
+    }
     if hs.in_task.is_none() {
         out.findings.push(
             Finding::warning(Kind::Missing, Cause::HostDivergence, argv0.clone())

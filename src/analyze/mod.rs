@@ -53,6 +53,9 @@ pub struct AnalyzeInput<'a> {
 pub struct Analysis {
     /// argv[0] as Nomad passes it to runc (`/local/app`), when the lookup succeeds.
     pub resolved_command: Option<String>,
+    /// The chmod Nomad's executor makes to the command before starting it (host path in
+    /// the work dir, new mode), when it changes anything; a run applies it.
+    pub make_executable: Option<(PathBuf, u32)>,
     pub findings: Vec<Finding>,
     /// Root causes, worst first, one line each.
     pub summary: Vec<String>,
@@ -146,6 +149,7 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
         Some(cmd) => {
             let lk = lookup::lookup(&ctx, cmd);
             out.resolved_command = lk.argv0.clone();
+            out.make_executable = lk.chmod.clone();
             out.start_blocked = lk.argv0.is_none() || lk.runc_failed;
             for f in lk.findings {
                 w.add(f);
@@ -170,6 +174,7 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
         w.add(f);
     }
     let mut collected = w.into_findings();
+    explain_store_refs(&mut collected);
     collected.sort_by(|a, b| {
         b.finding
             .severity
@@ -197,6 +202,30 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
     out.findings = collected.into_iter().map(|c| c.finding).collect();
     out.findings.extend(lint_findings);
     out
+}
+
+/// One cause, one error: a missing store path already reported as the place of a missing
+/// interpreter, library or script (with what Nomad says) is not a second error.
+fn explain_store_refs(collected: &mut [Collected]) {
+    let explained: BTreeSet<String> = collected
+        .iter()
+        .filter(|c| {
+            c.finding.severity == Severity::Error && c.finding.cause != Cause::StoreReference
+        })
+        .filter_map(|c| store::store_path_of(&c.finding.path))
+        .collect();
+    for c in collected.iter_mut() {
+        let f = &mut c.finding;
+        if f.cause == Cause::StoreReference
+            && f.severity == Severity::Error
+            && explained.contains(&f.path)
+        {
+            f.severity = Severity::Info;
+            if let Some(m) = &mut f.message {
+                m.push_str("; the error that needs it is reported with its path");
+            }
+        }
+    }
 }
 
 /// Without a command: every executable ELF program and script in the task dir and the

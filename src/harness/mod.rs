@@ -320,6 +320,9 @@ fn plan(c: &Check) -> Result<Plan, String> {
 /// The flags both a bundle check and a job check take from the spec's settings: what
 /// the emulated client is (Nomad version, chroot_env, client config, unpacking).
 fn client_flags(s: &spec::Settings, flag: &mut impl FnMut(&str, &str)) {
+    for d in &s.deny {
+        flag("deny", d);
+    }
     if let Some(v) = &s.nomad_version {
         flag("nomad-version", v);
     }

@@ -154,6 +154,8 @@ pub struct Settings {
     pub extract: Option<ExtractKey>,
     pub no_run: bool,
     pub client_config: Vec<PathBuf>,
+    /// `deny = ["warnings", "missing/store-reference"]`: as `--deny`.
+    pub deny: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +218,7 @@ struct RawCheck {
     extract: Option<ExtractKey>,
     no_run: Option<bool>,
     client_config: Option<Vec<Spanned<String>>>,
+    deny: Option<Spanned<Vec<String>>>,
     ignore: Option<String>,
 }
 
@@ -616,6 +619,16 @@ impl Parser<'_> {
         {
             client_config.push(self.existing_file("client_config", c, n)?);
         }
+        let deny = match own.deny.as_ref().or(defaults.deny.as_ref()) {
+            Some(d) => {
+                for rule in d.get_ref() {
+                    rule.parse::<crate::finding::DenyRule>()
+                        .map_err(|e| self.err(Some(d.span()), format!("`deny`: {e}")))?;
+                }
+                d.get_ref().clone()
+            }
+            None => Vec::new(),
+        };
         let ignore = own.ignore.clone().or(defaults.ignore.clone());
         if ignore.as_deref().is_some_and(|r| r.trim().is_empty()) {
             return Err(err(
@@ -641,6 +654,7 @@ impl Parser<'_> {
                 extract: own.extract.or(defaults.extract),
                 no_run,
                 client_config,
+                deny,
             },
             ignore,
         })

@@ -992,6 +992,7 @@ fn plan_task(
             task: spec,
             run,
             keep: common.keep,
+            deny: common.deny_rules()?,
         },
         findings,
         blocked,
@@ -1046,6 +1047,7 @@ pub fn check_task(t: &PlannedTask) -> Report {
         }
     };
     report.findings.extend(t.findings.iter().cloned());
+    crate::finding::apply_deny(&mut report.findings, &opts.deny);
     report.settle_verdict();
     report
 }

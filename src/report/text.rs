@@ -19,6 +19,9 @@ pub fn finding_line(f: &Finding) -> String {
     if let Some(e) = &f.nomad_error {
         s.push_str(&format!(" [Nomad: {e}]"));
     }
+    if let Some(d) = &f.denied_by {
+        s.push_str(&format!(" (an error by --deny {d})"));
+    }
     s
 }
 
@@ -74,6 +77,9 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         "  destination: {}  user: {}",
         r.task.destination, r.task.user
     )?;
+    if let Some(line) = start_line(r) {
+        writeln!(out, "  {line}")?;
+    }
 
     let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, Kind, Cause), Vec<&Finding>> =
         BTreeMap::new();
@@ -100,6 +106,9 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "{line}")?;
             if !f.needed_by.is_empty() {
                 writeln!(out, "    needed by: {}", f.needed_by.join(" → "))?;
+            }
+            if let Some(d) = &f.denied_by {
+                writeln!(out, "    an error by --deny {d}")?;
             }
             if let Some(e) = &f.nomad_error {
                 let code = f
@@ -166,6 +175,36 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "work dir kept at {dir}")?;
     }
     Ok(())
+}
+
+/// Which failures stop the start, said plainly (see [`crate::finding::StartInfo`]).
+fn start_line(r: &Report) -> Option<String> {
+    let s = r.start.as_ref()?;
+    let code = |c: Option<i32>| c.map(|c| format!(" (exit {c})")).unwrap_or_default();
+    if !s.can_start {
+        return Some(match &s.nomad_error {
+            Some(e) => format!(
+                "not run: Nomad fails at start with `{e}`{}; the task never starts",
+                code(s.exit_code)
+            ),
+            None => "not run: Nomad fails at start; the task never starts".to_owned(),
+        });
+    }
+    let predicted = s.predicted.as_ref()?;
+    Some(match &r.run {
+        Some(run) if run.exit_code.is_some() && run.exit_code == s.exit_code_predicted => format!(
+            "run: the task starts under Nomad, then fails{}, as the static check predicted: {predicted}",
+            code(s.exit_code_predicted)
+        ),
+        Some(_) => format!(
+            "run: the task starts under Nomad; the static check predicted it fails{}: {predicted}",
+            code(s.exit_code_predicted)
+        ),
+        None => format!(
+            "start: the task starts under Nomad, then fails{}: {predicted}",
+            code(s.exit_code_predicted)
+        ),
+    })
 }
 
 fn shell_quote(s: &str) -> String {

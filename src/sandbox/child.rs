@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::caps;
 use super::mount;
 use super::plan::{Identity, InitPlan, Lifecycle, NetMode, Setup};
-use super::trace::{self, Miss, Step, Tracer};
+use super::trace::{self, Miss, Orphan, Step, Tracer};
 use crate::sys;
 
 /// What the child tells the parent, once, at the end.
@@ -56,6 +56,10 @@ pub struct Ran {
     pub duration_ms: u64,
     pub misses: Vec<Miss>,
     pub trace_truncated: bool,
+    /// The task's processes still running when its main process exited on its own
+    /// (traced runs only): Nomad kills them with the task.
+    #[serde(default)]
+    pub orphans: Vec<Orphan>,
     /// Optional steps that were skipped, e.g. `/dev/mqueue: skipped: …`.
     pub notes: Vec<String>,
     /// Why the task is not in its cgroup, if it is not.
@@ -423,6 +427,9 @@ fn supervise(
         _ => {}
     }
     if let Some(t) = tracer {
+        if !ran.timed_out && !ran.still_running {
+            ran.orphans = t.orphans().map(<[Orphan]>::to_vec).unwrap_or_default();
+        }
         let (misses, truncated) = t.finish();
         ran.misses = misses;
         ran.trace_truncated = truncated;
@@ -465,6 +472,15 @@ fn reap_all(within: Duration) {
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(5));
+            }
+            // A traced process killed while it runs still stops at its exit
+            // (PTRACE_EVENT_EXIT) or at a pending syscall stop: let it go on to die.
+            Ok(
+                WaitStatus::PtraceEvent(pid, ..)
+                | WaitStatus::PtraceSyscall(pid)
+                | WaitStatus::Stopped(pid, _),
+            ) => {
+                let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
             }
             Ok(_) => {}
         }

@@ -23,6 +23,7 @@
 pub mod caps;
 pub mod cgroup;
 pub mod child;
+pub mod misses;
 pub mod mount;
 pub mod plan;
 pub mod trace;
@@ -378,86 +379,8 @@ fn run_with(
     }
     findings.extend(outcome_findings(req, &outcome, &ran));
     let failed = findings.iter().any(|f| f.severity == Severity::Error);
-    for m in fold_misses(&ran.misses) {
-        let sev = if failed {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
-        let on_host = fs::symlink_metadata(&m.path).is_ok();
-        let mut message = format!(
-            "the task looked for it at run time and did not find it: {} failed with {}{}",
-            m.syscall,
-            m.errno,
-            if m.count > 1 {
-                format!(" ({} times)", m.count)
-            } else {
-                String::new()
-            }
-        );
-        if m.places.len() > 1 {
-            message.push_str(&format!(
-                "; searched {} places: {}",
-                m.places.len(),
-                m.places.join(", ")
-            ));
-        }
-        let mut f = Finding::new(sev, Kind::Missing, Cause::Runtime, m.path.clone())
-            .message(message)
-            .needed_by(vec![req.argv0.clone()])
-            .on_host(on_host);
-        if on_host {
-            f = f.hint("the host has this path but the task does not: add it to the bundle (or to chroot_env)");
-        }
-        findings.push(f);
-    }
+    findings.extend(misses::findings(&ran.misses, &outcome, failed, &req.argv0));
     Ok(RunResult { outcome, findings })
-}
-
-/// One runtime miss as reported: a path, or a library name with every place searched.
-#[derive(Debug, PartialEq, Eq)]
-struct FoldedMiss {
-    path: String,
-    syscall: String,
-    errno: String,
-    count: u32,
-    places: Vec<String>,
-}
-
-/// A dynamic loader looks for a missing library in every RPATH/RUNPATH, cache and default
-/// directory and their `glibc-hwcaps/*` and `tls/*` subdirectories: dozens of failed
-/// lookups for one missing name. Report one miss per library name (listing the places),
-/// and drop a directory probe when a lookup below it is reported anyway.
-fn fold_misses(misses: &[trace::Miss]) -> Vec<FoldedMiss> {
-    let below = |dir: &str| {
-        misses.iter().any(|q| {
-            q.path.len() > dir.len()
-                && q.path.starts_with(dir)
-                && q.path.as_bytes()[dir.len()] == b'/'
-        })
-    };
-    let mut out: Vec<FoldedMiss> = Vec::new();
-    for m in misses.iter().filter(|m| !below(&m.path)) {
-        let name = m.path.rsplit('/').next().unwrap_or(&m.path);
-        let is_library = name.contains(".so");
-        let same = out
-            .iter_mut()
-            .find(|f| is_library && f.path.rsplit('/').next() == Some(name) && f.errno == m.errno);
-        match same {
-            Some(f) => {
-                f.count += m.count;
-                f.places.push(m.path.clone());
-            }
-            None => out.push(FoldedMiss {
-                path: m.path.clone(),
-                syscall: m.syscall.clone(),
-                errno: m.errno.clone(),
-                count: m.count,
-                places: vec![m.path.clone()],
-            }),
-        }
-    }
-    out
 }
 
 /// The task's cgroup with Nomad's limits (none when rootless or without a cgroup
@@ -742,6 +665,31 @@ fn outcome_findings(req: &RunRequest<'_>, o: &RunOutcome, ran: &child::Ran) -> V
     }
     if o.still_running {
         return out;
+    }
+    if !ran.orphans.is_empty() {
+        // Nomad's task ends with its main process: PID 1 of the task's namespace takes
+        // the rest with it (with `pid_mode = "host"`, the executor kills the cgroup).
+        let n = ran.orphans.len();
+        let names: Vec<String> = ran
+            .orphans
+            .iter()
+            .map(|o| format!("`{}` (pid {})", o.command, o.pid))
+            .collect();
+        let what = if n == 1 {
+            "1 descendant was still running when the main process exited and was killed with the task".to_owned()
+        } else {
+            format!(
+                "{n} descendants were still running when the main process exited and were killed with the task"
+            )
+        };
+        out.push(
+            Finding::warning(Kind::Run, Cause::OrphanedProcess, argv0.clone())
+                .message(format!("{what}: {}", names.join(", ")))
+                .hint(match req.run.job_type {
+                    JobType::Batch => "under Nomad a task ends with its main process: wait for the background work (`wait`), or run the daemon in the foreground as its own task (a `service` job or a poststart sidecar)",
+                    JobType::Service => "run the daemon in the foreground (no fork, no setsid) so Nomad supervises it",
+                }),
+        );
     }
     let code = o.exit_code.unwrap_or(0);
     let cause = if ran.signal.is_some() {
@@ -1047,33 +995,5 @@ fn default_run_options() -> RunOptions {
         kill_signal: crate::nomad::DEFAULT_KILL_SIGNAL.into(),
         kill_timeout: Duration::from_millis(crate::nomad::DEFAULT_KILL_TIMEOUT_MS),
         trace: false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loader_probes_fold_into_one_miss_per_library() {
-        let miss = |p: &str, sys: &str| trace::Miss {
-            path: p.into(),
-            syscall: sys.into(),
-            errno: "ENOENT".into(),
-            count: 1,
-        };
-        let folded = fold_misses(&[
-            miss("/lib/glibc-hwcaps/x86-64-v3", "newfstatat"),
-            miss("/lib/glibc-hwcaps/x86-64-v3/libtinfo.so.6", "openat"),
-            miss("/lib/tls", "newfstatat"),
-            miss("/lib/tls/libtinfo.so.6", "openat"),
-            miss("/lib/libtinfo.so.6", "openat"),
-            miss("/etc/app/x.conf", "openat"),
-        ]);
-        assert_eq!(folded.len(), 2, "{folded:?}");
-        assert_eq!(folded[0].path, "/lib/glibc-hwcaps/x86-64-v3/libtinfo.so.6");
-        assert_eq!(folded[0].places.len(), 3);
-        assert_eq!(folded[0].count, 3);
-        assert_eq!(folded[1].path, "/etc/app/x.conf");
     }
 }

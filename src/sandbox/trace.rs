@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::sys::{self, SockFilter};
 
 /// x86_64 syscalls that look a path up: (number, index of the path argument, name).
+/// `mkdir`, `mkdirat` and `creat` are traced too: a path the task creates itself after
+/// looking for it (`[ -d $PGDATA ] || initdb`) was never missing.
 #[cfg(target_arch = "x86_64")]
 const TRACED: &[(u32, usize, &str)] = &[
     (2, 0, "open"),
@@ -26,8 +28,11 @@ const TRACED: &[(u32, usize, &str)] = &[
     (6, 0, "lstat"),
     (21, 0, "access"),
     (59, 0, "execve"),
+    (83, 0, "mkdir"),
+    (85, 0, "creat"),
     (89, 0, "readlink"),
     (257, 1, "openat"),
+    (258, 1, "mkdirat"),
     (262, 1, "newfstatat"),
     (267, 1, "readlinkat"),
     (269, 1, "faccessat"),
@@ -114,11 +119,58 @@ pub struct Miss {
     /// `ENOENT` or `EACCES`.
     pub errno: String,
     pub count: u32,
+    /// The path as the program passed it (relative paths are made absolute in `path`),
+    /// which is how it names it in its own error messages.
+    #[serde(default)]
+    pub raw: String,
+    /// Position of its last occurrence among all failed lookups: the higher, the closer
+    /// to the task's end.
+    #[serde(default)]
+    pub last: u32,
+}
+
+/// A process of the task still running when the task's main process exited: Nomad
+/// kills it with the task (PID 1 of the namespace, or the cgroup for `pid_mode =
+/// "host"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Orphan {
+    pub pid: i32,
+    /// Its command line, shortened (`/proc/<pid>/cmdline`, else `comm`).
+    pub command: String,
+}
+
+fn command_line(pid: i32) -> String {
+    let args: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let mut line = if args.is_empty() {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim_end().to_owned())
+            .unwrap_or_default()
+    } else {
+        args.join(" ")
+    };
+    if line.chars().count() > 80 {
+        line = line.chars().take(79).chain(['…']).collect();
+    }
+    line
 }
 
 struct Pending {
     nr: u64,
     path: String,
+    raw: String,
+}
+
+/// A failed lookup in the order it happened.
+struct Event {
+    path: String,
+    raw: String,
+    syscall: &'static str,
+    errno: Errno,
 }
 
 pub struct Tracer {
@@ -129,10 +181,23 @@ pub struct Tracer {
     /// The task's first execve has happened: lookups before it are runc's, not the
     /// task's.
     execd: bool,
-    events: Vec<(String, &'static str, Errno)>,
+    events: Vec<Event>,
     /// basename → index of the last successful lookup with that name.
     found: HashMap<String, usize>,
+    /// Every directory above a path found (or created) → index of the last such lookup.
+    found_below: HashMap<String, usize>,
+    /// Full path → index of the last successful lookup of exactly that path.
+    found_exact: HashMap<String, usize>,
+    /// `dir/stem` (the name up to its first dot) → index of the last success: a later
+    /// success with another suffix is an alternative the program went on with (Python's
+    /// importer tries `__init__.cpython-311-x86_64-linux-gnu.so`, `.abi3.so`, `.so`,
+    /// then finds `__init__.py`).
+    found_stem: HashMap<String, usize>,
     truncated: bool,
+    /// Tracees that have not begun to exit.
+    live: HashSet<Pid>,
+    /// Set when the init begins to exit: the task's other processes still running.
+    orphans: Option<Vec<Orphan>>,
 }
 
 const MAX_EVENTS: usize = 100_000;
@@ -145,11 +210,14 @@ pub enum Step {
 
 /// The options the monitor seizes the init with (`PTRACE_SEIZE`): the task's children
 /// are traced too, and die with the tracer.
+/// `TRACEEXIT` stops each process as it begins to exit, which is when the init's
+/// remaining descendants can still be listed.
 pub const PTRACE_OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_TRACEFORK
     | libc::PTRACE_O_TRACEVFORK
     | libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACEEXIT
     | libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_EXITKILL;
 
@@ -163,7 +231,12 @@ impl Tracer {
             execd: false,
             events: Vec::new(),
             found: HashMap::new(),
+            found_below: HashMap::new(),
+            found_exact: HashMap::new(),
+            found_stem: HashMap::new(),
             truncated: false,
+            live: HashSet::from([init]),
+            orphans: None,
         }
     }
 
@@ -172,6 +245,7 @@ impl Tracer {
         match st {
             WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _) => {
                 self.pending.remove(&pid);
+                self.live.remove(&pid);
                 if pid == self.init {
                     return Step::InitEnded(st);
                 }
@@ -180,6 +254,7 @@ impl Tracer {
                 if !self.seen.contains(&pid) && sig == Signal::SIGSTOP {
                     // The attach stop of a new tracee: let it run.
                     self.seen.insert(pid);
+                    self.live.insert(pid);
                     let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
                 } else if sys::ptrace_is_group_stop(pid) {
                     let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
@@ -189,13 +264,21 @@ impl Tracer {
                 }
             }
             WaitStatus::PtraceEvent(pid, _, event) => {
-                self.seen.insert(pid);
+                if self.seen.insert(pid) {
+                    self.live.insert(pid);
+                }
                 match event {
                     libc::PTRACE_EVENT_SECCOMP if self.on_entry(pid) => {
                         let _ = sys::ptrace_int(libc::PTRACE_SYSCALL, pid, 0);
                         return Step::Continue;
                     }
                     libc::PTRACE_EVENT_EXEC => self.execd = true,
+                    libc::PTRACE_EVENT_EXIT => {
+                        self.live.remove(&pid);
+                        if pid == self.init && self.orphans.is_none() {
+                            self.orphans = Some(self.still_running());
+                        }
+                    }
                     _ => {}
                 }
                 let _ = sys::ptrace_int(libc::PTRACE_CONT, pid, 0);
@@ -225,7 +308,7 @@ impl Tracer {
             return false;
         }
         let path = if raw.starts_with('/') {
-            raw
+            raw.clone()
         } else {
             let base = if argi == 1 && regs.args[0] as i32 != libc::AT_FDCWD {
                 std::fs::read_link(format!("/proc/{pid}/fd/{}", regs.args[0] as i32))
@@ -234,7 +317,7 @@ impl Tracer {
             };
             match base {
                 Ok(b) => format!("{}/{raw}", b.display()),
-                Err(_) => raw,
+                Err(_) => raw.clone(),
             }
         };
         self.pending.insert(
@@ -242,9 +325,45 @@ impl Tracer {
             Pending {
                 nr: regs.nr,
                 path: crate::taskdir::normalize_task_path(&path),
+                raw,
             },
         );
         true
+    }
+
+    /// The task's processes other than the init that have not begun to exit, with
+    /// their names, read while the init is stopped at its exit (before the kernel
+    /// kills the rest of its PID namespace).
+    fn still_running(&self) -> Vec<Orphan> {
+        // Tracees are threads: count processes (thread groups), the init's own threads
+        // aside.
+        let tgid = |p: &Pid| -> Option<i32> {
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))?
+                .trim()
+                .parse()
+                .ok()
+        };
+        let groups: std::collections::BTreeSet<i32> = self
+            .live
+            .iter()
+            .filter_map(tgid)
+            .filter(|g| *g != self.init.as_raw())
+            .collect();
+        groups
+            .into_iter()
+            .filter_map(|g| {
+                let stat = std::fs::read_to_string(format!("/proc/{g}/stat")).ok()?;
+                // `pid (comm) S …`: the state follows the last `)`.
+                let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+                (state != 'Z' && state != 'X').then(|| Orphan {
+                    pid: g,
+                    command: command_line(g),
+                })
+            })
+            .collect()
     }
 
     fn on_exit(&mut self, pid: Pid) {
@@ -262,67 +381,121 @@ impl Tracer {
             .find(|t| u64::from(t.0) == p.nr)
             .map(|t| t.2)
             .unwrap_or("?");
+        let at = self.events.len();
         if regs.ret >= 0 {
             let base = p.path.rsplit('/').next().unwrap_or("").to_owned();
-            self.found.insert(base, self.events.len());
-        } else {
-            let errno = Errno::from_raw(-regs.ret as i32);
-            if matches!(errno, Errno::ENOENT | Errno::EACCES) {
-                if self.events.len() >= MAX_EVENTS {
-                    self.truncated = true;
-                } else {
-                    self.events.push((p.path, name, errno));
+            self.found.insert(base, at);
+            let mut cur = p.path.as_str();
+            while let Some((parent, _)) = cur.rsplit_once('/') {
+                if parent.is_empty() || self.found_below.insert(parent.to_owned(), at) == Some(at) {
+                    break;
                 }
+                cur = parent;
             }
+            self.found_stem.insert(stem(&p.path).to_owned(), at);
+            self.found_exact.insert(p.path, at);
+            return;
         }
+        let errno = Errno::from_raw(-regs.ret as i32);
+        if !matches!(errno, Errno::ENOENT | Errno::EACCES) {
+            return;
+        }
+        if self.events.len() >= MAX_EVENTS {
+            self.truncated = true;
+            return;
+        }
+        // A failed mkdir is about the directory it could not create in.
+        let (path, raw) = if matches!(name, "mkdir" | "mkdirat") {
+            let parent = |s: &str| match s.rsplit_once('/') {
+                Some(("", _)) => "/".to_owned(),
+                Some((d, _)) => d.to_owned(),
+                None => ".".to_owned(),
+            };
+            (parent(&p.path), parent(&p.raw))
+        } else {
+            (p.path, p.raw)
+        };
+        self.events.push(Event {
+            path,
+            raw,
+            syscall: name,
+            errno,
+        });
     }
 
-    /// The misses that stayed misses: a lookup is dropped when a later lookup of the
-    /// same basename succeeded (the loader probing its search path, `$PATH` search).
+    /// The task's processes still running when its init began to exit (`None` when
+    /// the init's exit was not seen).
+    pub fn orphans(&self) -> Option<&[Orphan]> {
+        self.orphans.as_deref()
+    }
+
+    /// The misses that stayed misses. A lookup is dropped when a later lookup found the
+    /// same basename (the loader probing its search path, `$PATH` search), the same
+    /// path, or something below it (the task created it: `[ -d $PGDATA ] || initdb`).
     pub fn finish(self) -> (Vec<Miss>, bool) {
+        let later =
+            |m: &HashMap<String, usize>, key: &str, i: usize| m.get(key).is_some_and(|&j| j > i);
         let satisfied = |i: usize, path: &str| {
             let base = path.rsplit('/').next().unwrap_or("");
-            self.found.get(base).is_some_and(|&j| j > i)
+            later(&self.found, base, i)
+                || later(&self.found_exact, path, i)
+                || later(&self.found_below, path, i)
+                || later(&self.found_stem, stem(path), i)
         };
         // The loader also stats each search directory it failed to open a library in
         // (`glibc-hwcaps/x86-64-v3`, `tls`, …): drop those along with the probes.
-        let dropped_dirs: HashSet<String> = self
+        let dropped_dirs: HashSet<&str> = self
             .events
             .iter()
             .enumerate()
-            .filter(|(i, (p, _, _))| satisfied(*i, p))
-            .flat_map(|(_, (p, _, _))| {
+            .filter(|(i, e)| satisfied(*i, &e.path))
+            .flat_map(|(_, e)| {
                 let mut dirs = Vec::new();
-                let mut cur = p.as_str();
+                let mut cur = e.path.as_str();
                 while let Some((parent, _)) = cur.rsplit_once('/') {
                     if parent.is_empty() {
                         break;
                     }
-                    dirs.push(parent.to_owned());
+                    dirs.push(parent);
                     cur = parent;
                 }
                 dirs
             })
             .collect();
-        let mut out: BTreeMap<String, Miss> = BTreeMap::new();
-        for (i, (path, name, errno)) in self.events.iter().enumerate() {
-            if satisfied(i, path) || dropped_dirs.contains(path) {
+        let mut out: BTreeMap<&str, Miss> = BTreeMap::new();
+        for (i, e) in self.events.iter().enumerate() {
+            if satisfied(i, &e.path) || dropped_dirs.contains(e.path.as_str()) {
                 continue;
             }
             // glibc probes this on every start; its absence is normal.
-            if path == "/etc/ld.so.preload" {
+            if e.path == "/etc/ld.so.preload" {
                 continue;
             }
-            out.entry(path.clone())
-                .and_modify(|m| m.count += 1)
+            out.entry(&e.path)
+                .and_modify(|m| {
+                    m.count += 1;
+                    m.last = i as u32;
+                })
                 .or_insert(Miss {
-                    path: path.clone(),
-                    syscall: (*name).to_owned(),
-                    errno: format!("{errno:?}"),
+                    path: e.path.clone(),
+                    syscall: e.syscall.to_owned(),
+                    errno: format!("{:?}", e.errno),
                     count: 1,
+                    raw: e.raw.clone(),
+                    last: i as u32,
                 });
         }
         (out.into_values().collect(), self.truncated)
+    }
+}
+
+/// The path without its name's suffixes: `/a/__init__.cpython-311.so` → `/a/__init__`.
+/// A name that starts with a dot keeps it (`/a/.profile`).
+fn stem(path: &str) -> &str {
+    let name_at = path.rfind('/').map_or(0, |i| i + 1);
+    match path.get(name_at + 1..).and_then(|rest| rest.find('.')) {
+        Some(dot) => &path[..name_at + 1 + dot],
+        None => path,
     }
 }
 
@@ -362,6 +535,16 @@ fn read_cstr(pid: Pid, addr: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem("/a/__init__.cpython-311.so"), "/a/__init__");
+        assert_eq!(stem("/a/__init__.py"), "/a/__init__");
+        assert_eq!(stem("/a/.profile"), "/a/.profile");
+        assert_eq!(stem("/a/.x.y"), "/a/.x");
+        assert_eq!(stem("/a/b"), "/a/b");
+        assert_eq!(stem("/"), "/");
+    }
 
     #[test]
     fn filter_jumps_land_on_the_trace_return() {
