@@ -21,6 +21,7 @@ pub mod error;
 pub mod finding;
 pub mod harness;
 pub mod job;
+pub mod mesh;
 pub mod nomad;
 pub mod report;
 pub mod rootfs;
