@@ -26,6 +26,7 @@ pub mod artifact;
 pub mod hcl;
 pub mod interp;
 pub mod model;
+pub mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -192,7 +193,7 @@ fn read_node_file(path: &Path) -> Result<NodeAttrs, JobError> {
 
 /// Nomad's environment-variable name cleaning for port and task labels
 /// (`hashicorp/nomad:client/taskenv/env.go` `cleanEnvVar`): invalid characters → `_`.
-fn clean(s: &str) -> String {
+pub fn clean(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -205,7 +206,7 @@ fn clean(s: &str) -> String {
 }
 
 /// Port variables for one port with its emulated host port.
-fn port_vars(prefix: &str, p: &PortSpec, host_port: u64, bridge: bool) -> Vec<(String, String)> {
+pub fn port_vars(prefix: &str, p: &PortSpec, host_port: u64, bridge: bool) -> Vec<(String, String)> {
     let label = format!("{prefix}{}", clean(&p.label));
     // In a Nomad-owned netns the task listens on `to` (or the host port for `to = -1`
     // or no `to`); the host port is what the outside sees.
@@ -216,9 +217,10 @@ fn port_vars(prefix: &str, p: &PortSpec, host_port: u64, bridge: bool) -> Vec<(S
     vec![
         (format!("NOMAD_IP_{label}"), EMULATED_IP.to_owned()),
         (format!("NOMAD_PORT_{label}"), task_port.to_string()),
+        // hashicorp/nomad:client/taskenv/env.go addPorts: the host address and port.
         (
             format!("NOMAD_ADDR_{label}"),
-            format!("{EMULATED_IP}:{task_port}"),
+            format!("{EMULATED_IP}:{host_port}"),
         ),
         (format!("NOMAD_HOST_IP_{label}"), EMULATED_IP.to_owned()),
         (format!("NOMAD_HOST_PORT_{label}"), host_port.to_string()),
@@ -377,6 +379,106 @@ impl Unresolved {
     }
 }
 
+/// What planning a task needs besides the task: the job, the node, the artifact
+/// mappings and the client's settings, read once from the command line.
+pub struct PlanContext {
+    pub job: JobSpec,
+    pub node: NodeAttrs,
+    mappings: Vec<artifact::Mapping>,
+    base_dir: PathBuf,
+    fetch: bool,
+    /// Holds `--fetch` downloads until the checks are done.
+    pub downloads: Option<tempfile::TempDir>,
+    pub version: nomad::NomadVersion,
+    pub client: crate::clientconfig::ClientConfig,
+    pub chroot_env: crate::taskdir::ChrootEnv,
+    pub limits: crate::config::ArtifactLimits,
+    pub safety: crate::config::SafetyLimits,
+}
+
+impl PlanContext {
+    pub fn new(args: &JobArgs) -> Result<PlanContext, Error> {
+        let inputs = hcl::VarInputs {
+            vars: args
+                .var
+                .iter()
+                .map(|v| crate::config::parse_pair(v, "--var"))
+                .collect::<Result<_, _>>()?,
+            files: args.var_file.clone(),
+            env: std::env::vars()
+                .filter_map(|(k, v)| k.strip_prefix("NOMAD_VAR_").map(|n| (n.to_owned(), v)))
+                .collect(),
+        };
+        let job = load(&args.jobfile, &inputs)?;
+        let mappings = artifact::parse_mappings(&args.artifact)?;
+        let (version, client, chroot_env, limits, safety) = args.common.resolve()?;
+        // The client config names the node; a --node file overrides it key by key.
+        let mut node = NodeAttrs::new();
+        for (key, v) in [
+            ("node.datacenter", &client.datacenter),
+            ("node.unique.name", &client.node_name),
+            ("node.region", &client.region),
+            ("node.class", &client.node_class),
+        ] {
+            if let Some(v) = v {
+                node.insert(key.to_owned(), v.clone());
+            }
+        }
+        for (k, v) in &client.node_meta {
+            node.insert(format!("meta.{k}"), v.clone());
+        }
+        if let Some(p) = &args.node {
+            node.extend(read_node_file(p)?);
+        }
+        let base_dir = args
+            .jobfile
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let downloads = if args.fetch {
+            Some(
+                tempfile::tempdir()
+                    .map_err(|e| Error::io("cannot create a download directory", e))?,
+            )
+        } else {
+            None
+        };
+        Ok(PlanContext {
+            job,
+            node,
+            mappings,
+            base_dir,
+            fetch: args.fetch,
+            downloads,
+            version,
+            client,
+            chroot_env,
+            limits,
+            safety,
+        })
+    }
+
+    fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            mappings: &self.mappings,
+            base_dir: &self.base_dir,
+            fetch: self.fetch,
+            download_dir: self
+                .downloads
+                .as_ref()
+                .map(|d| d.path())
+                .unwrap_or(Path::new("/nonexistent")),
+        }
+    }
+}
+
+/// The allocation a task is planned for (`--run-job`): its identity and the network
+/// variables its scheduler placement gives (which replace the emulated ones).
+pub struct AllocContext {
+    pub identity: crate::config::AllocIdentity,
+    pub net: Vec<(String, String)>,
+}
+
 /// Turn the job into one [`CheckOptions`] per exec task (no extraction, no run).
 pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
     // The jobspec says what these say on the command line; silently ignoring them would
@@ -400,59 +502,8 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             )));
         }
     }
-    let inputs = hcl::VarInputs {
-        vars: args
-            .var
-            .iter()
-            .map(|v| crate::config::parse_pair(v, "--var"))
-            .collect::<Result<_, _>>()?,
-        files: args.var_file.clone(),
-        env: std::env::vars()
-            .filter_map(|(k, v)| k.strip_prefix("NOMAD_VAR_").map(|n| (n.to_owned(), v)))
-            .collect(),
-    };
-    let job = load(&args.jobfile, &inputs)?;
-    let mappings = artifact::parse_mappings(&args.artifact)?;
-    let common = &args.common;
-    let (version, client, chroot_env, limits, safety) = common.resolve()?;
-    // The client config names the node; a --node file overrides it key by key.
-    let mut node = NodeAttrs::new();
-    for (key, v) in [
-        ("node.datacenter", &client.datacenter),
-        ("node.unique.name", &client.node_name),
-        ("node.region", &client.region),
-        ("node.class", &client.node_class),
-    ] {
-        if let Some(v) = v {
-            node.insert(key.to_owned(), v.clone());
-        }
-    }
-    for (k, v) in &client.node_meta {
-        node.insert(format!("meta.{k}"), v.clone());
-    }
-    if let Some(p) = &args.node {
-        node.extend(read_node_file(p)?);
-    }
-    let base_dir = args
-        .jobfile
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let downloads = if args.fetch {
-        Some(tempfile::tempdir().map_err(|e| Error::io("cannot create a download directory", e))?)
-    } else {
-        None
-    };
-    let fallback_dir = PathBuf::from("/nonexistent");
-    let resolver = Resolver {
-        mappings: &mappings,
-        base_dir: &base_dir,
-        fetch: args.fetch,
-        download_dir: downloads
-            .as_ref()
-            .map(|d| d.path())
-            .unwrap_or(&fallback_dir),
-    };
+    let ctx = PlanContext::new(args)?;
+    let job = &ctx.job;
 
     // --task-name: by task name or group/task.
     let all: Vec<(&GroupSpec, &TaskDef)> = job
@@ -521,19 +572,7 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             });
             continue;
         }
-        plan.tasks.push(plan_task(
-            &job,
-            group,
-            task,
-            args,
-            &node,
-            &resolver,
-            version,
-            &client,
-            &chroot_env,
-            limits,
-            safety,
-        )?);
+        plan.tasks.push(plan_task(&ctx, group, task, args, None)?);
     }
     if plan.tasks.is_empty() {
         let found: Vec<String> = selected
@@ -561,24 +600,30 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             }
         )));
     }
-    plan.downloads = downloads;
+    plan.downloads = ctx.downloads;
     Ok(plan)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_task(
-    job: &JobSpec,
+/// Plan one task of `group`; `alloc`, when given, is the allocation it runs in.
+pub fn plan_task(
+    ctx: &PlanContext,
     group: &GroupSpec,
     task: &TaskDef,
     args: &JobArgs,
-    node: &NodeAttrs,
-    resolver: &Resolver<'_>,
-    version: nomad::NomadVersion,
-    client: &crate::clientconfig::ClientConfig,
-    chroot_env: &crate::taskdir::ChrootEnv,
-    limits: crate::config::ArtifactLimits,
-    safety: crate::config::SafetyLimits,
+    alloc: Option<&AllocContext>,
 ) -> Result<PlannedTask, Error> {
+    let PlanContext {
+        job,
+        node,
+        version,
+        client,
+        chroot_env,
+        limits,
+        safety,
+        ..
+    } = ctx;
+    let (version, limits, safety) = (*version, *limits, *safety);
+    let resolver = ctx.resolver();
     let common = &args.common;
     let tname = &task.name;
     let mut findings: Vec<Finding> = Vec::new();
@@ -641,7 +686,11 @@ fn plan_task(
     };
 
     // Steps 1–7 of §4.1, then the job's env interpolated against them (step 8).
-    let net = network_env(group, task);
+    spec.alloc = alloc.map(|a| a.identity.clone());
+    let net = match alloc {
+        Some(a) => a.net.clone(),
+        None => network_env(group, task),
+    };
     let mut pre = net.clone();
     pre.extend(meta_env(job, group, task));
     spec.env = pre.clone();
