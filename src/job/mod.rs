@@ -1109,6 +1109,9 @@ impl fmt::Display for Summary<'_> {
 }
 
 pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
+    if args.run_job {
+        return crate::mesh::main(args);
+    }
     let plan = plan(&args)?;
     let reports: Vec<Report> = plan.tasks.iter().map(check_task).collect();
     let stdout = io::stdout();

@@ -15,7 +15,7 @@ use super::netns::NetNs;
 
 /// Where one connection goes: an address, reached from inside `ns` (the host's own
 /// namespace when `None`).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Target {
     pub ns: Option<Arc<NetNs>>,
     pub addr: SocketAddr,

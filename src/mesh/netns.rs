@@ -78,6 +78,13 @@ impl NetNs {
             .map_err(|e| io_err("setns(CLONE_NEWNET)", e.into()))
     }
 
+    /// Another descriptor of the same namespace.
+    pub fn duplicate(&self) -> io::Result<NetNs> {
+        Ok(NetNs {
+            fd: self.fd.try_clone()?,
+        })
+    }
+
     /// A path another process (the sandbox child) opens to join it.
     pub fn path(&self) -> PathBuf {
         PathBuf::from(format!(
