@@ -104,6 +104,8 @@ pub enum Cause {
     Timeout,
     Oom,
     StartFailure,
+    /// Checked alone, the task waited for a Connect upstream nothing served (`job`).
+    Upstream,
     // kind = note
     NotEmulated,
     /// A value a real cluster would supply (ports, upstreams) replaced by a documented

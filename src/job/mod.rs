@@ -124,6 +124,10 @@ pub struct PlannedTask {
     pub blocked: bool,
     /// The task env after Nomad's assembly and interpolation.
     pub env: BTreeMap<String, String>,
+    /// The Connect upstreams the task refers to (`${NOMAD_UPSTREAM_ADDR_<name>}`…).
+    pub upstreams: Vec<String>,
+    /// A prestart hook (which must finish before the group's main tasks start).
+    pub prestart: bool,
 }
 
 #[derive(Debug)]
@@ -740,6 +744,16 @@ pub fn plan_task(
         .chain(raw_args.iter().map(String::as_str))
         .chain(task.artifacts.iter().map(|a| a.source.as_str()))
         .collect();
+    let mut upstreams: Vec<String> = Vec::new();
+    for (name, _) in &group.upstreams {
+        let c = clean(name);
+        let uses = ["ADDR", "IP", "PORT"]
+            .iter()
+            .any(|w| texts.iter().any(|t| t.contains(&format!("NOMAD_UPSTREAM_{w}_{c}"))));
+        if uses && !upstreams.contains(name) {
+            upstreams.push(name.clone());
+        }
+    }
     for (k, v) in &net {
         let r = format!("${{{k}}}");
         if texts.iter().any(|t| t.contains(&r)) {
@@ -953,6 +967,8 @@ pub fn plan_task(
         findings,
         blocked,
         env,
+        upstreams,
+        prestart: matches!(&task.lifecycle, Some((h, _)) if h == "prestart"),
     })
 }
 
@@ -989,8 +1005,46 @@ pub fn check_task(t: &PlannedTask) -> Report {
         }
     };
     report.findings.extend(t.findings.iter().cloned());
+    waits_for_upstream(t, &mut report);
     report.settle_verdict();
     report
+}
+
+/// A task that timed out while it refers to a Connect upstream was waiting for it:
+/// checked alone, nothing listens on the upstream's local port. Say so, and that the
+/// fix is to run the whole job, rather than a timeout and a `--type service` hint
+/// `job` mode cannot take (the type comes from the jobspec).
+fn waits_for_upstream(t: &PlannedTask, report: &mut Report) {
+    if t.upstreams.is_empty() {
+        return;
+    }
+    let Some(i) = report
+        .findings
+        .iter()
+        .position(|f| f.kind == Kind::Run && f.cause == Cause::Timeout)
+    else {
+        return;
+    };
+    let names = t
+        .upstreams
+        .iter()
+        .map(|u| format!("`{u}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let addrs: Vec<String> = t
+        .upstreams
+        .iter()
+        .filter_map(|u| t.env.get(&format!("NOMAD_UPSTREAM_ADDR_{}", clean(u))).cloned())
+        .collect();
+    let old = report.findings.remove(i);
+    report.findings.push(
+        Finding::warning(Kind::Run, Cause::Upstream, old.path.clone()).message(format!(
+            "waits for upstream {names}: run the whole job. Checked alone, nothing serves {} in the task's network namespace, so the {}task ran until the --timeout and was stopped; under Nomad it ends once the upstream answers",
+            if addrs.is_empty() { "the upstream".to_owned() } else { addrs.join(", ") },
+            if t.prestart { "prestart " } else { "" }
+        ))
+        .hint("run the whole job: nomad-chroot-check job JOBFILE --run-job (with the same --artifact and --client-config options)"),
+    );
 }
 
 #[derive(Serialize)]

@@ -334,6 +334,7 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             gateway_since: gateway.then(Instant::now),
             stopping: false,
             forwarders,
+            blame: Vec::new(),
             p,
         });
     }
@@ -548,14 +549,12 @@ fn service_checks(
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<CheckRt>, Error> {
     let mut out = Vec::new();
-    for (i, c) in svc.checks.iter().enumerate() {
-        let name = c.name.clone().unwrap_or_else(|| {
-            if svc.checks.len() == 1 {
-                format!("service: \"{}\" check", svc.name)
-            } else {
-                format!("service: \"{}\" check {i}", svc.name)
-            }
-        });
+    for c in &svc.checks {
+        // hashicorp/nomad:api/services.go `ServiceCheck.Canonicalize`.
+        let name = c
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("service: \"{}\" check", svc.name));
         let interval = c.interval.unwrap_or(Duration::from_secs(10));
         let timeout = c.timeout.unwrap_or(Duration::from_secs(5));
         let label = c.port.clone().or(svc.port.clone()).unwrap_or_default();
@@ -686,6 +685,84 @@ fn not_emulated(g: &GroupSpec, s: &ServiceSpec, findings: &mut Vec<Finding>) {
     }
 }
 
+/// Why an allocation was not healthy, pinned on a task: what it was doing (the event)
+/// and the paths it looked for at run time and did not find, the likeliest first
+/// (libraries, then names searched in several places, then the most repeated).
+fn blame_finding(r: &Runner, a: &AllocRt, ti: usize, why: &str) -> Finding {
+    let t = &a.tasks[ti];
+    let mut misses: Vec<&Finding> = t
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Missing && f.cause == Cause::Runtime)
+        .collect();
+    let count = |f: &Finding| {
+        f.message
+            .as_deref()
+            .and_then(|m| m.split(" (").nth(1))
+            .and_then(|c| c.split(' ').next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(1)
+    };
+    let base = |f: &Finding| f.path.rsplit('/').next().unwrap_or("").to_owned();
+    let places = |f: &Finding| misses_named(&t.findings, &base(f));
+    // A library the loader searched for (`libpq.so.5`), not an interpreter's probe
+    // (`__init__.abi3.so`).
+    let soname = |f: &Finding| {
+        let b = base(f);
+        b.starts_with("lib") && b.contains(".so")
+    };
+    misses.sort_by_key(|f| {
+        (
+            !soname(f),
+            std::cmp::Reverse(places(f)),
+            std::cmp::Reverse(count(f)),
+        )
+    });
+    let last = r
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.alloc == a.p.name && e.task.as_deref() == Some(t.stat.name.as_str()) && e.kind != "Killing" && e.kind != "Killed" && e.kind != "Terminated")
+        .map(|e| format!("{} at +{:.1}s", e.kind, e.at_ms as f64 / 1000.0))
+        .unwrap_or_else(|| "no event".into());
+    let who = format!("{}/{}", a.p.name, t.stat.name);
+    match misses.first() {
+        Some(m) => {
+            let also: Vec<&str> = misses[1..]
+                .iter()
+                .filter(|f| base(f) == base(m))
+                .map(|f| f.path.as_str())
+                .collect();
+            Finding::error(Kind::Missing, Cause::Runtime, m.path.clone())
+                .needed_by(vec![who.clone()])
+                .message(format!(
+                    "task \"{}\" of {} {why} (last event: {last}): it looked for {} at run time and did not find it{}",
+                    t.stat.name,
+                    a.p.name,
+                    m.path,
+                    if also.is_empty() { String::new() } else { format!(" (nor at {})", also.join(", ")) }
+                ))
+                .hint(format!(
+                    "add `{}` to the bundle of task \"{}\" (its store path, or a wrapper on the bundle's PATH)",
+                    base(m),
+                    t.stat.name
+                ))
+        }
+        None => Finding::error(Kind::Run, Cause::Timeout, who).message(format!(
+            "task \"{}\" of {} {why} (last event: {last})",
+            t.stat.name, a.p.name
+        )),
+    }
+}
+
+/// How many runtime misses share a basename (a command searched along PATH).
+fn misses_named(findings: &[Finding], name: &str) -> usize {
+    findings
+        .iter()
+        .filter(|f| f.cause == Cause::Runtime && f.path.rsplit('/').next() == Some(name))
+        .count()
+}
+
 /// `--keep-running`: say where the job is, once healthy.
 fn announce(r: &Runner) {
     let mut lines = vec![format!(
@@ -736,13 +813,30 @@ fn build_report(
         );
     }
     let mut allocations = Vec::new();
-    for (ai, a) in r.allocs.iter().enumerate() {
+    for a in &r.allocs {
+        let mut culprits: Vec<(usize, String)> = Vec::new();
+        for (ti, why) in &a.blame {
+            let f = blame_finding(r, a, *ti, why);
+            if f.cause == Cause::Runtime {
+                culprits.push((*ti, f.path.rsplit('/').next().unwrap_or("").to_owned()));
+            }
+            findings.push(f);
+        }
         let tasks = a
             .tasks
             .iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(ti, t)| {
                 let mut rep = t.stat.static_report.clone();
-                rep.findings.extend(t.findings.iter().cloned());
+                rep.findings.extend(t.findings.iter().cloned().map(|mut f| {
+                    let name = f.path.rsplit('/').next().unwrap_or("");
+                    if f.cause == Cause::Runtime
+                        && culprits.iter().any(|(b, n)| *b == ti && n == name)
+                    {
+                        f.severity = crate::finding::Severity::Error;
+                    }
+                    f
+                }));
                 rep.run = t.last_run.clone();
                 rep.settle_verdict();
                 if t.failed && rep.verdict == Verdict::Pass {
@@ -768,7 +862,6 @@ fn build_report(
                 }
             })
             .collect();
-        let _ = ai;
         let status = if a.tasks.iter().any(|t| t.failed) {
             "failed"
         } else if a.tasks.iter().all(|t| t.state == TaskState::Dead) {
@@ -788,6 +881,7 @@ fn build_report(
             }
             .into(),
             ip: a.p.ip.map(|i| i.to_string()),
+            netns: a.ns.as_ref().map(|n| format!("net:[{}]", n.inode())),
             ports: a.p.ports.clone(),
             status: status.into(),
             health: a.health.map(|h| if h { "healthy" } else { "unhealthy" }.into()),
@@ -829,6 +923,7 @@ fn build_report(
             gateway: b.gateway.to_string(),
             host_ip: host_ip.to_string(),
             namespace: format!("the run's own network namespace (net:[{}])", b.node.inode()),
+            netns: format!("net:[{}]", b.node.inode()),
         }),
         allocations,
         events,

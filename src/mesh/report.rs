@@ -61,6 +61,8 @@ pub struct NetworkInfo {
     pub host_ip: String,
     /// The bridge lives in a namespace of the run's own, not the host's.
     pub namespace: String,
+    /// That namespace (`net:[<inode>]`), gone after the run.
+    pub netns: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,6 +117,9 @@ pub struct AllocReport {
     pub network_mode: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// The allocation's network namespace (`net:[<inode>]`), gone after the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
     pub ports: Vec<PortMapping>,
     /// `running`, `complete`, `failed`.
     pub status: String,
@@ -216,9 +221,19 @@ impl JobRunReport {
             );
         }
         let mut problems: Vec<(String, &Finding)> = Vec::new();
+        let mut more = 0;
         for a in &self.allocations {
             for t in &a.tasks {
+                // Errors all; warnings up to 5 per task (every one is in the JSON).
+                let mut warnings = 0;
                 for f in &t.report.findings {
+                    if f.severity == Severity::Warning {
+                        warnings += 1;
+                        if warnings > 5 {
+                            more += 1;
+                            continue;
+                        }
+                    }
                     if f.severity != Severity::Info {
                         problems.push((format!("{}/{}", short(&a.name), t.name), f));
                     }
@@ -263,6 +278,9 @@ impl JobRunReport {
                     let _ = writeln!(s, "          fix: {h}");
                 }
             }
+        }
+        if more > 0 {
+            let _ = writeln!(s, "  … and {more} more warnings (--format json has them all)");
         }
         // The logs of tasks that failed, as `nomad alloc logs` would show them.
         for a in &self.allocations {

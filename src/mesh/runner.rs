@@ -107,6 +107,8 @@ pub struct AllocRt {
     pub gateway_since: Option<Instant>,
     pub stopping: bool,
     pub forwarders: Vec<Published>,
+    /// When judged unhealthy: the tasks that kept it from health, and how.
+    pub blame: Vec<(usize, String)>,
 }
 
 /// How the run ended.
@@ -482,9 +484,23 @@ impl Runner {
             }
         };
         let killed = tr.kill_sent;
-        for f in r.findings {
+        for mut f in r.findings {
+            // The sandbox makes a failed run's misses errors; a task we stopped did not
+            // fail (the allocation's verdict says what its misses mean).
+            if killed && f.cause == Cause::Runtime {
+                f.severity = crate::finding::Severity::Warning;
+            }
             // A task we stopped exits by our signal: that is no finding.
             if killed && matches!(f.cause, Cause::ExitCode | Cause::Signal) {
+                continue;
+            }
+            // What a task looks for in the dirs it writes itself (a database probing
+            // its own files) says nothing about the bundle, unless the task failed.
+            let own = ["/local/", "/alloc/", "/tmp/", "/secrets/", "/private/", "/dev/", "/proc/", "/sys/"];
+            if f.cause == Cause::Runtime
+                && f.severity != crate::finding::Severity::Error
+                && own.iter().any(|d| f.path.starts_with(d))
+            {
                 continue;
             }
             let seen = tr
@@ -620,7 +636,7 @@ impl Runner {
                 Some(a),
                 None,
                 "Check",
-                format!("check \"{name}\" of service \"{service}\" is {status}: {short}"),
+                format!("{name} is {status}: {short}"),
             );
         }
         let alloc = &mut self.allocs[a];
@@ -664,6 +680,8 @@ impl Runner {
                     t.stat.name,
                     if t.failed { "failed" } else { "is dead" }
                 );
+                let i = alloc.tasks.iter().position(|x| x.stat.name == t.stat.name).unwrap_or(0);
+                self.allocs[a].blame = vec![(i, format!("{} (exit code {})", if t.failed { "failed" } else { "ended" }, t.exit_code.map_or("-".into(), |c| c.to_string())))];
                 self.set_health(a, false, m);
                 return;
             }
@@ -696,7 +714,13 @@ impl Runner {
         }
         if now >= alloc.created + alloc.deadline {
             let mut why = Vec::new();
-            for t in &alloc.tasks {
+            let mut blame = Vec::new();
+            let failing: Vec<&CheckRt> = alloc
+                .checks
+                .iter()
+                .filter(|c| c.status != Status::Passing)
+                .collect();
+            for (i, t) in alloc.tasks.iter().enumerate() {
                 if t.state == TaskState::Pending && t.stat.stage != Stage::Poststop {
                     why.push(format!("task \"{}\" never started", t.stat.name));
                 } else if t.stat.stage == Stage::PrestartEphemeral && t.state == TaskState::Running {
@@ -704,11 +728,17 @@ impl Runner {
                         "prestart task \"{}\" is still running, so the main tasks never started",
                         t.stat.name
                     ));
+                    blame.push((i, "was still running at the healthy_deadline (a prestart task must exit 0 before the main tasks start)".to_owned()));
+                } else if t.stat.stage == Stage::Main && t.state == TaskState::Running && !failing.is_empty() {
+                    let c = failing[0];
+                    blame.push((i, format!("was running while {} stayed {} ({})", c.name, c.status, c.output.chars().take(300).collect::<String>())));
                 }
             }
-            for c in alloc.checks.iter().filter(|c| c.status != Status::Passing) {
+            for c in &failing {
                 why.push(format!("check \"{}\" is {}", c.name, c.status));
             }
+            self.allocs[a].blame = blame;
+            let alloc = &self.allocs[a];
             let m = format!(
                 "not healthy within healthy_deadline {}{}{}",
                 go_duration(alloc.deadline),
