@@ -171,6 +171,12 @@ impl Runner {
                 if outcome == Some(Outcome::Healthy) && self.keep_running {
                     if !announced {
                         announced = true;
+                        self.event(
+                            None,
+                            None,
+                            "Deployment",
+                            "every allocation is healthy; running until Ctrl-C".into(),
+                        );
                         let mut f = std::mem::replace(&mut self.on_healthy, Box::new(|_| {}));
                         f(self);
                         self.on_healthy = f;
