@@ -1037,6 +1037,16 @@ fn waits_for_upstream(t: &PlannedTask, report: &mut Report) {
         .filter_map(|u| t.env.get(&format!("NOMAD_UPSTREAM_ADDR_{}", clean(u))).cloned())
         .collect();
     let old = report.findings.remove(i);
+    // The run's misses were errors because of the timeout; waiting is not a failure.
+    if !report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error && f.cause != Cause::Runtime)
+    {
+        for f in report.findings.iter_mut().filter(|f| f.cause == Cause::Runtime) {
+            f.severity = Severity::Warning;
+        }
+    }
     report.findings.push(
         Finding::warning(Kind::Run, Cause::Upstream, old.path.clone()).message(format!(
             "waits for upstream {names}: run the whole job. Checked alone, nothing serves {} in the task's network namespace, so the {}task ran until the --timeout and was stopped; under Nomad it ends once the upstream answers",
