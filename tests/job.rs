@@ -1430,9 +1430,8 @@ fn a_prestart_task_waiting_for_its_upstream_says_so() {
         ])
         .output()
         .unwrap();
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let findings = r["tasks"][0]["findings"].as_array().unwrap();
     let up = findings
         .iter()
@@ -1440,13 +1439,23 @@ fn a_prestart_task_waiting_for_its_upstream_says_so() {
         .unwrap_or_else(|| panic!("no upstream finding: {findings:#?}"));
     assert_eq!(up["severity"], "warning");
     let m = up["message"].as_str().unwrap();
-    assert!(m.starts_with("waits for upstream `web`: run the whole job"), "{m}");
-    assert!(m.contains("127.0.0.1:9090") && m.contains("prestart"), "{m}");
+    assert!(
+        m.starts_with("waits for upstream `web`: run the whole job"),
+        "{m}"
+    );
+    assert!(
+        m.contains("127.0.0.1:9090") && m.contains("prestart"),
+        "{m}"
+    );
     assert!(up["hint"].as_str().unwrap().contains("--run-job"));
     assert!(
         !findings.iter().any(|f| f["cause"] == "timeout"),
         "the timeout is replaced: {findings:#?}"
     );
     assert!(!out.stdout.windows(13).any(|w| w == b"--type servic"));
-    assert_eq!(out.status.code(), Some(0), "a wait is not a failure of the bundle");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a wait is not a failure of the bundle"
+    );
 }

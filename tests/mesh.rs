@@ -233,7 +233,10 @@ fn leftovers(f: &Finished, report: &Value, links_before: &BTreeSet<String>) -> V
             out.push(format!("host link {l}"));
         }
         let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for l in mi.lines().filter(|l| l.contains(&*f.tmp.path().to_string_lossy())) {
+        for l in mi
+            .lines()
+            .filter(|l| l.contains(&*f.tmp.path().to_string_lossy()))
+        {
             out.push(format!("mount {l}"));
         }
         if out.is_empty() || Instant::now() > until {
@@ -261,7 +264,11 @@ fn http(method: &str, url_path: &str, body: Option<&str>) -> Result<(u16, String
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or(format!("not an HTTP response: {resp:?}"))?;
-    let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("").to_owned();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_owned();
     Ok((code, body))
 }
 
@@ -289,7 +296,10 @@ fn small_args(extra: &[&str]) -> Vec<String> {
             .display()
             .to_string(),
         "--artifact".into(),
-        format!("http://127.0.0.1:8080/busybox.tar.gz={}", busybox().display()),
+        format!(
+            "http://127.0.0.1:8080/busybox.tar.gz={}",
+            busybox().display()
+        ),
         "--run-job".into(),
         "--format".into(),
         "json".into(),
@@ -324,9 +334,10 @@ fn no_leftovers(f: &Finished, report: &Value, before: &BTreeSet<String>) -> Resu
     let left = leftovers(f, report, before);
     ensure(left.is_empty(), || format!("left behind: {left:#?}"))?;
     // The host ports are free again.
-    ensure(std::net::TcpListener::bind(("127.0.0.1", 8800)).is_ok(), || {
-        "port 8800 is still taken".into()
-    })
+    ensure(
+        std::net::TcpListener::bind(("127.0.0.1", 8800)).is_ok(),
+        || "port 8800 is still taken".into(),
+    )
 }
 
 /// The job-level finding naming `path_suffix` for `task`.
@@ -335,9 +346,10 @@ fn blamed<'a>(r: &'a Value, path_suffix: &str, task: &str) -> Option<&'a Value> 
         f["severity"] == "error"
             && f["kind"] == "missing"
             && f["path"].as_str().is_some_and(|p| p.ends_with(path_suffix))
-            && f["needed_by"]
-                .as_array()
-                .is_some_and(|n| n.iter().any(|x| x.as_str().is_some_and(|x| x.ends_with(task))))
+            && f["needed_by"].as_array().is_some_and(|n| {
+                n.iter()
+                    .any(|x| x.as_str().is_some_and(|x| x.ends_with(task)))
+            })
     })
 }
 
@@ -363,22 +375,33 @@ fn production_healthy() -> Result<(), String> {
         healthy_after.as_secs_f64(),
         f.took.as_secs_f64()
     );
-    ensure(code == 0 && r["verdict"] == "pass" && r["result"] == "healthy", || {
-        format!("exit {code}, {} {}: {}", r["verdict"], r["result"], r["result_message"])
-    })?;
+    ensure(
+        code == 0 && r["verdict"] == "pass" && r["result"] == "healthy",
+        || {
+            format!(
+                "exit {code}, {} {}: {}",
+                r["verdict"], r["result"], r["result_message"]
+            )
+        },
+    )?;
     let allocs = r["allocations"].as_array().unwrap();
-    ensure(allocs.len() == 4, || format!("{} allocations", allocs.len()))?;
+    ensure(allocs.len() == 4, || {
+        format!("{} allocations", allocs.len())
+    })?;
     for i in 0..2 {
         let a = format!("production.app[{i}]");
         // database-init creates the app database through the upstream, exits 0, and
         // only then does the server start.
         let done = event_at(&r, &a, "database-init", "Terminated");
         let started = event_at(&r, &a, "server", "Started");
-        ensure(done.is_some() && started.is_some() && done <= started, || {
-            format!("{a}: database-init {:?}", events(&r, &a, "database-init"))
-        })?;
+        ensure(
+            done.is_some() && started.is_some() && done <= started,
+            || format!("{a}: database-init {:?}", events(&r, &a, "database-init")),
+        )?;
         let alloc = allocs.iter().find(|x| x["name"] == a).unwrap();
-        ensure(alloc["health"] == "healthy", || format!("{a}: {}", alloc["health"]))?;
+        ensure(alloc["health"] == "healthy", || {
+            format!("{a}: {}", alloc["health"])
+        })?;
         let t = alloc["tasks"].as_array().unwrap();
         let init = t.iter().find(|t| t["name"] == "database-init").unwrap();
         ensure(init["exit_code"] == 0 && init["failed"] == false, || {
@@ -386,15 +409,21 @@ fn production_healthy() -> Result<(), String> {
         })?;
         ensure(
             alloc["checks"][0]["status"] == "passing"
-                && alloc["checks"][0]["output"].as_str().is_some_and(|o| o.contains("200 OK")),
+                && alloc["checks"][0]["output"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("200 OK")),
             || format!("{a} check: {}", alloc["checks"][0]),
         )?;
     }
     let env = &allocs[1]["tasks"][1]["report"]["task"]["env"];
-    ensure(env["NOMAD_UPSTREAM_ADDR_database"] == "127.0.0.1:5432", || format!("{env}"))?;
-    ensure(env["NOMAD_PORT_http"] == env["NOMAD_HOST_PORT_http"], || {
-        "to = -1 maps the task port to the host port".into()
-    })?;
+    ensure(
+        env["NOMAD_UPSTREAM_ADDR_database"] == "127.0.0.1:5432",
+        || format!("{env}"),
+    )?;
+    ensure(
+        env["NOMAD_PORT_http"] == env["NOMAD_HOST_PORT_http"],
+        || "to = -1 maps the task port to the host port".into(),
+    )?;
     no_leftovers(&f, &r, &before)
 }
 
@@ -406,7 +435,10 @@ fn production_without_pg_isready() -> Result<(), String> {
         format!("exit {code}: {} {}", r["verdict"], r["result_message"])
     })?;
     let b = blamed(&r, "/pg_isready", "/database-init").ok_or_else(|| {
-        format!("no error finding names pg_isready for database-init: {:#}", r["findings"])
+        format!(
+            "no error finding names pg_isready for database-init: {:#}",
+            r["findings"]
+        )
     })?;
     let m = b["message"].as_str().unwrap_or("");
     ensure(m.contains("prestart") && m.contains("Started"), || {
@@ -423,7 +455,10 @@ fn production_without_libpq() -> Result<(), String> {
         format!("exit {code}: {} {}", r["verdict"], r["result_message"])
     })?;
     let b = blamed(&r, "libpq.so.5", "/server").ok_or_else(|| {
-        format!("no error finding names libpq.so.5 for server: {:#}", r["findings"])
+        format!(
+            "no error finding names libpq.so.5 for server: {:#}",
+            r["findings"]
+        )
     })?;
     let m = b["message"].as_str().unwrap_or("");
     ensure(m.contains("critical") && m.contains("500"), || {
@@ -442,9 +477,10 @@ fn production_without_libpq() -> Result<(), String> {
         .iter()
         .find(|t| t["name"] == "server")
         .unwrap();
-    ensure(server["report"]["task"]["resolved_command"] == "/usr/local/bin/uvicorn", || {
-        format!("{}", server["report"]["task"])
-    })?;
+    ensure(
+        server["report"]["task"]["resolved_command"] == "/usr/local/bin/uvicorn",
+        || format!("{}", server["report"]["task"]),
+    )?;
     no_leftovers(&f, &r, &before)
 }
 
@@ -476,7 +512,9 @@ fn small_mesh_runs_and_stops() -> Result<(), String> {
         .find(|t| t["name"] == "fetch")
         .unwrap();
     let out = fetch["report"]["run"]["stdout_tail"].as_str().unwrap_or("");
-    ensure(out.starts_with("hello from "), || format!("fetch printed {out:?}"))?;
+    ensure(out.starts_with("hello from "), || {
+        format!("fetch printed {out:?}")
+    })?;
     let web = &r["allocations"][0];
     ensure(
         web["checks"]
@@ -495,7 +533,9 @@ fn small_mesh_ctrl_c() -> Result<(), String> {
     run.wait_for("is healthy", Duration::from_secs(120))?;
     run.signal(nix::sys::signal::Signal::SIGINT);
     let (code, r, f) = run.finish(Duration::from_secs(60))?;
-    ensure(code == 0 && r["result"] == "healthy", || format!("exit {code}: {}", r["result_message"]))?;
+    ensure(code == 0 && r["result"] == "healthy", || {
+        format!("exit {code}: {}", r["result_message"])
+    })?;
     ensure(
         events(&r, "small.web[0]", "httpd").contains(&"Killed"),
         || "httpd was not stopped as Nomad stops a task".into(),
@@ -535,7 +575,10 @@ fn small_mesh_sigkill() -> Result<(), String> {
 fn rootless_refused() -> Result<(), String> {
     let user = std::env::var("NCC_ROOTLESS_USER").unwrap_or_else(|_| "ncc-test".into());
     // A copy of the binary the unprivileged user can run.
-    let dir = tempfile::Builder::new().prefix("ncc-mesh-bin.").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("ncc-mesh-bin.")
+        .tempdir()
+        .unwrap();
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let exe = dir.path().join("nomad-chroot-check");
@@ -553,10 +596,13 @@ fn rootless_refused() -> Result<(), String> {
         .output()
         .map_err(|e| e.to_string())?;
     let err = String::from_utf8_lossy(&out.stderr);
-    ensure(out.status.code() == Some(3), || format!("exit {:?}: {err}", out.status.code()))?;
-    ensure(err.contains("--run-job needs root") && err.contains("without --run-job"), || {
-        format!("{err}")
-    })
+    ensure(out.status.code() == Some(3), || {
+        format!("exit {:?}: {err}", out.status.code())
+    })?;
+    ensure(
+        err.contains("--run-job needs root") && err.contains("without --run-job"),
+        || format!("{err}"),
+    )
 }
 
 fn main() {
@@ -598,14 +644,12 @@ fn main() {
     ];
     let trials = cases
         .into_iter()
-        .map(|(name, body, ignored)| {
-            match ignored {
-                Some(why) => Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why))),
-                None => Trial::ignorable_test(name, move || {
-                    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-                    body().map(|()| Completion::Completed).map_err(Failed::from)
-                }),
-            }
+        .map(|(name, body, ignored)| match ignored {
+            Some(why) => Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why))),
+            None => Trial::ignorable_test(name, move || {
+                let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+                body().map(|()| Completion::Completed).map_err(Failed::from)
+            }),
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();

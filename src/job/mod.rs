@@ -210,7 +210,12 @@ pub fn clean(s: &str) -> String {
 }
 
 /// Port variables for one port with its emulated host port.
-pub fn port_vars(prefix: &str, p: &PortSpec, host_port: u64, bridge: bool) -> Vec<(String, String)> {
+pub fn port_vars(
+    prefix: &str,
+    p: &PortSpec,
+    host_port: u64,
+    bridge: bool,
+) -> Vec<(String, String)> {
     let label = format!("{prefix}{}", clean(&p.label));
     // In a Nomad-owned netns the task listens on `to` (or the host port for `to = -1`
     // or no `to`); the host port is what the outside sees.
@@ -747,9 +752,11 @@ pub fn plan_task(
     let mut upstreams: Vec<String> = Vec::new();
     for (name, _) in &group.upstreams {
         let c = clean(name);
-        let uses = ["ADDR", "IP", "PORT"]
-            .iter()
-            .any(|w| texts.iter().any(|t| t.contains(&format!("NOMAD_UPSTREAM_{w}_{c}"))));
+        let uses = ["ADDR", "IP", "PORT"].iter().any(|w| {
+            texts
+                .iter()
+                .any(|t| t.contains(&format!("NOMAD_UPSTREAM_{w}_{c}")))
+        });
         if uses && !upstreams.contains(name) {
             upstreams.push(name.clone());
         }
@@ -1034,7 +1041,11 @@ fn waits_for_upstream(t: &PlannedTask, report: &mut Report) {
     let addrs: Vec<String> = t
         .upstreams
         .iter()
-        .filter_map(|u| t.env.get(&format!("NOMAD_UPSTREAM_ADDR_{}", clean(u))).cloned())
+        .filter_map(|u| {
+            t.env
+                .get(&format!("NOMAD_UPSTREAM_ADDR_{}", clean(u)))
+                .cloned()
+        })
         .collect();
     let old = report.findings.remove(i);
     // The run's misses were errors because of the timeout; waiting is not a failure.
@@ -1043,7 +1054,11 @@ fn waits_for_upstream(t: &PlannedTask, report: &mut Report) {
         .iter()
         .any(|f| f.severity == Severity::Error && f.cause != Cause::Runtime)
     {
-        for f in report.findings.iter_mut().filter(|f| f.cause == Cause::Runtime) {
+        for f in report
+            .findings
+            .iter_mut()
+            .filter(|f| f.cause == Cause::Runtime)
+        {
             f.severity = Severity::Warning;
         }
     }

@@ -251,9 +251,8 @@ impl JobSpec {
                 restart: None,
             };
             let g_needle = format!("group \"{}\"", group.name);
-            let in_group = |what: &str, m: String| {
-                locate_within(path, src, &[g_needle.as_str(), what], m)
-            };
+            let in_group =
+                |what: &str, m: String| locate_within(path, src, &[g_needle.as_str(), what], m);
             for u in g.blocks("update") {
                 group.update =
                     Some(services::update_from_node(u).map_err(|m| in_group("update", m))?);

@@ -274,7 +274,12 @@ pub fn service_from_json(s: &Value) -> ServiceSpec {
         provider: t("Provider"),
         ..ServiceSpec::default()
     };
-    for c in s.get("Checks").and_then(Value::as_array).into_iter().flatten() {
+    for c in s
+        .get("Checks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let t = |k: &str| c.get(k).and_then(text).filter(|x| !x.is_empty());
         svc.checks.push(CheckSpec {
             name: t("Name"),
@@ -301,9 +306,17 @@ pub fn service_from_json(s: &Value) -> ServiceSpec {
             cs.sidecar = true;
             if let Some(p) = sc.get("Proxy").filter(|v| v.is_object()) {
                 cs.local_service_port = p.get("LocalServicePort").and_then(uint).filter(|p| *p > 0);
-                for u in p.get("Upstreams").and_then(Value::as_array).into_iter().flatten() {
+                for u in p
+                    .get("Upstreams")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     cs.upstreams.push(UpstreamSpec {
-                        destination_name: u.get("DestinationName").and_then(text).unwrap_or_default(),
+                        destination_name: u
+                            .get("DestinationName")
+                            .and_then(text)
+                            .unwrap_or_default(),
                         local_bind_port: u.get("LocalBindPort").and_then(uint).unwrap_or(0),
                         local_bind_address: u
                             .get("LocalBindAddress")

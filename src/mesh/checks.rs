@@ -189,9 +189,15 @@ mod tests {
         let t = serve("HTTP/1.1 500 Internal Server Error\r\n\r\nboom");
         let (s, out) = http(&t, "GET", "/", None, Duration::from_secs(2));
         assert_eq!(s, Status::Critical);
-        assert!(out.contains("500 Internal Server Error Output: boom"), "{out}");
+        assert!(
+            out.contains("500 Internal Server Error Output: boom"),
+            "{out}"
+        );
         let t = serve("HTTP/1.1 429 Too Many Requests\r\n\r\n");
-        assert_eq!(http(&t, "GET", "/", None, Duration::from_secs(2)).0, Status::Warning);
+        assert_eq!(
+            http(&t, "GET", "/", None, Duration::from_secs(2)).0,
+            Status::Warning
+        );
         // Nothing listening.
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();

@@ -178,8 +178,12 @@ pub fn host_port(
         ns: Some(node),
         addr: SocketAddr::new(IpAddr::V4(alloc_ip), to),
     };
-    let fwd = Forwarder::start(format!("port {label}"), listener, Arc::new(move || Ok(target.clone())))
-        .map_err(|e| e.to_string())?;
+    let fwd = Forwarder::start(
+        format!("port {label}"),
+        listener,
+        Arc::new(move || Ok(target.clone())),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Published {
         kind: "host-port",
         to: format!("{alloc_ip}:{to} (port \"{label}\")"),

@@ -74,7 +74,10 @@ impl Phase {
             Phase::Prestart => matches!(s, PrestartEphemeral | PrestartSidecar),
             Phase::Main => matches!(s, PrestartSidecar | Main),
             Phase::Poststart | Phase::WaitAlloc => {
-                matches!(s, PrestartSidecar | Main | PoststartEphemeral | PoststartSidecar)
+                matches!(
+                    s,
+                    PrestartSidecar | Main | PoststartEphemeral | PoststartSidecar
+                )
             }
             Phase::Poststop => s == Poststop,
         }
@@ -144,7 +147,11 @@ fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
 
 impl RestartPolicy {
     /// The job type's default, overridden by the group's block, then the task's.
-    pub fn resolve(job_type: &str, group: Option<&RestartSpec>, task: Option<&RestartSpec>) -> Self {
+    pub fn resolve(
+        job_type: &str,
+        group: Option<&RestartSpec>,
+        task: Option<&RestartSpec>,
+    ) -> Self {
         let mut p = match job_type {
             "batch" | "sysbatch" => RestartPolicy {
                 attempts: 3,
@@ -308,7 +315,11 @@ mod tests {
         ];
         assert_eq!(next_phase(Phase::Prestart, &t), Phase::Prestart);
         t[0] = snap(PrestartEphemeral, Dead, false);
-        assert_eq!(next_phase(Phase::Prestart, &t), Phase::Prestart, "failed hook");
+        assert_eq!(
+            next_phase(Phase::Prestart, &t),
+            Phase::Prestart,
+            "failed hook"
+        );
         t[0] = snap(PrestartEphemeral, Dead, true);
         assert_eq!(next_phase(Phase::Prestart, &t), Phase::Main);
         assert!(!Phase::Main.allows(PrestartEphemeral) && Phase::Main.allows(PrestartSidecar));
@@ -354,11 +365,7 @@ mod tests {
         assert_eq!((b.attempts, b.interval), (3, Duration::from_secs(86400)));
         let mut bt = RestartTracker::new(b, "batch", Stage::Main);
         assert_eq!(bt.decide(true, None), Decision::Terminated);
-        let mut z = RestartTracker::new(
-            RestartPolicy { attempts: 0, ..b },
-            "batch",
-            Stage::Main,
-        );
+        let mut z = RestartTracker::new(RestartPolicy { attempts: 0, ..b }, "batch", Stage::Main);
         assert_eq!(
             z.decide(false, None),
             Decision::NotRestarting {

@@ -148,29 +148,33 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
         .unwrap_or_else(|| netns::DEFAULT_SUBNET.into())
         .parse()
         .map_err(Error::Usage)?;
-    let mut bridge = match needs_bridge {
-        true => Some(Bridge::create(subnet).map_err(|e| {
-            Error::Unsupported(format!("cannot create the bridge network: {e}"))
-        })?),
-        false => None,
-    };
+    let mut bridge =
+        match needs_bridge {
+            true => Some(Bridge::create(subnet).map_err(|e| {
+                Error::Unsupported(format!("cannot create the bridge network: {e}"))
+            })?),
+            false => None,
+        };
 
     // Placement: count, IDs, ports (host listeners bound now, so a port taken on the
     // host fails here), addresses.
     let free = |p: u16| TcpListener::bind(SocketAddr::new(host_ip, p)).is_ok();
     let mut picker = PortPicker::new(&free);
-    let mut placements: Vec<(Placement, Option<Arc<NetNs>>, Vec<(PortMapping, TcpListener)>)> =
-        Vec::new();
+    let mut placements: Vec<(
+        Placement,
+        Option<Arc<NetNs>>,
+        Vec<(PortMapping, TcpListener)>,
+    )> = Vec::new();
     for (gi, g) in job.groups.iter().enumerate() {
         let mode = NetworkMode::of(g).map_err(Error::Usage)?;
         for index in 0..placement::count(g, args.count_max) {
             let name = format!("{}.{}[{index}]", job.name, g.name);
-            let ports = placement::assign_ports(&g.ports, host_ip, &mut picker).map_err(|e| {
-                Error::Unsupported(format!("cannot place {name}: {e}"))
-            })?;
+            let ports = placement::assign_ports(&g.ports, host_ip, &mut picker)
+                .map_err(|e| Error::Unsupported(format!("cannot place {name}: {e}")))?;
             let (ns, ip) = match (mode, bridge.as_mut()) {
                 (NetworkMode::Bridge, Some(b)) => {
-                    let ns = NetNs::new().map_err(|e| Error::io("cannot create a network namespace", e))?;
+                    let ns = NetNs::new()
+                        .map_err(|e| Error::io("cannot create a network namespace", e))?;
                     let ip = b.allocate_ip().map_err(|e| Error::io("bridge", e))?;
                     b.attach(&ns, ip)
                         .map_err(|e| Error::io(format!("cannot attach {name} to the bridge"), e))?;
@@ -187,12 +191,13 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             let mut listeners = Vec::new();
             if mode == NetworkMode::Bridge {
                 for p in &ports {
-                    let l = forward::bind(None, SocketAddr::new(host_ip, p.value)).map_err(|e| {
-                        Error::Unsupported(format!(
-                            "cannot place {name}: reserved port collision {}={} ({e})",
-                            p.label, p.value
-                        ))
-                    })?;
+                    let l =
+                        forward::bind(None, SocketAddr::new(host_ip, p.value)).map_err(|e| {
+                            Error::Unsupported(format!(
+                                "cannot place {name}: reserved port collision {}={} ({e})",
+                                p.label, p.value
+                            ))
+                        })?;
                     listeners.push((p.clone(), l));
                 }
             }
@@ -226,7 +231,11 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Unsupported("a preparation thread panicked".into()))))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Unsupported("a preparation thread panicked".into()))
+                })
+            })
             .collect()
     });
     let at = |t: Instant| t.saturating_duration_since(t0).as_millis() as u64;
@@ -285,8 +294,14 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
         for (pm, l) in listeners {
             if let (Some(b), Some(ip)) = (bridge.as_ref(), p.ip) {
                 forwarders.push(
-                    connect::host_port(l, Arc::new(clone_ns(&b.node)?), ip, pm.alloc_port(), &pm.label)
-                        .map_err(Error::Unsupported)?,
+                    connect::host_port(
+                        l,
+                        Arc::new(clone_ns(&b.node)?),
+                        ip,
+                        pm.alloc_port(),
+                        &pm.label,
+                    )
+                    .map_err(Error::Unsupported)?,
                 );
             }
         }
@@ -294,7 +309,15 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
         let mut gateway = false;
         for svc in &g.services {
             register(&catalog, index, &p, ns.as_ref(), svc, host_ip);
-            checks_rt.extend(service_checks(&p, g, svc, ns.as_ref(), bridge.as_ref(), &tasks, &mut findings)?);
+            checks_rt.extend(service_checks(
+                &p,
+                g,
+                svc,
+                ns.as_ref(),
+                bridge.as_ref(),
+                &tasks,
+                &mut findings,
+            )?);
             if let Some(c) = &svc.connect {
                 for u in &c.upstreams {
                     let bind: IpAddr = u
@@ -302,7 +325,12 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
                         .as_deref()
                         .unwrap_or("127.0.0.1")
                         .parse()
-                        .map_err(|_| Error::Usage(format!("upstream \"{}\": local_bind_address is not an address", u.destination_name)))?;
+                        .map_err(|_| {
+                            Error::Usage(format!(
+                                "upstream \"{}\": local_bind_address is not an address",
+                                u.destination_name
+                            ))
+                        })?;
                     let port = u16::try_from(u.local_bind_port).unwrap_or(0);
                     forwarders.push(
                         connect::upstream(&catalog, ns.as_deref(), bind, port, &u.destination_name)
@@ -312,8 +340,13 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
                 for l in &c.ingress {
                     gateway = true;
                     forwarders.push(
-                        connect::ingress(&catalog, ns.as_deref(), u16::try_from(l.port).unwrap_or(0), &l.services)
-                            .map_err(Error::Unsupported)?,
+                        connect::ingress(
+                            &catalog,
+                            ns.as_deref(),
+                            u16::try_from(l.port).unwrap_or(0),
+                            &l.services,
+                        )
+                        .map_err(Error::Unsupported)?,
                     );
                 }
             }
@@ -402,7 +435,8 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
 
 /// A second descriptor of a namespace, for a forwarder that outlives the borrow.
 fn clone_ns(ns: &NetNs) -> Result<NetNs, Error> {
-    ns.duplicate().map_err(|e| Error::io("dup of a namespace", e))
+    ns.duplicate()
+        .map_err(|e| Error::io("dup of a namespace", e))
 }
 
 /// Plan, lay out and unpack every task of one allocation.
@@ -438,14 +472,21 @@ fn prepare_alloc(
         static_opts.run = None;
         let mut static_report = check::finish(&prepared, &static_opts)?;
         static_report.task.env = planned.env.clone();
-        static_report.findings.extend(planned.findings.iter().cloned());
+        static_report
+            .findings
+            .extend(planned.findings.iter().cloned());
         static_report.settle_verdict();
         if planned.blocked || static_report.verdict == Verdict::Reject {
             let why = static_report
                 .findings
                 .iter()
                 .find(|f| f.is_rejection())
-                .map(|f| f.nomad_error.clone().or(f.message.clone()).unwrap_or(f.path.clone()))
+                .map(|f| {
+                    f.nomad_error
+                        .clone()
+                        .or(f.message.clone())
+                        .unwrap_or(f.path.clone())
+                })
                 .unwrap_or_else(|| "Failed to download artifacts".into());
             blocked = Some(("Failed Artifact Download", why));
         }
@@ -575,7 +616,11 @@ fn service_checks(
                 addr: SocketAddr::new(m.host_ip, m.value),
             }),
             (_, None, _) => label.parse().ok().map(|port| Target {
-                ns: if p.mode == NetworkMode::Host { None } else { ns.cloned() },
+                ns: if p.mode == NetworkMode::Host {
+                    None
+                } else {
+                    ns.cloned()
+                },
                 addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
             }),
         };
@@ -666,7 +711,10 @@ fn not_emulated(g: &GroupSpec, s: &ServiceSpec, findings: &mut Vec<Finding>) {
     let mut items: Vec<String> = c.not_emulated.clone();
     if c.sidecar || !c.ingress.is_empty() {
         items.push("intentions and mTLS between services (the run's forwarders connect in plain TCP, to any instance)".into());
-        items.push("L7 routing of the `protocol` (http) listeners: connections are forwarded as TCP".into());
+        items.push(
+            "L7 routing of the `protocol` (http) listeners: connections are forwarded as TCP"
+                .into(),
+        );
     }
     if NetworkMode::of(g) != Ok(NetworkMode::Bridge) {
         findings.push(
@@ -679,8 +727,12 @@ fn not_emulated(g: &GroupSpec, s: &ServiceSpec, findings: &mut Vec<Finding>) {
     }
     for i in items {
         findings.push(
-            Finding::info(Kind::Note, Cause::NotEmulated, format!("service \"{}\"", s.name))
-                .message(format!("not emulated: {i}")),
+            Finding::info(
+                Kind::Note,
+                Cause::NotEmulated,
+                format!("service \"{}\"", s.name),
+            )
+            .message(format!("not emulated: {i}")),
         );
     }
 }
@@ -722,7 +774,13 @@ fn blame_finding(r: &Runner, a: &AllocRt, ti: usize, why: &str) -> Finding {
         .events
         .iter()
         .rev()
-        .find(|e| e.alloc == a.p.name && e.task.as_deref() == Some(t.stat.name.as_str()) && e.kind != "Killing" && e.kind != "Killed" && e.kind != "Terminated")
+        .find(|e| {
+            e.alloc == a.p.name
+                && e.task.as_deref() == Some(t.stat.name.as_str())
+                && e.kind != "Killing"
+                && e.kind != "Killed"
+                && e.kind != "Terminated"
+        })
         .map(|e| format!("{} at +{:.1}s", e.kind, e.at_ms as f64 / 1000.0))
         .unwrap_or_else(|| "no event".into());
     let who = format!("{}/{}", a.p.name, t.stat.name);
@@ -772,7 +830,10 @@ fn announce(r: &Runner) {
     for a in &r.allocs {
         for f in &a.forwarders {
             if f.kind != "upstream" {
-                lines.push(format!("  {} {} {} → {}", a.p.name, f.kind, f.fwd.listen, f.to));
+                lines.push(format!(
+                    "  {} {} {} → {}",
+                    a.p.name, f.kind, f.fwd.listen, f.to
+                ));
             }
         }
     }
@@ -788,12 +849,24 @@ fn build_report(
     mut findings: Vec<Finding>,
 ) -> JobRunReport {
     let (verdict, result, message) = match &outcome {
-        Outcome::Healthy => (Verdict::Pass, "healthy", "the job became healthy".to_owned()),
-        Outcome::Complete => (Verdict::Pass, "complete", "every task completed successfully".into()),
+        Outcome::Healthy => (
+            Verdict::Pass,
+            "healthy",
+            "the job became healthy".to_owned(),
+        ),
+        Outcome::Complete => (
+            Verdict::Pass,
+            "complete",
+            "every task completed successfully".into(),
+        ),
         Outcome::Unhealthy(m) => (Verdict::Fail, "unhealthy", m.clone()),
         Outcome::Failed(m) => (Verdict::Fail, "failed", m.clone()),
         Outcome::Deadline(m) => (Verdict::Fail, "deadline", m.clone()),
-        Outcome::Interrupted => (Verdict::Fail, "interrupted", "interrupted before the job became healthy".into()),
+        Outcome::Interrupted => (
+            Verdict::Fail,
+            "interrupted",
+            "interrupted before the job became healthy".into(),
+        ),
         Outcome::Error(m) => (Verdict::Error, "error", m.clone()),
     };
     let healthy_seen = r.events.iter().any(|e| e.kind == "Deployment");
@@ -845,7 +918,9 @@ fn build_report(
                 let events = r
                     .events
                     .iter()
-                    .filter(|e| e.alloc == a.p.name && e.task.as_deref() == Some(t.stat.name.as_str()))
+                    .filter(|e| {
+                        e.alloc == a.p.name && e.task.as_deref() == Some(t.stat.name.as_str())
+                    })
                     .cloned()
                     .collect();
                 TaskReport {
@@ -884,7 +959,9 @@ fn build_report(
             netns: a.ns.as_ref().map(|n| format!("net:[{}]", n.inode())),
             ports: a.p.ports.clone(),
             status: status.into(),
-            health: a.health.map(|h| if h { "healthy" } else { "unhealthy" }.into()),
+            health: a
+                .health
+                .map(|h| if h { "healthy" } else { "unhealthy" }.into()),
             health_message: a.health_msg.clone(),
             tasks,
             checks: a

@@ -24,6 +24,7 @@ use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
     NetlinkPayload,
 };
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
@@ -32,7 +33,6 @@ use netlink_packet_route::link::{
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::AddressFamily;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use nix::sched::{CloneFlags, setns, unshare};
 
@@ -176,7 +176,9 @@ impl Bridge {
             link.attributes
                 .push(LinkAttribute::IfName(BRIDGE_NAME.into()));
             link.attributes
-                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                    InfoKind::Bridge,
+                )]));
             nl.request(
                 RouteNetlinkMessage::NewLink(link),
                 NLM_F_CREATE | NLM_F_EXCL,
@@ -243,7 +245,8 @@ impl Bridge {
 }
 
 fn if_index(name: &str) -> io::Result<u32> {
-    nix::net::if_::if_nametoindex(name).map_err(|e| io_err(&format!("if_nametoindex({name})"), e.into()))
+    nix::net::if_::if_nametoindex(name)
+        .map_err(|e| io_err(&format!("if_nametoindex({name})"), e.into()))
 }
 
 /// A NETLINK_ROUTE socket in the calling thread's namespace, for one request at a time.
@@ -286,10 +289,9 @@ impl Netlink {
                     if let NetlinkPayload::Error(e) = msg.payload {
                         return match e.code {
                             None => Ok(()),
-                            Some(code) => Err(io_err(
-                                what,
-                                io::Error::from_raw_os_error(-code.get()),
-                            )),
+                            Some(code) => {
+                                Err(io_err(what, io::Error::from_raw_os_error(-code.get())))
+                            }
                         };
                     }
                 }
@@ -317,8 +319,10 @@ impl Netlink {
         addr.header.family = AddressFamily::Inet;
         addr.header.prefix_len = prefix;
         addr.header.index = index;
-        addr.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
-        addr.attributes.push(AddressAttribute::Address(IpAddr::V4(ip)));
+        addr.attributes
+            .push(AddressAttribute::Local(IpAddr::V4(ip)));
+        addr.attributes
+            .push(AddressAttribute::Address(IpAddr::V4(ip)));
         self.request(
             RouteNetlinkMessage::NewAddress(addr),
             NLM_F_CREATE | NLM_F_EXCL,
@@ -380,10 +384,7 @@ mod root_tests {
         let ip = bridge.allocate_ip().unwrap();
         assert_eq!(ip, Ipv4Addr::new(10, 213, 0, 2));
         bridge.attach(&alloc, ip).unwrap();
-        let listener = alloc
-            .enter(|| TcpListener::bind((ip, 0)))
-            .unwrap()
-            .unwrap();
+        let listener = alloc.enter(|| TcpListener::bind((ip, 0))).unwrap().unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
@@ -401,8 +402,15 @@ mod root_tests {
         assert_eq!(got, "hi");
         // And out of the allocation through its default route to the gateway.
         let gw = bridge.gateway;
-        let l2 = bridge.node.enter(|| TcpListener::bind((gw, 0))).unwrap().unwrap();
+        let l2 = bridge
+            .node
+            .enter(|| TcpListener::bind((gw, 0)))
+            .unwrap()
+            .unwrap();
         let p2 = l2.local_addr().unwrap().port();
-        alloc.enter(|| TcpStream::connect((gw, p2))).unwrap().unwrap();
+        alloc
+            .enter(|| TcpStream::connect((gw, p2)))
+            .unwrap()
+            .unwrap();
     }
 }

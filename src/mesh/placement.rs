@@ -192,11 +192,7 @@ pub fn assign_ports(
 /// The network variables of a task in the allocation
 /// (`hashicorp/nomad:client/taskenv/env.go` `addPorts`, `addNomadAllocNetwork`,
 /// `buildUpstreamsEnv`).
-pub fn network_env(
-    alloc: &Placement,
-    group: &GroupSpec,
-    job: &JobSpec,
-) -> Vec<(String, String)> {
+pub fn network_env(alloc: &Placement, group: &GroupSpec, job: &JobSpec) -> Vec<(String, String)> {
     let _ = job;
     let clean = crate::job::clean;
     let mut out = Vec::new();
@@ -226,7 +222,10 @@ pub fn network_env(
             for name in [u.destination_name.clone(), clean(&u.destination_name)] {
                 out.push((format!("NOMAD_UPSTREAM_IP_{name}"), ip.into()));
                 out.push((format!("NOMAD_UPSTREAM_PORT_{name}"), port.clone()));
-                out.push((format!("NOMAD_UPSTREAM_ADDR_{name}"), format!("{ip}:{port}")));
+                out.push((
+                    format!("NOMAD_UPSTREAM_ADDR_{name}"),
+                    format!("{ip}:{port}"),
+                ));
             }
         }
     }

@@ -280,7 +280,10 @@ impl JobRunReport {
             }
         }
         if more > 0 {
-            let _ = writeln!(s, "  … and {more} more warnings (--format json has them all)");
+            let _ = writeln!(
+                s,
+                "  … and {more} more warnings (--format json has them all)"
+            );
         }
         // The logs of tasks that failed, as `nomad alloc logs` would show them.
         for a in &self.allocations {

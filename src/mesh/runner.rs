@@ -31,10 +31,26 @@ use crate::nomad::NomadVersion;
 use crate::sandbox::{self, Pid, RunRequest, RunResult, Supervision};
 
 pub enum Msg {
-    Spawned { a: usize, t: usize, pid: Pid },
-    Started { a: usize, t: usize },
-    Exited { a: usize, t: usize, result: Result<RunResult, String> },
-    Check { a: usize, c: usize, status: Status, output: String },
+    Spawned {
+        a: usize,
+        t: usize,
+        pid: Pid,
+    },
+    Started {
+        a: usize,
+        t: usize,
+    },
+    Exited {
+        a: usize,
+        t: usize,
+        result: Result<RunResult, String>,
+    },
+    Check {
+        a: usize,
+        c: usize,
+        status: Status,
+        output: String,
+    },
     Interrupt,
 }
 
@@ -148,7 +164,10 @@ impl Runner {
         let at = self.t0.elapsed();
         let alloc = a.map(|a| self.allocs[a].p.name.clone()).unwrap_or_default();
         let task = t.and_then(|t| a.map(|a| self.allocs[a].tasks[t].stat.name.clone()));
-        tracing::debug!("+{:.2}s {alloc} {task:?} {kind}: {message}", at.as_secs_f64());
+        tracing::debug!(
+            "+{:.2}s {alloc} {task:?} {kind}: {message}",
+            at.as_secs_f64()
+        );
         self.events.push(Event {
             at_ms: at.as_millis() as u64,
             unix_ms: self.unix0 + at.as_millis() as u64,
@@ -185,8 +204,12 @@ impl Runner {
                 }
                 if let Some(o) = &outcome {
                     let (kind, msg) = match o {
-                        Outcome::Healthy => ("Deployment", "every allocation is healthy".to_owned()),
-                        Outcome::Complete => ("Job Complete", "every task completed successfully".into()),
+                        Outcome::Healthy => {
+                            ("Deployment", "every allocation is healthy".to_owned())
+                        }
+                        Outcome::Complete => {
+                            ("Job Complete", "every task completed successfully".into())
+                        }
                         Outcome::Unhealthy(m)
                         | Outcome::Failed(m)
                         | Outcome::Deadline(m)
@@ -226,7 +249,9 @@ impl Runner {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Outcome::Error("lost the runner channel".into()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Outcome::Error("lost the runner channel".into());
+                }
             }
         }
     }
@@ -502,7 +527,16 @@ impl Runner {
             }
             // What a task looks for in the dirs it writes itself (a database probing
             // its own files) says nothing about the bundle, unless the task failed.
-            let own = ["/local/", "/alloc/", "/tmp/", "/secrets/", "/private/", "/dev/", "/proc/", "/sys/"];
+            let own = [
+                "/local/",
+                "/alloc/",
+                "/tmp/",
+                "/secrets/",
+                "/private/",
+                "/dev/",
+                "/proc/",
+                "/sys/",
+            ];
             if f.cause == Cause::Runtime
                 && f.severity != crate::finding::Severity::Error
                 && own.iter().any(|d| f.path.starts_with(d))
@@ -540,7 +574,12 @@ impl Runner {
         let tr = &mut self.allocs[a].tasks[t];
         if killed {
             tr.state = TaskState::Dead;
-            self.event(Some(a), Some(t), "Killed", "Task successfully killed".into());
+            self.event(
+                Some(a),
+                Some(t),
+                "Killed",
+                "Task successfully killed".into(),
+            );
             return;
         }
         let successful = started && code == 0;
@@ -589,14 +628,24 @@ impl Runner {
                     } else {
                         checks::http(&target, &method, &path, body.as_deref(), timeout)
                     };
-                    let _ = tx.send(Msg::Check { a, c, status, output });
+                    let _ = tx.send(Msg::Check {
+                        a,
+                        c,
+                        status,
+                        output,
+                    });
                 });
             }
             Probe::Tcp { target } => {
                 ch.in_flight = true;
                 std::thread::spawn(move || {
                     let (status, output) = checks::tcp(&target, timeout);
-                    let _ = tx.send(Msg::Check { a, c, status, output });
+                    let _ = tx.send(Msg::Check {
+                        a,
+                        c,
+                        status,
+                        output,
+                    });
                 });
             }
             Probe::Script {
@@ -619,9 +668,15 @@ impl Runner {
                 let (run_dir, client, version) =
                     (self.run_dir.clone(), self.client.clone(), self.version);
                 std::thread::spawn(move || {
-                    let (status, output) =
-                        script_check(&stat, &command, &args, timeout, ns, run_dir, logs, &client, version);
-                    let _ = tx.send(Msg::Check { a, c, status, output });
+                    let (status, output) = script_check(
+                        &stat, &command, &args, timeout, ns, run_dir, logs, &client, version,
+                    );
+                    let _ = tx.send(Msg::Check {
+                        a,
+                        c,
+                        status,
+                        output,
+                    });
                 });
             }
         }
@@ -678,16 +733,27 @@ impl Runner {
                 Stage::PoststartEphemeral if t.successful => continue,
                 _ => {}
             }
-            let ended = t.state == TaskState::Dead
-                && !matches!(t.stat.stage, Stage::PrestartEphemeral);
+            let ended =
+                t.state == TaskState::Dead && !matches!(t.stat.stage, Stage::PrestartEphemeral);
             if t.failed || ended {
                 let m = format!(
                     "task \"{}\" {}",
                     t.stat.name,
                     if t.failed { "failed" } else { "is dead" }
                 );
-                let i = alloc.tasks.iter().position(|x| x.stat.name == t.stat.name).unwrap_or(0);
-                self.allocs[a].blame = vec![(i, format!("{} (exit code {})", if t.failed { "failed" } else { "ended" }, t.exit_code.map_or("-".into(), |c| c.to_string())))];
+                let i = alloc
+                    .tasks
+                    .iter()
+                    .position(|x| x.stat.name == t.stat.name)
+                    .unwrap_or(0);
+                self.allocs[a].blame = vec![(
+                    i,
+                    format!(
+                        "{} (exit code {})",
+                        if t.failed { "failed" } else { "ended" },
+                        t.exit_code.map_or("-".into(), |c| c.to_string())
+                    ),
+                )];
                 self.set_health(a, false, m);
                 return;
             }
@@ -729,15 +795,27 @@ impl Runner {
             for (i, t) in alloc.tasks.iter().enumerate() {
                 if t.state == TaskState::Pending && t.stat.stage != Stage::Poststop {
                     why.push(format!("task \"{}\" never started", t.stat.name));
-                } else if t.stat.stage == Stage::PrestartEphemeral && t.state == TaskState::Running {
+                } else if t.stat.stage == Stage::PrestartEphemeral && t.state == TaskState::Running
+                {
                     why.push(format!(
                         "prestart task \"{}\" is still running, so the main tasks never started",
                         t.stat.name
                     ));
                     blame.push((i, "was still running at the healthy_deadline (a prestart task must exit 0 before the main tasks start)".to_owned()));
-                } else if t.stat.stage == Stage::Main && t.state == TaskState::Running && !failing.is_empty() {
+                } else if t.stat.stage == Stage::Main
+                    && t.state == TaskState::Running
+                    && !failing.is_empty()
+                {
                     let c = failing[0];
-                    blame.push((i, format!("was running while {} stayed {} ({})", c.name, c.status, c.output.chars().take(300).collect::<String>())));
+                    blame.push((
+                        i,
+                        format!(
+                            "was running while {} stayed {} ({})",
+                            c.name,
+                            c.status,
+                            c.output.chars().take(300).collect::<String>()
+                        ),
+                    ));
                 }
             }
             for c in &failing {
@@ -761,7 +839,11 @@ impl Runner {
         self.event(
             Some(a),
             None,
-            if healthy { "Alloc Healthy" } else { "Alloc Unhealthy" },
+            if healthy {
+                "Alloc Healthy"
+            } else {
+                "Alloc Unhealthy"
+            },
             msg,
         );
     }
@@ -769,10 +851,11 @@ impl Runner {
     /// The job's outcome, once known.
     fn judge(&self, now: Instant) -> Option<Outcome> {
         if matches!(self.job_type.as_str(), "batch" | "sysbatch") {
-            let done = self
-                .allocs
-                .iter()
-                .all(|a| a.tasks.iter().all(|t| t.state == TaskState::Dead && !t.busy));
+            let done = self.allocs.iter().all(|a| {
+                a.tasks
+                    .iter()
+                    .all(|t| t.state == TaskState::Dead && !t.busy)
+            });
             if done {
                 let failed: Vec<String> = self
                     .allocs
@@ -838,7 +921,8 @@ impl Runner {
             a.tasks.iter().all(|t| {
                 !t.busy
                     && (t.state == TaskState::Dead
-                        || (t.stat.stage == Stage::Poststop && t.state == TaskState::Pending
+                        || (t.stat.stage == Stage::Poststop
+                            && t.state == TaskState::Pending
                             && a.phase != Phase::Poststop))
             }) && a.checks.iter().all(|c| !c.in_flight || c.kind != "script")
         })
@@ -915,7 +999,10 @@ fn script_check(
             let status = checks::script_status(r.outcome.exit_code, r.outcome.timed_out);
             let out: String = out.chars().take(4096).collect();
             if r.outcome.timed_out {
-                (status, format!("Timed out ({}) running check", go_duration(timeout)))
+                (
+                    status,
+                    format!("Timed out ({}) running check", go_duration(timeout)),
+                )
             } else {
                 (status, out)
             }

@@ -338,9 +338,10 @@ fn run_with(
         .limit()
         .map(|l| l + Duration::from_millis(setup.kill_timeout_ms) + Duration::from_secs(30));
     let mut on_line = |line: &[u8]| {
-        if let (Some(s), Ok(child::Progress::Started { .. })) =
-            (sup.as_mut(), serde_json::from_slice::<child::Progress>(line))
-        {
+        if let (Some(s), Ok(child::Progress::Started { .. })) = (
+            sup.as_mut(),
+            serde_json::from_slice::<child::Progress>(line),
+        ) {
             (s.on_start)();
         }
     };
@@ -1098,7 +1099,14 @@ pub fn open_shell(
         client,
         argv0,
     };
-    Ok(run_with(&req, Stdio3::Terminal, extra, sh_args, None, None)?)
+    Ok(run_with(
+        &req,
+        Stdio3::Terminal,
+        extra,
+        sh_args,
+        None,
+        None,
+    )?)
 }
 
 /// Where `shell` puts the host's busybox when the bundle has no shell.
