@@ -419,6 +419,15 @@ impl PlanContext {
                 .collect(),
         };
         let job = load(&args.jobfile, &inputs)?;
+        if !matches!(
+            job.job_type.as_str(),
+            "service" | "batch" | "system" | "sysbatch"
+        ) {
+            return Err(Error::Usage(format!(
+                "job \"{}\": type \"{}\" is not one of service, batch, system, sysbatch",
+                job.name, job.job_type
+            )));
+        }
         let mappings = artifact::parse_mappings(&args.artifact)?;
         let (version, client, chroot_env, limits, safety) = args.common.resolve()?;
         // The client config names the node; a --node file overrides it key by key.
@@ -559,15 +568,6 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
         skipped: Vec::new(),
         downloads: None,
     };
-    if !matches!(
-        job.job_type.as_str(),
-        "service" | "batch" | "system" | "sysbatch"
-    ) {
-        return Err(Error::Usage(format!(
-            "job \"{}\": type \"{}\" is not one of service, batch, system, sysbatch",
-            job.name, job.job_type
-        )));
-    }
     for (group, task) in &selected {
         if task.driver != "exec" {
             plan.skipped.push(Skipped {

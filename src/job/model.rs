@@ -151,7 +151,7 @@ pub const EXEC_CONFIG_KEYS: &[&str] = &[
     "command", "args", "pid_mode", "ipc_mode", "cap_add", "cap_drop", "work_dir",
 ];
 
-fn text(v: &Value) -> Option<String> {
+pub(super) fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -160,7 +160,7 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn uint(v: &Value) -> Option<u64> {
+pub(super) fn uint(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)),
         Value::String(s) => s.trim().parse().ok(),

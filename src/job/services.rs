@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::hcl::Node;
+use super::model::{text, uint};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceSpec {
@@ -84,23 +85,6 @@ pub struct RestartSpec {
     pub delay: Option<Duration>,
     pub interval: Option<Duration>,
     pub mode: Option<String>,
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn uint(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
 }
 
 /// An HCL duration: `"5s"`, `"1m30s"`, `"500ms"` (Go's `time.ParseDuration`).

@@ -105,15 +105,6 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    if !matches!(
-        job.job_type.as_str(),
-        "service" | "batch" | "system" | "sysbatch"
-    ) {
-        return Err(Error::Usage(format!(
-            "job \"{}\": type \"{}\" is not one of service, batch, system, sysbatch",
-            job.name, job.job_type
-        )));
-    }
     let mut findings: Vec<Finding> = Vec::new();
     for g in &job.groups {
         NetworkMode::of(g).map_err(Error::Usage)?;
