@@ -733,10 +733,16 @@ fn not_emulated(g: &GroupSpec, s: &ServiceSpec, findings: &mut Vec<Finding>) {
 /// (libraries, then names searched in several places, then the most repeated).
 fn blame_finding(r: &Runner, a: &AllocRt, ti: usize, why: &str) -> Finding {
     let t = &a.tasks[ti];
+    // Not a byte-code cache a read-only store cannot hold, nor an interpreter probing
+    // for a package's extension-module forms.
+    let probe = |f: &Finding| {
+        let b = f.path.rsplit('/').next().unwrap_or("");
+        f.path.contains("/__pycache__/") || b.starts_with("__init__.")
+    };
     let mut misses: Vec<&Finding> = t
         .findings
         .iter()
-        .filter(|f| f.kind == Kind::Missing && f.cause == Cause::Runtime)
+        .filter(|f| f.kind == Kind::Missing && f.cause == Cause::Runtime && !probe(f))
         .collect();
     let count = |f: &Finding| {
         f.message
