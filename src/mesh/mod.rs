@@ -90,6 +90,13 @@ pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
     Ok(report.verdict.exit_code())
 }
 
+/// A placed allocation, its network namespace and its bound host-port listeners.
+type Placed = (
+    Placement,
+    Option<Arc<NetNs>>,
+    Vec<(PortMapping, TcpListener)>,
+);
+
 /// Everything the run made, dropped in this order at the end: forwarders (in the
 /// allocations), then the namespaces, then the work dir.
 struct Made {
@@ -386,7 +393,9 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
     let (tx, rx) = std::sync::mpsc::channel();
     let hook_tx = std::sync::Mutex::new(tx.clone());
     crate::cleanup::set_interrupt_hook(Some(Box::new(move |_sig| {
-        let _ = hook_tx.lock().map(|t| t.send(Msg::Interrupt));
+        if let Ok(t) = hook_tx.lock() {
+            let _ = t.send(Msg::Interrupt);
+        }
     })));
     let mut runner = Runner {
         allocs,
