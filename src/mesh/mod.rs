@@ -158,11 +158,7 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
     // host fails here), addresses.
     let free = |p: u16| TcpListener::bind(SocketAddr::new(host_ip, p)).is_ok();
     let mut picker = PortPicker::new(&free);
-    let mut placements: Vec<(
-        Placement,
-        Option<Arc<NetNs>>,
-        Vec<(PortMapping, TcpListener)>,
-    )> = Vec::new();
+    let mut placements: Vec<Placed> = Vec::new();
     for (gi, g) in job.groups.iter().enumerate() {
         let mode = NetworkMode::of(g).map_err(Error::Usage)?;
         for index in 0..placement::count(g, args.count_max) {
