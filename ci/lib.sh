@@ -10,12 +10,14 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 #   nix-bin: the real Nix the nix/ tests use; bubblewrap hyperfine time: ci/bench
 #   zstd xz-utils bzip2 zip file: archives of every format go-getter knows
 #   python3: a real interpreter whose start-up probes the run must not report (run_fidelity)
+#   postgresql-15 postgresql-client-15 python3 python3-uvicorn python3-psycopg2: the
+#       Postgres and app bundles of the example project's production.hcl (job --run-job)
 CI_PACKAGES=(
     build-essential ca-certificates curl git pkg-config
     busybox-static hello coreutils bash libselinux1 libpcre2-8-0 libtinfo6 patchelf
     nix-bin bubblewrap hyperfine time
     zstd xz-utils bzip2 zip file util-linux libssl3 musl musl-tools
-    python3
+    postgresql-15 postgresql-client-15 python3 python3-uvicorn python3-psycopg2
 )
 
 log() { printf '\n==> %s\n' "$*" >&2; }

@@ -57,7 +57,8 @@ pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
     prepare_in(opts, taskdir)
 }
 
-fn prepare_in(opts: &CheckOptions, taskdir: TaskDir) -> Result<Prepared> {
+/// [`prepare`] in a task dir made by the caller (a task of a `--run-job` allocation).
+pub fn prepare_in(opts: &CheckOptions, taskdir: TaskDir) -> Result<Prepared> {
     let mut report = Report::new(opts.nomad_version);
     let extract = unpack_all(opts, &taskdir, &mut report)?;
     report.findings.extend(extract.findings.iter().cloned());

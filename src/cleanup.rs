@@ -16,6 +16,15 @@ static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 static CGROUPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 static PENDING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
 static STOPPING: AtomicBool = AtomicBool::new(false);
+type Hook = Box<dyn Fn(i32) + Send>;
+static HOOK: Mutex<Option<Hook>> = Mutex::new(None);
+
+/// While set, the first interruption calls `hook` (with the signal) instead of
+/// removing everything and exiting: `job --run-job` then stops its tasks as Nomad
+/// would and reports. A second interruption does the usual.
+pub fn set_interrupt_hook(hook: Option<Hook>) {
+    *HOOK.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+}
 
 /// Call before creating anything in a work dir (each unpacked entry): once an
 /// interruption is being handled, wait here for the process to exit, rather than go
@@ -89,7 +98,11 @@ pub fn install() {
         return;
     };
     std::thread::spawn(move || {
-        if let Some(sig) = signals.forever().next() {
+        for sig in signals.forever() {
+            if let Some(hook) = HOOK.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                hook(sig);
+                continue;
+            }
             run_now();
             std::process::exit(128 + sig);
         }

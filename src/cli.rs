@@ -316,6 +316,35 @@ pub struct JobArgs {
     #[arg(long)]
     pub fetch: bool,
 
+    /// Run the whole job as Nomad would place it (root): every allocation of every
+    /// group, lifecycle order, bridge networks, Connect upstreams and gateways,
+    /// service checks; exit 0 once healthy (service) or complete (batch).
+    #[arg(long)]
+    pub run_job: bool,
+
+    /// --run-job: at most N allocations per group (default: the group's count).
+    #[arg(long, value_name = "N", requires = "run_job")]
+    pub count_max: Option<u64>,
+
+    /// --run-job: once healthy, keep the job running until Ctrl-C.
+    #[arg(long, requires = "run_job")]
+    pub keep_running: bool,
+
+    /// --run-job: give up after this long (default: the update block's
+    /// healthy_deadline, 5m as in Nomad; batch jobs: --timeout).
+    #[arg(long, value_name = "DURATION", requires = "run_job")]
+    pub deadline: Option<String>,
+
+    /// --run-job: the host address ports are published on (NOMAD_IP_*), as
+    /// `nomad agent -dev` advertises loopback.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub host_ip: String,
+
+    /// --run-job: the bridge's subnet (default: the client config's
+    /// bridge_network_subnet, else 172.26.64.0/20).
+    #[arg(long, value_name = "CIDR", requires = "run_job")]
+    pub bridge_subnet: Option<String>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -62,6 +62,8 @@ pub struct ClientConfig {
     pub node_meta: BTreeMap<String, String>,
     /// `client { options { … } }`, e.g. `user.denylist`, `user.checked_drivers`.
     pub options: BTreeMap<String, String>,
+    /// `client.bridge_network_subnet` (Nomad's default `172.26.64.0/20`).
+    pub bridge_network_subnet: Option<String>,
 }
 
 impl ClientConfig {
@@ -132,6 +134,9 @@ impl ClientConfig {
             }
             if let Some(v) = client.get("max_kill_timeout").and_then(Value::as_str) {
                 cfg.max_kill_timeout = Some(v.to_owned());
+            }
+            if let Some(v) = client.get("bridge_network_subnet").and_then(Value::as_str) {
+                cfg.bridge_network_subnet = Some(v.to_owned());
             }
             if let Some(v) = client.get("node_class").and_then(Value::as_str) {
                 cfg.node_class = Some(v.to_owned());
@@ -224,7 +229,8 @@ impl ClientConfig {
             datacenter,
             node_name,
             region,
-            node_class
+            node_class,
+            bridge_network_subnet
         );
     }
 }

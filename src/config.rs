@@ -117,6 +117,16 @@ pub struct TaskSpec {
     pub network: Network,
     pub pid_mode_host: bool,
     pub ipc_mode_host: bool,
+    /// The allocation the task belongs to (`job --run-job`); `None`: one fixed,
+    /// recognisable allocation (see `taskenv::ALLOC_ID`).
+    pub alloc: Option<AllocIdentity>,
+}
+
+/// Which allocation of its group a task runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocIdentity {
+    pub id: String,
+    pub index: u32,
 }
 
 impl TaskSpec {
@@ -141,6 +151,7 @@ impl TaskSpec {
             network: Network::Host,
             pid_mode_host: false,
             ipc_mode_host: false,
+            alloc: None,
         }
     }
 }
@@ -306,6 +317,7 @@ impl CommonArgs {
             },
             pid_mode_host: false,
             ipc_mode_host: false,
+            alloc: None,
         })
     }
 

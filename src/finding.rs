@@ -106,6 +106,8 @@ pub enum Cause {
     StartFailure,
     /// The task's main process exited and left processes behind, which Nomad kills.
     OrphanedProcess,
+    /// Checked alone, the task waited for a Connect upstream nothing served (`job`).
+    Upstream,
     // kind = note
     NotEmulated,
     /// A value a real cluster would supply (ports, upstreams) replaced by a documented

@@ -22,6 +22,7 @@ pub mod finding;
 pub mod harness;
 pub mod hclguard;
 pub mod job;
+pub mod mesh;
 pub mod nomad;
 pub mod report;
 pub mod rootfs;

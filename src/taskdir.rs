@@ -171,38 +171,62 @@ pub struct TaskDir {
     pub secrets: SecretsMode,
 }
 
-impl TaskDir {
-    /// Whether `host` lies in this check's work dir (the alloc dir and its task dirs).
-    pub fn owns(&self, host: &Path) -> bool {
-        host.starts_with(&self.alloc_dir)
+/// A fresh work dir of this checker's (`nomad-chroot-check.<pid>.<random>` under
+/// `$TMPDIR`), registered for removal on interruption; a later run removes it if this
+/// process dies without doing so (see [`sweep_stale_work_dirs`]).
+pub fn work_dir() -> Result<tempfile::TempDir, TaskDirError> {
+    let parent = std::env::temp_dir();
+    sweep_stale_work_dirs(&parent);
+    let work = tempfile::Builder::new()
+        .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
+        .tempdir_in(&parent)
+        .map_err(|source| TaskDirError::WorkDir { parent, source })?;
+    crate::cleanup::register(work.path());
+    Ok(work)
+}
+
+/// An allocation directory: the shared `alloc/` (`data`, `logs`, `tmp`) that every task
+/// of the allocation mounts at `/alloc`, and one task dir per task beside it
+/// (`hashicorp/nomad:client/allocdir/alloc_dir.go` `Build`).
+#[derive(Debug)]
+pub struct AllocDir {
+    /// `<alloc_dir>/<alloc_id>`.
+    pub path: PathBuf,
+}
+
+impl AllocDir {
+    /// Lay out `path` (created if missing) with the shared alloc dir.
+    pub fn build(path: PathBuf) -> Result<AllocDir, TaskDirError> {
+        // hashicorp/nomad:client/allocdir/alloc_dir.go Build + fs_unix.go
+        // dropDirPermissions: every dir gets desired|0777 (so 0777), tmp is sticky.
+        let shared = path.join("alloc");
+        fs::create_dir_all(&path).map_err(|source| TaskDirError::Create {
+            path: path.clone(),
+            source,
+        })?;
+        for dir in [
+            shared.clone(),
+            shared.join("data"),
+            shared.join("logs"),
+            shared.join("tmp"),
+        ] {
+            create_dir_mode(&dir, 0o777)?;
+        }
+        Ok(AllocDir { path })
     }
 
-    /// Create a fresh work dir and lay out the alloc and task dirs in it.
-    pub fn build(
+    /// Build the task dir of `task_name` in this allocation. The allocation's owner
+    /// removes it (the returned [`TaskDir`] does not).
+    pub fn task_dir(
+        &self,
         task_name: &str,
         version: NomadVersion,
         chroot_env: ChrootEnv,
     ) -> Result<TaskDir, TaskDirError> {
         validate_task_name(task_name)?;
-        let parent = std::env::temp_dir();
-        sweep_stale_work_dirs(&parent);
-        let work = tempfile::Builder::new()
-            .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
-            .tempdir_in(&parent)
-            .map_err(|source| TaskDirError::WorkDir { parent, source })?;
-        crate::cleanup::register(work.path());
-        let alloc_dir = work.path().to_path_buf();
-        let root = alloc_dir.join(task_name);
-
-        // hashicorp/nomad:client/allocdir/alloc_dir.go Build + fs_unix.go
-        // dropDirPermissions: every dir gets desired|0777 (so 0777), tmp is sticky.
-        let shared = alloc_dir.join("alloc");
+        let root = self.path.join(task_name);
+        // task_dir.go Build
         let mut dirs: Vec<(PathBuf, u32)> = vec![
-            (shared.clone(), 0o777),
-            (shared.join("data"), 0o777),
-            (shared.join("logs"), 0o777),
-            (shared.join("tmp"), 0o777),
-            // task_dir.go Build
             (root.clone(), 0o777),
             (root.join("local"), 0o777),
             (root.join("secrets"), 0o777),
@@ -224,16 +248,31 @@ impl TaskDir {
                 path: marker,
                 source,
             })?;
-
         Ok(TaskDir {
-            work: Some(work),
-            alloc_dir,
+            work: None,
+            alloc_dir: self.path.clone(),
             root,
             task_name: task_name.to_owned(),
             version,
             chroot_env,
             secrets: SecretsMode::PlainDir,
         })
+    }
+}
+
+impl TaskDir {
+    /// Create a fresh work dir and lay out the alloc and task dirs in it.
+    pub fn build(
+        task_name: &str,
+        version: NomadVersion,
+        chroot_env: ChrootEnv,
+    ) -> Result<TaskDir, TaskDirError> {
+        validate_task_name(task_name)?;
+        let work = work_dir()?;
+        let alloc = AllocDir::build(work.path().to_path_buf())?;
+        let mut td = alloc.task_dir(task_name, version, chroot_env)?;
+        td.work = Some(work);
+        Ok(td)
     }
 
     /// The shared alloc dir on the host (`<alloc_id>/alloc`).
@@ -243,6 +282,11 @@ impl TaskDir {
 
     /// Every layer the task sees besides its own directory: the shared alloc dir at
     /// `/alloc`, and the chroot_env entries present on this host.
+    /// Whether `host` lies in this check's work dir (the alloc dir and its task dirs).
+    pub fn owns(&self, host: &Path) -> bool {
+        host.starts_with(&self.alloc_dir)
+    }
+
     pub fn layers(&self) -> Vec<Layer> {
         let mut layers = self.chroot_env.layers();
         layers.push(Layer {

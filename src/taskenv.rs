@@ -65,10 +65,14 @@ pub fn build(
     // 3. Identity.
     let job = task.job.clone().unwrap_or_else(|| "check".to_owned());
     let group = task.group.clone().unwrap_or_else(|| task.name.clone());
-    set("NOMAD_ALLOC_ID", ALLOC_ID.into());
-    set("NOMAD_SHORT_ALLOC_ID", ALLOC_ID[..8].into());
-    set("NOMAD_ALLOC_NAME", format!("{job}.{group}[0]"));
-    set("NOMAD_ALLOC_INDEX", "0".into());
+    let (id, index) = match &task.alloc {
+        Some(a) => (a.id.as_str(), a.index),
+        None => (ALLOC_ID, 0),
+    };
+    set("NOMAD_ALLOC_ID", id.into());
+    set("NOMAD_SHORT_ALLOC_ID", id.get(..8).unwrap_or(id).into());
+    set("NOMAD_ALLOC_NAME", format!("{job}.{group}[{index}]"));
+    set("NOMAD_ALLOC_INDEX", index.to_string());
     set("NOMAD_GROUP_NAME", group);
     set("NOMAD_TASK_NAME", task.name.clone());
     set("NOMAD_JOB_ID", job.clone());

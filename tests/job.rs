@@ -1460,3 +1460,64 @@ fn corpus_of_nomads_own_jobspecs_loads() {
     );
     assert!(refused.is_empty(), "{} refused", refused.len());
 }
+
+/// Checked alone, a prestart hook that waits for its Connect upstream runs until the
+/// timeout: that is reported as waiting for the upstream, with the fix (run the whole
+/// job), not as a timeout with a `--type service` hint `job` mode cannot take.
+#[test]
+fn a_prestart_task_waiting_for_its_upstream_says_so() {
+    let busybox = root().join("fixtures/build/static-busybox/bundle.tar.gz");
+    assert!(
+        busybox.exists(),
+        "{} not built (bash fixtures/build.sh)",
+        busybox.display()
+    );
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("not run: the task's run needs root here");
+        return;
+    }
+    let job = jobs().join("mesh-small.nomad.hcl");
+    let out = bin()
+        .args([
+            "job",
+            s(&job),
+            "--artifact",
+            &format!("http://127.0.0.1:8080/busybox.tar.gz={}", s(&busybox)),
+            "--task-name",
+            "client/wait-web",
+            "--timeout",
+            "2s",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = r["tasks"][0]["findings"].as_array().unwrap();
+    let up = findings
+        .iter()
+        .find(|f| f["cause"] == "upstream")
+        .unwrap_or_else(|| panic!("no upstream finding: {findings:#?}"));
+    assert_eq!(up["severity"], "warning");
+    let m = up["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("waits for upstream `web`: run the whole job"),
+        "{m}"
+    );
+    assert!(
+        m.contains("127.0.0.1:9090") && m.contains("prestart"),
+        "{m}"
+    );
+    assert!(up["hint"].as_str().unwrap().contains("--run-job"));
+    assert!(
+        !findings.iter().any(|f| f["cause"] == "timeout"),
+        "the timeout is replaced: {findings:#?}"
+    );
+    assert!(!out.stdout.windows(13).any(|w| w == b"--type servic"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a wait is not a failure of the bundle"
+    );
+}

@@ -27,6 +27,7 @@ pub mod funcs;
 pub mod hcl;
 pub mod interp;
 pub mod model;
+pub mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -127,6 +128,10 @@ pub struct PlannedTask {
     pub blocked: bool,
     /// The task env after Nomad's assembly and interpolation.
     pub env: BTreeMap<String, String>,
+    /// The Connect upstreams the task refers to (`${NOMAD_UPSTREAM_ADDR_<name>}`…).
+    pub upstreams: Vec<String>,
+    /// A prestart hook (which must finish before the group's main tasks start).
+    pub prestart: bool,
 }
 
 #[derive(Debug)]
@@ -196,7 +201,7 @@ fn read_node_file(path: &Path) -> Result<NodeAttrs, JobError> {
 
 /// Nomad's environment-variable name cleaning for port and task labels
 /// (`hashicorp/nomad:client/taskenv/env.go` `cleanEnvVar`): invalid characters → `_`.
-fn clean(s: &str) -> String {
+pub fn clean(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -209,7 +214,12 @@ fn clean(s: &str) -> String {
 }
 
 /// Port variables for one port with its emulated host port.
-fn port_vars(prefix: &str, p: &PortSpec, host_port: u64, bridge: bool) -> Vec<(String, String)> {
+pub fn port_vars(
+    prefix: &str,
+    p: &PortSpec,
+    host_port: u64,
+    bridge: bool,
+) -> Vec<(String, String)> {
     let label = format!("{prefix}{}", clean(&p.label));
     // In a Nomad-owned netns the task listens on `to` (or the host port for `to = -1`
     // or no `to`); the host port is what the outside sees.
@@ -220,9 +230,10 @@ fn port_vars(prefix: &str, p: &PortSpec, host_port: u64, bridge: bool) -> Vec<(S
     vec![
         (format!("NOMAD_IP_{label}"), EMULATED_IP.to_owned()),
         (format!("NOMAD_PORT_{label}"), task_port.to_string()),
+        // hashicorp/nomad:client/taskenv/env.go addPorts: the host address and port.
         (
             format!("NOMAD_ADDR_{label}"),
-            format!("{EMULATED_IP}:{task_port}"),
+            format!("{EMULATED_IP}:{host_port}"),
         ),
         (format!("NOMAD_HOST_IP_{label}"), EMULATED_IP.to_owned()),
         (format!("NOMAD_HOST_PORT_{label}"), host_port.to_string()),
@@ -381,6 +392,115 @@ impl Unresolved {
     }
 }
 
+/// What planning a task needs besides the task: the job, the node, the artifact
+/// mappings and the client's settings, read once from the command line.
+pub struct PlanContext {
+    pub job: JobSpec,
+    pub node: NodeAttrs,
+    mappings: Vec<artifact::Mapping>,
+    base_dir: PathBuf,
+    fetch: bool,
+    /// Holds `--fetch` downloads until the checks are done.
+    pub downloads: Option<tempfile::TempDir>,
+    pub version: nomad::NomadVersion,
+    pub client: crate::clientconfig::ClientConfig,
+    pub chroot_env: crate::taskdir::ChrootEnv,
+    pub limits: crate::config::ArtifactLimits,
+    pub safety: crate::config::SafetyLimits,
+}
+
+impl PlanContext {
+    pub fn new(args: &JobArgs) -> Result<PlanContext, Error> {
+        let inputs = hcl::VarInputs {
+            vars: args
+                .var
+                .iter()
+                .map(|v| crate::config::parse_pair(v, "--var"))
+                .collect::<Result<_, _>>()?,
+            files: args.var_file.clone(),
+            env: std::env::vars()
+                .filter_map(|(k, v)| k.strip_prefix("NOMAD_VAR_").map(|n| (n.to_owned(), v)))
+                .collect(),
+        };
+        let job = load(&args.jobfile, &inputs)?;
+        if !matches!(
+            job.job_type.as_str(),
+            "service" | "batch" | "system" | "sysbatch"
+        ) {
+            return Err(Error::Usage(format!(
+                "job \"{}\": type \"{}\" is not one of service, batch, system, sysbatch",
+                job.name, job.job_type
+            )));
+        }
+        let mappings = artifact::parse_mappings(&args.artifact)?;
+        let (version, client, chroot_env, limits, safety) = args.common.resolve()?;
+        // The client config names the node; a --node file overrides it key by key.
+        let mut node = NodeAttrs::new();
+        for (key, v) in [
+            ("node.datacenter", &client.datacenter),
+            ("node.unique.name", &client.node_name),
+            ("node.region", &client.region),
+            ("node.class", &client.node_class),
+        ] {
+            if let Some(v) = v {
+                node.insert(key.to_owned(), v.clone());
+            }
+        }
+        for (k, v) in &client.node_meta {
+            node.insert(format!("meta.{k}"), v.clone());
+        }
+        if let Some(p) = &args.node {
+            node.extend(read_node_file(p)?);
+        }
+        let base_dir = args
+            .jobfile
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let downloads = if args.fetch {
+            Some(
+                tempfile::tempdir()
+                    .map_err(|e| Error::io("cannot create a download directory", e))?,
+            )
+        } else {
+            None
+        };
+        Ok(PlanContext {
+            job,
+            node,
+            mappings,
+            base_dir,
+            fetch: args.fetch,
+            downloads,
+            version,
+            client,
+            chroot_env,
+            limits,
+            safety,
+        })
+    }
+
+    fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            mappings: &self.mappings,
+            base_dir: &self.base_dir,
+            fetch: self.fetch,
+            download_dir: self
+                .downloads
+                .as_ref()
+                .map(|d| d.path())
+                .unwrap_or(Path::new("/nonexistent")),
+        }
+    }
+}
+
+/// The allocation a task is planned for (`--run-job`): its identity and the network
+/// variables its scheduler placement gives (which replace the emulated ones).
+pub struct AllocContext {
+    pub identity: crate::config::AllocIdentity,
+    pub net: Vec<(String, String)>,
+}
+
 /// Turn the job into one [`CheckOptions`] per exec task (no extraction, no run).
 pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
     // The jobspec says what these say on the command line; silently ignoring them would
@@ -404,59 +524,8 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             )));
         }
     }
-    let inputs = hcl::VarInputs {
-        vars: args
-            .var
-            .iter()
-            .map(|v| crate::config::parse_pair(v, "--var"))
-            .collect::<Result<_, _>>()?,
-        files: args.var_file.clone(),
-        env: std::env::vars()
-            .filter_map(|(k, v)| k.strip_prefix("NOMAD_VAR_").map(|n| (n.to_owned(), v)))
-            .collect(),
-    };
-    let job = load(&args.jobfile, &inputs)?;
-    let mappings = artifact::parse_mappings(&args.artifact)?;
-    let common = &args.common;
-    let (version, client, chroot_env, limits, safety) = common.resolve()?;
-    // The client config names the node; a --node file overrides it key by key.
-    let mut node = NodeAttrs::new();
-    for (key, v) in [
-        ("node.datacenter", &client.datacenter),
-        ("node.unique.name", &client.node_name),
-        ("node.region", &client.region),
-        ("node.class", &client.node_class),
-    ] {
-        if let Some(v) = v {
-            node.insert(key.to_owned(), v.clone());
-        }
-    }
-    for (k, v) in &client.node_meta {
-        node.insert(format!("meta.{k}"), v.clone());
-    }
-    if let Some(p) = &args.node {
-        node.extend(read_node_file(p)?);
-    }
-    let base_dir = args
-        .jobfile
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let downloads = if args.fetch {
-        Some(tempfile::tempdir().map_err(|e| Error::io("cannot create a download directory", e))?)
-    } else {
-        None
-    };
-    let fallback_dir = PathBuf::from("/nonexistent");
-    let resolver = Resolver {
-        mappings: &mappings,
-        base_dir: &base_dir,
-        fetch: args.fetch,
-        download_dir: downloads
-            .as_ref()
-            .map(|d| d.path())
-            .unwrap_or(&fallback_dir),
-    };
+    let ctx = PlanContext::new(args)?;
+    let job = &ctx.job;
 
     // --task-name: by task name or group/task.
     let all: Vec<(&GroupSpec, &TaskDef)> = job
@@ -503,15 +572,6 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
         skipped: Vec::new(),
         downloads: None,
     };
-    if !matches!(
-        job.job_type.as_str(),
-        "service" | "batch" | "system" | "sysbatch"
-    ) {
-        return Err(Error::Usage(format!(
-            "job \"{}\": type \"{}\" is not one of service, batch, system, sysbatch",
-            job.name, job.job_type
-        )));
-    }
     let mut unmapped = Vec::new();
     for (group, task) in &selected {
         if task.driver != "exec" {
@@ -531,29 +591,10 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             });
             continue;
         }
-        plan.tasks.push(plan_task(
-            &job,
-            group,
-            task,
-            args,
-            &node,
-            &resolver,
-            version,
-            &client,
-            &chroot_env,
-            limits,
-            safety,
-            &mut unmapped,
-        )?);
+        plan.tasks
+            .push(plan_task(&ctx, group, task, args, None, &mut unmapped)?);
     }
-    if !unmapped.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} artifact source{} not mapped to local files:\n  - {}",
-            unmapped.len(),
-            if unmapped.len() == 1 { " is" } else { "s are" },
-            unmapped.join("\n  - ")
-        )));
-    }
+    unmapped_error(&unmapped)?;
     if plan.tasks.is_empty() {
         let found: Vec<String> = selected
             .iter()
@@ -580,25 +621,46 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
             }
         )));
     }
-    plan.downloads = downloads;
+    plan.downloads = ctx.downloads;
     Ok(plan)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_task(
-    job: &JobSpec,
+/// Every artifact source no `--artifact` maps, named in one error.
+pub fn unmapped_error(unmapped: &[String]) -> Result<(), Error> {
+    if unmapped.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} artifact source{} not mapped to local files:\n  - {}",
+        unmapped.len(),
+        if unmapped.len() == 1 { " is" } else { "s are" },
+        unmapped.join("\n  - ")
+    )))
+}
+
+/// Plan one task of `group`; `alloc`, when given, is the allocation it runs in. An
+/// artifact source no `--artifact` maps is added to `unmapped` (the caller names them
+/// all in one error).
+pub fn plan_task(
+    ctx: &PlanContext,
     group: &GroupSpec,
     task: &TaskDef,
     args: &JobArgs,
-    node: &NodeAttrs,
-    resolver: &Resolver<'_>,
-    version: nomad::NomadVersion,
-    client: &crate::clientconfig::ClientConfig,
-    chroot_env: &crate::taskdir::ChrootEnv,
-    limits: crate::config::ArtifactLimits,
-    safety: crate::config::SafetyLimits,
+    alloc: Option<&AllocContext>,
     unmapped: &mut Vec<String>,
 ) -> Result<PlannedTask, Error> {
+    let PlanContext {
+        job,
+        node,
+        version,
+        client,
+        chroot_env,
+        limits,
+        safety,
+        ..
+    } = ctx;
+    let (version, limits, safety) = (*version, *limits, *safety);
+    let resolver = ctx.resolver();
     let common = &args.common;
     let tname = &task.name;
     let mut findings: Vec<Finding> = Vec::new();
@@ -661,7 +723,11 @@ fn plan_task(
     };
 
     // Steps 1–7 of §4.1, then the job's env interpolated against them (step 8).
-    let net = network_env(group, task);
+    spec.alloc = alloc.map(|a| a.identity.clone());
+    let net = match alloc {
+        Some(a) => a.net.clone(),
+        None => network_env(group, task),
+    };
     let mut pre = net.clone();
     pre.extend(meta_env(job, group, task));
     spec.env = pre.clone();
@@ -711,6 +777,18 @@ fn plan_task(
         .chain(raw_args.iter().map(String::as_str))
         .chain(task.artifacts.iter().map(|a| a.source.as_str()))
         .collect();
+    let mut upstreams: Vec<String> = Vec::new();
+    for (name, _) in &group.upstreams {
+        let c = clean(name);
+        let uses = ["ADDR", "IP", "PORT"].iter().any(|w| {
+            texts
+                .iter()
+                .any(|t| t.contains(&format!("NOMAD_UPSTREAM_{w}_{c}")))
+        });
+        if uses && !upstreams.contains(name) {
+            upstreams.push(name.clone());
+        }
+    }
     for (k, v) in &net {
         let r = format!("${{{k}}}");
         if texts.iter().any(|t| t.contains(&r)) {
@@ -997,6 +1075,8 @@ fn plan_task(
         findings,
         blocked,
         env,
+        upstreams,
+        prestart: matches!(&task.lifecycle, Some((h, _)) if h == "prestart"),
     })
 }
 
@@ -1048,8 +1128,64 @@ pub fn check_task(t: &PlannedTask) -> Report {
     };
     report.findings.extend(t.findings.iter().cloned());
     crate::finding::apply_deny(&mut report.findings, &opts.deny);
+    waits_for_upstream(t, &mut report);
     report.settle_verdict();
     report
+}
+
+/// A task that timed out while it refers to a Connect upstream was waiting for it:
+/// checked alone, nothing listens on the upstream's local port. Say so, and that the
+/// fix is to run the whole job, rather than a timeout and a `--type service` hint
+/// `job` mode cannot take (the type comes from the jobspec).
+fn waits_for_upstream(t: &PlannedTask, report: &mut Report) {
+    if t.upstreams.is_empty() {
+        return;
+    }
+    let Some(i) = report
+        .findings
+        .iter()
+        .position(|f| f.kind == Kind::Run && f.cause == Cause::Timeout)
+    else {
+        return;
+    };
+    let names = t
+        .upstreams
+        .iter()
+        .map(|u| format!("`{u}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let addrs: Vec<String> = t
+        .upstreams
+        .iter()
+        .filter_map(|u| {
+            t.env
+                .get(&format!("NOMAD_UPSTREAM_ADDR_{}", clean(u)))
+                .cloned()
+        })
+        .collect();
+    let old = report.findings.remove(i);
+    // The run's misses were errors because of the timeout; waiting is not a failure.
+    if !report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error && f.cause != Cause::Runtime)
+    {
+        for f in report
+            .findings
+            .iter_mut()
+            .filter(|f| f.cause == Cause::Runtime)
+        {
+            f.severity = Severity::Warning;
+        }
+    }
+    report.findings.push(
+        Finding::warning(Kind::Run, Cause::Upstream, old.path.clone()).message(format!(
+            "waits for upstream {names}: run the whole job. Checked alone, nothing serves {} in the task's network namespace, so the {}task ran until the --timeout and was stopped; under Nomad it ends once the upstream answers",
+            if addrs.is_empty() { "the upstream".to_owned() } else { addrs.join(", ") },
+            if t.prestart { "prestart " } else { "" }
+        ))
+        .hint("run the whole job: nomad-chroot-check job JOBFILE --run-job (with the same --artifact and --client-config options)"),
+    );
 }
 
 #[derive(Serialize)]
@@ -1194,6 +1330,9 @@ fn outcome_verdict(e: &Error) -> &'static str {
 const NO_EXEC_TASK: &str = "has no task with driver = \"exec\"";
 
 pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
+    if args.run_job {
+        return crate::mesh::main(args);
+    }
     let plan = match plan(&args) {
         Ok(p) => p,
         Err(e) if args.common.format == Format::Json => {

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::JobError;
 use super::hcl::{Node, locate, locate_within};
+use super::services::{self, RestartSpec, ServiceSpec, UpdateSpec};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobSpec {
@@ -18,6 +19,8 @@ pub struct JobSpec {
     pub job_type: String,
     pub meta: Vec<(String, String)>,
     pub groups: Vec<GroupSpec>,
+    /// The job-level `update {}`, merged under each group's.
+    pub update: Option<UpdateSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +35,12 @@ pub struct GroupSpec {
     /// Blocks Nomad acts on that we cannot emulate offline (`service`, `volume`…).
     pub not_emulated: Vec<String>,
     pub tasks: Vec<TaskDef>,
+    /// `count` (Nomad's default is 1).
+    pub count: Option<u64>,
+    /// Group `service {}` blocks (checks, Connect), for `--run-job`.
+    pub services: Vec<ServiceSpec>,
+    pub update: Option<UpdateSpec>,
+    pub restart: Option<RestartSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +70,10 @@ pub struct TaskDef {
     /// `resources { network { port … } }` (the pre-0.12 task-level network).
     pub ports: Vec<PortSpec>,
     pub not_emulated: Vec<String>,
+    /// `leader = true`: the other tasks are stopped when it ends.
+    pub leader: bool,
+    /// The task's own `restart {}`, merged over the group's.
+    pub restart: Option<RestartSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -94,7 +107,7 @@ pub const EXEC_CONFIG_KEYS: &[&str] = &[
     "command", "args", "pid_mode", "ipc_mode", "cap_add", "cap_drop", "work_dir",
 ];
 
-fn text(v: &Value) -> Option<String> {
+pub(super) fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -103,7 +116,7 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn uint(v: &Value) -> Option<u64> {
+pub(super) fn uint(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)),
         Value::String(s) => s.trim().parse().ok(),
@@ -150,6 +163,7 @@ impl JobSpec {
                 .unwrap_or_else(|| "service".into()),
             meta: Vec::new(),
             groups: Vec::new(),
+            update: None,
         };
         if spec.name.is_empty() {
             return Err(err("job", "the `job` block needs a name label".into()));
@@ -157,6 +171,9 @@ impl JobSpec {
         for m in job.blocks("meta") {
             spec.meta
                 .extend(string_map(&node_map(m), "meta").map_err(|m| err("meta", m))?);
+        }
+        for u in job.blocks("update") {
+            spec.update = Some(services::update_from_node(u).map_err(|m| err("update", m))?);
         }
         // `hashicorp/nomad:jobspec2/parse_job.go` `normalizeJob`: each job-level task
         // becomes a group of its own name, ahead of the written groups; a job-level
@@ -181,7 +198,27 @@ impl JobSpec {
                 meta: Vec::new(),
                 not_emulated: Vec::new(),
                 tasks: Vec::new(),
+                count: g.attr("count").and_then(uint),
+                services: Vec::new(),
+                update: None,
+                restart: None,
             };
+            let g_needle = format!("group \"{}\"", group.name);
+            let in_group =
+                |what: &str, m: String| locate_within(path, src, &[g_needle.as_str(), what], m);
+            for u in g.blocks("update") {
+                group.update =
+                    Some(services::update_from_node(u).map_err(|m| in_group("update", m))?);
+            }
+            for r in g.blocks("restart") {
+                group.restart =
+                    Some(services::restart_from_node(r).map_err(|m| in_group("restart", m))?);
+            }
+            for s in g.blocks("service") {
+                group
+                    .services
+                    .push(services::service_from_node(s).map_err(|m| in_group("service", m))?);
+            }
             for b in &g.blocks {
                 if GROUP_NOT_EMULATED.contains(&b.ident.as_str()) {
                     group.not_emulated.push(describe(b));
@@ -258,6 +295,10 @@ impl JobSpec {
             job_type: s(job, "Type").unwrap_or_else(|| "service".into()),
             meta: smap(job, "Meta")?,
             groups: Vec::new(),
+            update: job
+                .get("Update")
+                .filter(|u| u.is_object())
+                .map(services::update_from_json),
         };
         for g in arr(job, "TaskGroups") {
             let mut group = GroupSpec {
@@ -268,12 +309,23 @@ impl JobSpec {
                 meta: smap(&g, "Meta")?,
                 not_emulated: Vec::new(),
                 tasks: Vec::new(),
+                count: g.get("Count").and_then(uint),
+                services: Vec::new(),
+                update: g
+                    .get("Update")
+                    .filter(|u| u.is_object())
+                    .map(services::update_from_json),
+                restart: g
+                    .get("RestartPolicy")
+                    .filter(|u| u.is_object())
+                    .map(services::restart_from_json),
             };
             for n in arr(&g, "Networks") {
                 group.network_mode = s(&n, "Mode");
                 group.ports.extend(json_ports(&n));
             }
             for svc in arr(&g, "Services") {
+                group.services.push(services::service_from_json(&svc));
                 group.not_emulated.push(format!(
                     "service \"{}\"",
                     s(&svc, "Name").unwrap_or_default()
@@ -310,6 +362,11 @@ impl JobSpec {
                         .get("KillTimeout")
                         .and_then(uint)
                         .map(Duration::from_nanos),
+                    leader: t.get("Leader").and_then(Value::as_bool).unwrap_or(false),
+                    restart: t
+                        .get("RestartPolicy")
+                        .filter(|u| u.is_object())
+                        .map(services::restart_from_json),
                     ..TaskDef::default()
                 };
                 if let Some(Value::Object(c)) = t.get("Config") {
@@ -467,8 +524,12 @@ fn task_from_node(t: &Node) -> Result<TaskDef, String> {
         driver: t.attr("driver").and_then(text).unwrap_or_default(),
         user: t.attr("user").and_then(text).filter(|u| !u.is_empty()),
         kill_signal: t.attr("kill_signal").and_then(text),
+        leader: t.attr("leader").and_then(boolish).unwrap_or(false),
         ..TaskDef::default()
     };
+    for r in t.blocks("restart") {
+        task.restart = Some(services::restart_from_node(r)?);
+    }
     // The decoder has checked it is a Go duration or nanoseconds.
     match t.attr("kill_timeout") {
         Some(Value::String(kt)) => {

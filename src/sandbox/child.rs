@@ -68,6 +68,15 @@ pub struct Ran {
     pub init_pid: i32,
 }
 
+/// What a [`Lifecycle::Supervised`] child tells the parent while the task runs, one
+/// JSON line each on the result pipe, before the [`ChildReport`] (which ends without a
+/// newline).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Progress {
+    /// The task exec'd (Nomad's `Started` event); the init's pid as the checker sees it.
+    Started { init_pid: i32 },
+}
+
 /// From the init to the monitor, one JSON line each, on the sync pipe.
 #[derive(Debug, Serialize, Deserialize)]
 enum InitMsg {
@@ -92,14 +101,14 @@ pub fn child_main(plan_fd: i32, result_fd: i32) -> i32 {
     let _ = fcntl(&plan_file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     let mut plan_file = fs::File::from(plan_file);
     let mut mnt_ns = None;
+    let mut out = fs::File::from(result);
     let report = match read_frame::<Setup>(&mut plan_file) {
         // End of file first: the checker dropped us unused, or died.
         Err(None) => return 0,
         Err(Some(e)) => ChildReport::SetupFailed(format!("cannot read the sandbox setup: {e}")),
-        Ok(setup) => monitor(&setup, plan_file, &mut mnt_ns),
+        Ok(setup) => monitor(&setup, plan_file, &mut mnt_ns, &out),
     };
     // One write: the checker wakes up once, with the whole report.
-    let mut out = fs::File::from(result);
     if let Ok(text) = serde_json::to_vec(&report) {
         let _ = out.write_all(&text);
     }
@@ -138,7 +147,12 @@ fn read_frame<T: serde::de::DeserializeOwned>(from: &mut fs::File) -> Result<T, 
 
 /// The monitor's steps, in order. `mnt_ns` receives the task's mount namespace, which
 /// the caller releases after reporting.
-fn monitor(setup: &Setup, plan_file: fs::File, mnt_ns: &mut Option<OwnedFd>) -> ChildReport {
+fn monitor(
+    setup: &Setup,
+    plan_file: fs::File,
+    mnt_ns: &mut Option<OwnedFd>,
+    progress: &fs::File,
+) -> ChildReport {
     // 1. Watch the checker before anything else: if it dies (SIGKILL, Ctrl-C) from
     //    here on, we kill the task and remove what it left, since it no longer can.
     let parent = match sys::pidfd_open(Pid::from_raw(setup.parent_pid)) {
@@ -182,7 +196,22 @@ fn monitor(setup: &Setup, plan_file: fs::File, mnt_ns: &mut Option<OwnedFd>) -> 
 
     // 4. PID, IPC and network namespaces (hashicorp/nomad executor_linux.go
     //    configureNamespaces). The mount namespace is the init's own (step 9), so
-    //    that this monitor keeps the host's view.
+    //    that this monitor keeps the host's view. A task of a bridge-mode allocation
+    //    joins the allocation's namespace, as the executor joins the one Nomad's
+    //    network hook made (`NetworkIsolation.Path`).
+    if let NetMode::Join(path) = &setup.net {
+        let joined = fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|ns| {
+                nix::sched::setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())
+            });
+        if let Err(e) = joined {
+            return ChildReport::SetupFailed(format!(
+                "cannot join the allocation's network namespace `{}`: {e}",
+                path.display()
+            ));
+        }
+    }
     let mut flags = CloneFlags::empty();
     if setup.pid_ns {
         flags |= CloneFlags::CLONE_NEWPID;
@@ -190,7 +219,7 @@ fn monitor(setup: &Setup, plan_file: fs::File, mnt_ns: &mut Option<OwnedFd>) -> 
     if setup.ipc_ns {
         flags |= CloneFlags::CLONE_NEWIPC;
     }
-    if setup.net != NetMode::Host {
+    if matches!(setup.net, NetMode::None | NetMode::Bridge) {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     if let Err(e) = unshare(flags) {
@@ -205,9 +234,13 @@ fn monitor(setup: &Setup, plan_file: fs::File, mnt_ns: &mut Option<OwnedFd>) -> 
     }
 
     // 6. SIGCHLD through a descriptor, so one poll waits for the task, the checker's
-    //    death, the init's messages and the deadlines.
+    //    death, the init's messages and the deadlines; SIGTERM too when supervised:
+    //    it is the checker's request to stop the task.
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
+    if setup.lifecycle == Lifecycle::Supervised {
+        mask.add(Signal::SIGTERM);
+    }
     if let Err(e) = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None) {
         return ChildReport::SetupFailed(format!("sigprocmask(SIG_BLOCK, SIGCHLD): {e}"));
     }
@@ -282,7 +315,7 @@ fn monitor(setup: &Setup, plan_file: fs::File, mnt_ns: &mut Option<OwnedFd>) -> 
         }
         let _ = nix::unistd::write(&gate_w, b"1");
     }
-    supervise(setup, init, parent, sigfd, sync_r)
+    supervise(setup, init, parent, sigfd, sync_r, progress)
 }
 
 /// The monitor's loop: wait for the task, trace it, stop it when the lifecycle says so.
@@ -292,6 +325,7 @@ fn supervise(
     parent: OwnedFd,
     sigfd: SignalFd,
     sync_r: OwnedFd,
+    progress: &fs::File,
 ) -> ChildReport {
     // The task starts when the sync pipe closes (on execve, or the init's death): the
     // deadlines count from then, not from a start-up ahead of the plan.
@@ -352,13 +386,29 @@ fn supervise(
                         let now = Instant::now();
                         start = Some(now);
                         deadline = setup.lifecycle.limit().map(|l| now + l);
+                        if setup.lifecycle == Lifecycle::Supervised {
+                            send_progress(
+                                progress,
+                                &Progress::Started {
+                                    init_pid: init.as_raw(),
+                                },
+                            );
+                        }
                     }
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 }
             }
         }
         if sig_ready {
-            while sigfd.read_signal().ok().flatten().is_some() {}
+            let mut stop = false;
+            while let Ok(Some(info)) = sigfd.read_signal() {
+                stop |= info.ssi_signo == Signal::SIGTERM as u32;
+            }
+            if stop && kill_at.is_none() {
+                // Nomad's stop (see below), on the checker's request.
+                let _ = kill(init, kill_signal);
+                kill_at = Some(Instant::now() + Duration::from_millis(setup.kill_timeout_ms));
+            }
             loop {
                 match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
@@ -385,7 +435,7 @@ fn supervise(
             match setup.lifecycle {
                 Lifecycle::Batch { .. } => ran.timed_out = true,
                 Lifecycle::Service { .. } => ran.still_running = true,
-                Lifecycle::Interactive => {}
+                Lifecycle::Interactive | Lifecycle::Supervised => {}
             }
             // Nomad's stop: kill_signal to the task, SIGKILL after kill_timeout
             // (hashicorp/nomad:drivers/shared/executor executor_linux.go Shutdown).
@@ -484,6 +534,14 @@ fn reap_all(within: Duration) {
             }
             Ok(_) => {}
         }
+    }
+}
+
+/// One line of [`Progress`] to the checker.
+fn send_progress(to: &fs::File, msg: &Progress) {
+    if let Ok(mut line) = serde_json::to_vec(msg) {
+        line.push(b'\n');
+        let _ = (&*to).write_all(&line);
     }
 }
 

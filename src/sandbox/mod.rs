@@ -38,7 +38,7 @@ use std::time::Duration;
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
+pub use nix::unistd::Pid;
 
 use child::ChildReport;
 pub use child::child_main;
@@ -111,7 +111,34 @@ enum Stdio3 {
 
 /// Run the task; `launch` is a child started ahead (see [`Prelaunch`]), if any.
 pub fn run(req: &RunRequest<'_>, launch: Option<Launch>) -> Result<RunResult, SandboxError> {
-    run_with(req, Stdio3::Logs, Vec::new(), Vec::new(), launch)
+    run_with(req, Stdio3::Logs, Vec::new(), Vec::new(), launch, None)
+}
+
+/// How `job --run-job` runs a task among others: in the allocation's network
+/// namespace, told when it starts, stopped when the run says so.
+pub struct Supervision<'a> {
+    /// Run until stopped: SIGTERM to the pid given to `on_spawn` stops the task as
+    /// Nomad stops it (kill_signal, then SIGKILL after kill_timeout). Otherwise the
+    /// run options' lifecycle applies (a script check: batch with a timeout).
+    pub until_stopped: bool,
+    /// The allocation's network namespace to join (`/proc/<pid>/fd/<n>`).
+    pub netns: Option<PathBuf>,
+    /// What the sandbox child removes if the checker dies (the run's work dir).
+    pub remove_on_orphan: Option<PathBuf>,
+    /// stdout and stderr files instead of the task's `alloc/logs` files.
+    pub logs: Option<[PathBuf; 2]>,
+    /// The sandbox child's pid, once it exists.
+    pub on_spawn: &'a mut dyn FnMut(Pid),
+    /// The task exec'd.
+    pub on_start: &'a mut dyn FnMut(),
+}
+
+/// Run the task as `sup` says; returns when it has ended.
+pub fn run_supervised(
+    req: &RunRequest<'_>,
+    sup: Supervision<'_>,
+) -> Result<RunResult, SandboxError> {
+    run_with(req, Stdio3::Logs, Vec::new(), Vec::new(), None, Some(sup))
 }
 
 fn run_with(
@@ -120,6 +147,7 @@ fn run_with(
     extra_binds: Vec<(PathBuf, String)>,
     args_override: Vec<String>,
     mut launch: Option<Launch>,
+    mut sup: Option<Supervision<'_>>,
 ) -> Result<RunResult, SandboxError> {
     let interactive = matches!(stdio, Stdio3::Terminal);
     let rootless = !nix::unistd::geteuid().is_root();
@@ -210,7 +238,10 @@ fn run_with(
         None
     };
 
-    let log_paths = plan::log_paths(req.taskdir);
+    let log_paths = sup
+        .as_mut()
+        .and_then(|s| s.logs.take())
+        .unwrap_or_else(|| plan::log_paths(req.taskdir));
     // The cgroup, made by the prelaunch (ahead) or now, before the init is forked: the
     // init enters it before it execs (see the cgroup module), so every process of the
     // task is born inside.
@@ -233,7 +264,7 @@ fn run_with(
     }
     let mut cg_guard = CgGuard(cgroup);
 
-    let setup = Setup::build(SetupInput {
+    let mut setup = Setup::build(SetupInput {
         alloc_dir: &req.taskdir.alloc_dir,
         task: req.task,
         run: req.run,
@@ -247,6 +278,17 @@ fn run_with(
             .unwrap_or_default(),
         interactive,
     });
+    if let Some(s) = &sup {
+        if s.until_stopped {
+            setup.lifecycle = plan::Lifecycle::Supervised;
+        }
+        if let Some(ns) = &s.netns {
+            setup.net = plan::NetMode::Join(ns.clone());
+        }
+        if let Some(dir) = &s.remove_on_orphan {
+            setup.remove_on_orphan = Some(dir.clone());
+        }
+    }
     // A child started ahead with this same setup has its namespaces and init ready;
     // one with another (which `check::run` never makes) is dropped unused.
     let mut launch = match launch {
@@ -282,6 +324,9 @@ fn run_with(
     .and_then(|()| launch.send(&init));
     let (child, plan_w, result_r) = launch.into_parts();
     drop(plan_w);
+    if let Some(s) = sup.as_mut() {
+        (s.on_spawn)(child);
+    }
     // From here the child removes the cgroup if we are interrupted (it holds the plan);
     // our signal handler must not race it, nor kill the task behind its back.
     for d in cg_guard.0.iter().flat_map(|c| &c.dirs) {
@@ -293,7 +338,15 @@ fn run_with(
         .lifecycle
         .limit()
         .map(|l| l + Duration::from_millis(setup.kill_timeout_ms) + Duration::from_secs(30));
-    let reply = read_reply(result_r, guard);
+    let mut on_line = |line: &[u8]| {
+        if let (Some(s), Ok(child::Progress::Started { .. })) = (
+            sup.as_mut(),
+            serde_json::from_slice::<child::Progress>(line),
+        ) {
+            (s.on_start)();
+        }
+    };
+    let reply = read_reply(result_r, guard, &mut on_line);
     if reply.is_none() {
         let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
         reap(child);
@@ -752,6 +805,9 @@ fn record_plan(
             plan::NetMode::Bridge => {
                 "applied: own namespace, loopback up (no veth, no outside access)".into()
             }
+            plan::NetMode::Join(_) => {
+                "applied: the allocation's namespace (veth on the run's bridge)".into()
+            }
         },
     );
     e.insert(
@@ -784,6 +840,7 @@ fn record_plan(
                 format!("applied: healthy after {healthy_ms} ms")
             }
             plan::Lifecycle::Interactive => "skipped: interactive".into(),
+            plan::Lifecycle::Supervised => "skipped: runs until the job run stops it".into(),
         },
     );
     e.insert(
@@ -825,8 +882,14 @@ fn reap(child: Pid) {
     while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
 }
 
-/// Read the child's report until EOF; `None` if `within` passes first.
-fn read_reply(fd: std::os::fd::OwnedFd, within: Option<Duration>) -> Option<Vec<u8>> {
+/// Read the child's report until EOF; `None` if `within` passes first. Lines before
+/// it (a supervised child's [`child::Progress`]) go to `on_line` as they arrive; the
+/// report is what follows the last newline.
+fn read_reply(
+    fd: std::os::fd::OwnedFd,
+    within: Option<Duration>,
+    on_line: &mut dyn FnMut(&[u8]),
+) -> Option<Vec<u8>> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let until = within.map(|d| std::time::Instant::now() + d);
@@ -853,7 +916,13 @@ fn read_reply(fd: std::os::fd::OwnedFd, within: Option<Duration>) -> Option<Vec<
         }
         match file.read(&mut buf) {
             Ok(0) => return Some(out),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                while let Some(end) = out.iter().position(|b| *b == b'\n') {
+                    on_line(&out[..end]);
+                    out.drain(..=end);
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return Some(out),
         }
@@ -978,7 +1047,14 @@ pub fn open_shell(
         client,
         argv0,
     };
-    Ok(run_with(&req, Stdio3::Terminal, extra, sh_args, None)?)
+    Ok(run_with(
+        &req,
+        Stdio3::Terminal,
+        extra,
+        sh_args,
+        None,
+        None,
+    )?)
 }
 
 /// Where `shell` puts the host's busybox when the bundle has no shell.

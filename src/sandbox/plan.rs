@@ -98,13 +98,16 @@ pub struct IdMap {
     pub outside_gid: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetMode {
     Host,
     /// Own namespace, loopback down.
     None,
     /// Own namespace, loopback up.
     Bridge,
+    /// The allocation's namespace, which `job --run-job` made and configured (veth on
+    /// its bridge): the path opens it (`/proc/<checker>/fd/<n>`).
+    Join(PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +126,9 @@ pub enum Lifecycle {
     Service { healthy_ms: u64 },
     /// `shell`: waits for the task with the terminal attached.
     Interactive,
+    /// `job --run-job`: runs until the checker stops it (SIGTERM to the sandbox
+    /// child), which then stops it as Nomad does (kill_signal, kill_timeout, SIGKILL).
+    Supervised,
 }
 
 impl Lifecycle {
@@ -133,7 +139,7 @@ impl Lifecycle {
             Lifecycle::Batch { timeout_ms: ms } | Lifecycle::Service { healthy_ms: ms } => {
                 Some(std::time::Duration::from_millis(ms))
             }
-            Lifecycle::Interactive => None,
+            Lifecycle::Interactive | Lifecycle::Supervised => None,
         }
     }
 }
