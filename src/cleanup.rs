@@ -84,11 +84,16 @@ pub fn in_background(work: impl FnOnce() + Send + 'static) {
 }
 
 /// Wait for the work started with [`in_background`]. Call before the process exits.
+///
+/// Once an interruption is being handled, this waits for the handler to exit the
+/// process with 128 + the signal: the handler's kills may end the run early, and the
+/// main thread must not then report success with exit 0 first.
 pub fn finish() {
     let pending = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
     for h in pending {
         let _ = h.join();
     }
+    checkpoint();
 }
 
 /// Start the signal thread. Call once, early in `main`.
