@@ -565,6 +565,73 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
     Ok(plan)
 }
 
+/// One task of an API `Job` object (what `/v1/allocation/:id` carries), planned as
+/// [`plan`] plans a jobspec's: the entry of `alloc`. `node` holds the node's attributes
+/// and meta (`${node.*}`, `${attr.*}`, `${meta.*}`); `args` gives the artifact
+/// mappings, `--fetch` and the common options (its `jobfile` is not read: relative
+/// artifact paths resolve against the current directory). An error names the task
+/// when it is missing or not an exec task.
+pub fn plan_api_task(
+    job: &serde_json::Value,
+    group: &str,
+    task: &str,
+    node: &NodeAttrs,
+    args: &JobArgs,
+) -> Result<JobPlan, Error> {
+    let spec = JobSpec::from_json(job)?;
+    let (g, t) = spec
+        .groups
+        .iter()
+        .filter(|g| g.name == group)
+        .find_map(|g| g.tasks.iter().find(|t| t.name == task).map(|t| (g, t)))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "the allocation's job \"{}\" has no task \"{task}\" in group \"{group}\"",
+                spec.name
+            ))
+        })?;
+    if t.driver != "exec" {
+        return Err(Error::Usage(format!(
+            "task \"{task}\" uses driver = \"{}\"; nomad-chroot-check checks exec tasks only",
+            t.driver
+        )));
+    }
+    let (version, client, chroot_env, limits, safety) = args.common.resolve()?;
+    let mappings = artifact::parse_mappings(&args.artifact)?;
+    let downloads = if args.fetch {
+        Some(tempfile::tempdir().map_err(|e| Error::io("cannot create a download directory", e))?)
+    } else {
+        None
+    };
+    let nowhere = PathBuf::from("/nonexistent");
+    let resolver = Resolver {
+        mappings: &mappings,
+        base_dir: Path::new(""),
+        fetch: args.fetch,
+        download_dir: downloads.as_ref().map(|d| d.path()).unwrap_or(&nowhere),
+    };
+    let planned = plan_task(
+        &spec,
+        g,
+        t,
+        args,
+        node,
+        &resolver,
+        version,
+        &client,
+        &chroot_env,
+        limits,
+        safety,
+    )?;
+    Ok(JobPlan {
+        job: spec.name.clone(),
+        job_type: spec.job_type.clone(),
+        tasks: vec![planned],
+        skipped: Vec::new(),
+        downloads,
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn plan_task(
     job: &JobSpec,
