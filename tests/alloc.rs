@@ -35,7 +35,10 @@ fn root() -> PathBuf {
 }
 
 fn bundle(case: &str) -> PathBuf {
-    root().join("fixtures/build").join(case).join("bundle.tar.gz")
+    root()
+        .join("fixtures/build")
+        .join(case)
+        .join("bundle.tar.gz")
 }
 
 // ---------------------------------------------------------------- the fake Nomad
@@ -175,7 +178,9 @@ fn serve(nomad: Arc<Mutex<Nomad>>, tls: Option<Arc<rustls::ServerConfig>>) -> St
                     },
                     None => Box::new(tcp),
                 };
-                let Some(req) = read_request(&mut io) else { return };
+                let Some(req) = read_request(&mut io) else {
+                    return;
+                };
                 let (code, body) = {
                     let mut n = nomad.lock().unwrap();
                     n.seen.push(format!("{} {:?}", req.path, req.query));
@@ -260,12 +265,29 @@ fn driver_failure(err: &str) -> Value {
 }
 
 /// One allocation of job `app`, group and task `web`, exec driver.
-fn allocation(id: &str, case: &str, cmd: &str, args: &[&str], memory: u64, events: Vec<Value>) -> Value {
-    let failed = events.iter().any(|e| e["Type"] != "Started" && e["Type"] != "Received");
+fn allocation(
+    id: &str,
+    case: &str,
+    cmd: &str,
+    args: &[&str],
+    memory: u64,
+    events: Vec<Value>,
+) -> Value {
+    let failed = events
+        .iter()
+        .any(|e| e["Type"] != "Started" && e["Type"] != "Received");
     let mut all = vec![
         event("Received", "Task received by client", json!({})),
-        event("Task Setup", "Building Task Directory", json!({"Message": "Building Task Directory", "Details": {"message": "Building Task Directory"}})),
-        event("Downloading Artifacts", "Client is downloading artifacts", json!({})),
+        event(
+            "Task Setup",
+            "Building Task Directory",
+            json!({"Message": "Building Task Directory", "Details": {"message": "Building Task Directory"}}),
+        ),
+        event(
+            "Downloading Artifacts",
+            "Client is downloading artifacts",
+            json!({}),
+        ),
     ];
     all.extend(events);
     json!({
@@ -365,7 +387,12 @@ fn cases() -> Vec<Case> {
             cmd: HELLO,
             args: &[],
             memory: 300,
-            events: |_| vec![event("Started", "Task started by client", json!({})), terminated(255, 0, false)],
+            events: |_| {
+                vec![
+                    event("Started", "Task started by client", json!({})),
+                    terminated(255, 0, false),
+                ]
+            },
             stderr: "exec /nix/store/vdr56ringvjfign1h1dkcfyldzq03d0s-hello-2.10/bin/hello: no such file or directory\n",
             run: false,
             verdict: "reproduced",
@@ -378,7 +405,12 @@ fn cases() -> Vec<Case> {
             cmd: LS,
             args: &["/"],
             memory: 300,
-            events: |_| vec![event("Started", "Task started by client", json!({})), terminated(127, 0, false)],
+            events: |_| {
+                vec![
+                    event("Started", "Task started by client", json!({})),
+                    terminated(127, 0, false),
+                ]
+            },
             stderr: "/nix/store/86kl92jph77nbjv124zyivfy3qq7a4xy-coreutils-9.1/bin/ls: error while loading shared libraries: libselinux.so.1: cannot open shared object file: No such file or directory\n",
             run: false,
             verdict: "reproduced",
@@ -391,10 +423,18 @@ fn cases() -> Vec<Case> {
             cmd: "/bin/app",
             args: &[],
             memory: 300,
-            events: |id| vec![
-                driver_failure(&format!("failed to launch command with executor: rpc error: code = Unknown desc = file /bin/app not found under path /var/lib/nomad/alloc/{id}/web")),
-                event("Not Restarting", "Error was unrecoverable", json!({"RestartReason": "Error was unrecoverable", "FailsTask": true})),
-            ],
+            events: |id| {
+                vec![
+                    driver_failure(&format!(
+                        "failed to launch command with executor: rpc error: code = Unknown desc = file /bin/app not found under path /var/lib/nomad/alloc/{id}/web"
+                    )),
+                    event(
+                        "Not Restarting",
+                        "Error was unrecoverable",
+                        json!({"RestartReason": "Error was unrecoverable", "FailsTask": true}),
+                    ),
+                ]
+            },
             stderr: "",
             run: false,
             verdict: "reproduced",
@@ -407,7 +447,12 @@ fn cases() -> Vec<Case> {
             cmd: "/usr/local/bin/app",
             args: &[],
             memory: 300,
-            events: |_| vec![event("Started", "Task started by client", json!({})), terminated(255, 0, false)],
+            events: |_| {
+                vec![
+                    event("Started", "Task started by client", json!({})),
+                    terminated(255, 0, false),
+                ]
+            },
             stderr: "exec /usr/local/bin/app: permission denied\n",
             run: false,
             verdict: "reproduced",
@@ -420,7 +465,12 @@ fn cases() -> Vec<Case> {
             cmd: "/usr/local/bin/app",
             args: &[],
             memory: 300,
-            events: |_| vec![event("Started", "Task started by client", json!({})), terminated(255, 0, false)],
+            events: |_| {
+                vec![
+                    event("Started", "Task started by client", json!({})),
+                    terminated(255, 0, false),
+                ]
+            },
             stderr: "exec /usr/local/bin/app: exec format error\n",
             run: false,
             verdict: "reproduced",
@@ -434,8 +484,14 @@ fn cases() -> Vec<Case> {
             args: &[],
             memory: 300,
             events: |_| {
-                let e = format!("failed to download artifact \"{SOURCE}file-count-limit/bundle.tar.gz\": getter subprocess failed: exit status 1: failed to download artifact: tar archive contains too many files: 4097 > 4096");
-                vec![event("Failed Artifact Download", &e, json!({"DownloadError": e, "Details": {"download_error": e}}))]
+                let e = format!(
+                    "failed to download artifact \"{SOURCE}file-count-limit/bundle.tar.gz\": getter subprocess failed: exit status 1: failed to download artifact: tar archive contains too many files: 4097 > 4096"
+                );
+                vec![event(
+                    "Failed Artifact Download",
+                    &e,
+                    json!({"DownloadError": e, "Details": {"download_error": e}}),
+                )]
             },
             stderr: "",
             run: false,
@@ -449,7 +505,12 @@ fn cases() -> Vec<Case> {
             cmd: "/bin/busybox",
             args: &["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"],
             memory: 32,
-            events: |_| vec![event("Started", "Task started by client", json!({})), terminated(137, 9, true)],
+            events: |_| {
+                vec![
+                    event("Started", "Task started by client", json!({})),
+                    terminated(137, 9, true),
+                ]
+            },
             stderr: "",
             run: true,
             verdict: "reproduced",
@@ -462,11 +523,13 @@ fn cases() -> Vec<Case> {
             cmd: HELLO,
             args: &[],
             memory: 300,
-            events: |_| vec![event(
-                "Killing",
-                "Template failed: vault.read(secret/data/app): vault.read(secret/data/app): Error making API request. Code: 403. Errors: * permission denied",
-                json!({"FailsTask": true}),
-            )],
+            events: |_| {
+                vec![event(
+                    "Killing",
+                    "Template failed: vault.read(secret/data/app): vault.read(secret/data/app): Error making API request. Code: 403. Errors: * permission denied",
+                    json!({"FailsTask": true}),
+                )]
+            },
             stderr: "",
             run: false,
             verdict: "passes-here",
@@ -489,11 +552,22 @@ fn fake_cluster(token: Option<&str>) -> (Arc<Mutex<Nomad>>, String) {
     let url = serve(nomad.clone(), None);
     {
         let mut n = nomad.lock().unwrap();
-        n.nodes.insert(NODE_ID.into(), node(url.trim_start_matches("http://"), false));
+        n.nodes.insert(
+            NODE_ID.into(),
+            node(url.trim_start_matches("http://"), false),
+        );
         for (i, c) in cases().iter().enumerate() {
             let id = alloc_id(i);
-            n.allocs.push(allocation(&id, c.bundle, c.cmd, c.args, c.memory, (c.events)(&id)));
-            n.logs.insert((id, "web".into(), "stderr".into()), c.stderr.into());
+            n.allocs.push(allocation(
+                &id,
+                c.bundle,
+                c.cmd,
+                c.args,
+                c.memory,
+                (c.events)(&id),
+            ));
+            n.logs
+                .insert((id, "web".into(), "stderr".into()), c.stderr.into());
         }
     }
     (nomad, url)
@@ -506,7 +580,15 @@ fn artifact_map() -> String {
 fn run_case(i: usize, c: &Case, url: &str) -> Result<Completion, Failed> {
     let id = alloc_id(i);
     let map = artifact_map();
-    let mut args = vec![&id[..8], "--artifact", map.as_str(), "--chroot-env", "none", "--format", "json"];
+    let mut args = vec![
+        &id[..8],
+        "--artifact",
+        map.as_str(),
+        "--chroot-env",
+        "none",
+        "--format",
+        "json",
+    ];
     if !c.run {
         args.push("--no-run");
     }
@@ -516,30 +598,78 @@ fn run_case(i: usize, c: &Case, url: &str) -> Result<Completion, Failed> {
     if c.run && v["emulated"]["report"]["run"].is_null() {
         let why = v["emulated"]["report"]["findings"].to_string();
         if why.contains("could not run") {
-            return Ok(Completion::ignored_with(format!("the sandbox cannot run here: {why}")));
+            return Ok(Completion::ignored_with(format!(
+                "the sandbox cannot run here: {why}"
+            )));
         }
     }
     let mem = &v["emulated"]["report"]["run"]["enforced"]["cgroup.memory"];
     if c.run && mem.as_str().is_some_and(|s| s.starts_with("skipped")) {
-        return Ok(Completion::ignored_with(format!("no memory cgroup here: {mem}")));
+        return Ok(Completion::ignored_with(format!(
+            "no memory cgroup here: {mem}"
+        )));
     }
-    ensure!(v["verdict"] == c.verdict, "verdict {} (want {}): {v:#}", v["verdict"], c.verdict);
-    ensure!(r.code == c.exit, "exit {} (want {}): {}", r.code, c.exit, r.stderr);
-    ensure!(v["source"] == "api" && v["allocation"]["id"] == id.as_str(), "{v:#}");
-    ensure!(v["node"]["nomad_version"] == "2.0.1", "node version: {}", v["node"]);
-    ensure!(v["emulated"]["report"]["nomad_version"] == "2.0.1", "emulated {}", v["emulated"]["report"]["nomad_version"]);
+    ensure!(
+        v["verdict"] == c.verdict,
+        "verdict {} (want {}): {v:#}",
+        v["verdict"],
+        c.verdict
+    );
+    ensure!(
+        r.code == c.exit,
+        "exit {} (want {}): {}",
+        r.code,
+        c.exit,
+        r.stderr
+    );
+    ensure!(
+        v["source"] == "api" && v["allocation"]["id"] == id.as_str(),
+        "{v:#}"
+    );
+    ensure!(
+        v["node"]["nomad_version"] == "2.0.1",
+        "node version: {}",
+        v["node"]
+    );
+    ensure!(
+        v["emulated"]["report"]["nomad_version"] == "2.0.1",
+        "emulated {}",
+        v["emulated"]["report"]["nomad_version"]
+    );
     if c.verdict == "reproduced" {
         let rc = &v["root_cause"];
         let path = rc["path"].as_str().unwrap_or("");
-        ensure!(path.contains(c.expect), "root cause {rc:#} (want a path with {})", c.expect);
-        ensure!(rc["fix"].is_string() || rc["cause"] == "oom", "root cause without a fix: {rc:#}");
+        ensure!(
+            path.contains(c.expect),
+            "root cause {rc:#} (want a path with {})",
+            c.expect
+        );
+        ensure!(
+            rc["fix"].is_string() || rc["cause"] == "oom",
+            "root cause without a fix: {rc:#}"
+        );
         if !c.stderr.is_empty() {
-            ensure!(v["real"]["stderr_tail"] == c.stderr, "stderr {}", v["real"]["stderr_tail"]);
-            ensure!(v["real"]["logs"].as_str().unwrap_or("").contains("client node"), "logs: {}", v["real"]["logs"]);
+            ensure!(
+                v["real"]["stderr_tail"] == c.stderr,
+                "stderr {}",
+                v["real"]["stderr_tail"]
+            );
+            ensure!(
+                v["real"]["logs"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("client node"),
+                "logs: {}",
+                v["real"]["logs"]
+            );
         }
     } else {
         let all = format!("{} {}", v["explanation"], v["outside_bundle"]);
-        ensure!(all.contains(c.expect), "explanation lacks {}: {all}", c.expect);
+        ensure!(
+            all.contains(c.expect),
+            "explanation lacks {}: {all}",
+            c.expect
+        );
         ensure!(v["root_cause"].is_null(), "{}", v["root_cause"]);
     }
     Ok(Completion::Completed)
@@ -549,30 +679,91 @@ fn run_case(i: usize, c: &Case, url: &str) -> Result<Completion, Failed> {
 
 fn acl_and_lookup_errors(url: &str) -> Result<Completion, Failed> {
     let map = artifact_map();
-    let base = ["--artifact", map.as_str(), "--chroot-env", "none", "--no-run", "--format", "json"];
+    let base = [
+        "--artifact",
+        map.as_str(),
+        "--chroot-env",
+        "none",
+        "--no-run",
+        "--format",
+        "json",
+    ];
     let with = |id: &str, env: &[(&str, &str)]| {
         let mut a = vec![id];
         a.extend_from_slice(&base);
         tool(&a, env)
     };
     let r = with(&alloc_id(0)[..8], &[("NOMAD_ADDR", url)]);
-    ensure!(r.code == 2 && r.stderr.contains("403") && r.stderr.contains("NOMAD_TOKEN is not set") && r.stderr.contains("namespace:read-job"), "no token: {} {}", r.code, r.stderr);
-    let r = with(&alloc_id(0)[..8], &[("NOMAD_ADDR", url), ("NOMAD_TOKEN", "wrong")]);
-    ensure!(r.code == 2 && r.stderr.contains("ACL token not found") && r.stderr.contains("nomad login"), "bad token: {}", r.stderr);
+    ensure!(
+        r.code == 2
+            && r.stderr.contains("403")
+            && r.stderr.contains("NOMAD_TOKEN is not set")
+            && r.stderr.contains("namespace:read-job"),
+        "no token: {} {}",
+        r.code,
+        r.stderr
+    );
+    let r = with(
+        &alloc_id(0)[..8],
+        &[("NOMAD_ADDR", url), ("NOMAD_TOKEN", "wrong")],
+    );
+    ensure!(
+        r.code == 2 && r.stderr.contains("ACL token not found") && r.stderr.contains("nomad login"),
+        "bad token: {}",
+        r.stderr
+    );
     let ok = [("NOMAD_ADDR", url), ("NOMAD_TOKEN", TOKEN)];
     let r = with("ffff", &ok);
-    ensure!(r.code == 2 && r.stderr.contains("No allocation(s) with prefix or id \"ffff\""), "unknown: {}", r.stderr);
+    ensure!(
+        r.code == 2
+            && r.stderr
+                .contains("No allocation(s) with prefix or id \"ffff\""),
+        "unknown: {}",
+        r.stderr
+    );
     let r = with("a8", &ok);
-    ensure!(r.code == 2 && r.stderr.contains("Prefix matched multiple allocations") && r.stderr.contains("a8008d79") && r.stderr.contains("a8018d79"), "ambiguous: {}", r.stderr);
+    ensure!(
+        r.code == 2
+            && r.stderr.contains("Prefix matched multiple allocations")
+            && r.stderr.contains("a8008d79")
+            && r.stderr.contains("a8018d79"),
+        "ambiguous: {}",
+        r.stderr
+    );
     let r = with("a", &ok);
-    ensure!(r.code == 2 && r.stderr.contains("at least two characters"), "{}", r.stderr);
+    ensure!(
+        r.code == 2 && r.stderr.contains("at least two characters"),
+        "{}",
+        r.stderr
+    );
     // An odd number of hex digits is cut to even, as the CLI does: a8008 → a800.
     let r = with("a8008", &ok);
-    ensure!(r.json["allocation"]["id"] == alloc_id(0).as_str(), "odd prefix: {} {}", r.code, r.stderr);
-    let r = with(&alloc_id(0), &[("NOMAD_ADDR", url), ("NOMAD_TOKEN", TOKEN), ("NOMAD_NAMESPACE", "other")]);
-    ensure!(r.code == 2 && r.stderr.contains("No allocation"), "namespace not sent: {}", r.stderr);
+    ensure!(
+        r.json["allocation"]["id"] == alloc_id(0).as_str(),
+        "odd prefix: {} {}",
+        r.code,
+        r.stderr
+    );
+    let r = with(
+        &alloc_id(0),
+        &[
+            ("NOMAD_ADDR", url),
+            ("NOMAD_TOKEN", TOKEN),
+            ("NOMAD_NAMESPACE", "other"),
+        ],
+    );
+    ensure!(
+        r.code == 2 && r.stderr.contains("No allocation"),
+        "namespace not sent: {}",
+        r.stderr
+    );
     let r = with(&alloc_id(0), &[("NOMAD_ADDR", "http://127.0.0.1:9")]);
-    ensure!(r.code == 3 && r.stderr.contains("cannot reach http://127.0.0.1:9"), "unreachable: {} {}", r.code, r.stderr);
+    ensure!(
+        r.code == 3 && r.stderr.contains("cannot reach http://127.0.0.1:9"),
+        "unreachable: {} {}",
+        r.code,
+        r.stderr
+    );
     Ok(Completion::Completed)
 }
 
@@ -582,14 +773,31 @@ fn gone_allocation_is_a_404_with_a_hint() -> Result<Completion, Failed> {
     let url = serve(nomad.clone(), None);
     let id = alloc_id(0);
     // The list still has it, the read does not: a GC between the two.
-    nomad.lock().unwrap().allocs.push(json!({"ID": id, "Namespace": "elsewhere"}));
-    let r = tool(&[&id, "--no-run"], &[("NOMAD_ADDR", &url), ("NOMAD_NAMESPACE", "elsewhere")]);
+    nomad
+        .lock()
+        .unwrap()
+        .allocs
+        .push(json!({"ID": id, "Namespace": "elsewhere"}));
+    let r = tool(
+        &[&id, "--no-run"],
+        &[("NOMAD_ADDR", &url), ("NOMAD_NAMESPACE", "elsewhere")],
+    );
     ensure!(r.code == 0 || r.code == 2, "{} {}", r.code, r.stderr);
     nomad.lock().unwrap().allocs.clear();
-    nomad.lock().unwrap().allocs.push(json!({"ID": id, "Namespace": "x"}));
-    let r = tool(&[&id, "--no-run"], &[("NOMAD_ADDR", &url), ("NOMAD_NAMESPACE", "*")]);
+    nomad
+        .lock()
+        .unwrap()
+        .allocs
+        .push(json!({"ID": id, "Namespace": "x"}));
+    let r = tool(
+        &[&id, "--no-run"],
+        &[("NOMAD_ADDR", &url), ("NOMAD_NAMESPACE", "*")],
+    );
     let seen = nomad.lock().unwrap().seen.join("\n");
-    ensure!(seen.contains("\"namespace\": \"x\""), "the alloc's own namespace is not asked: {seen}");
+    ensure!(
+        seen.contains("\"namespace\": \"x\""),
+        "the alloc's own namespace is not asked: {seen}"
+    );
     ensure!(r.code == 2, "{} {}", r.code, r.stderr);
     Ok(Completion::Completed)
 }
@@ -603,22 +811,86 @@ fn tls(pki: &Pki) -> Result<Completion, Failed> {
     let ca = ca.to_str().unwrap();
     let map = artifact_map();
     let id = &alloc_id(0)[..8];
-    let args = [id, "--artifact", map.as_str(), "--chroot-env", "none", "--no-run", "--format", "json"];
+    let args = [
+        id,
+        "--artifact",
+        map.as_str(),
+        "--chroot-env",
+        "none",
+        "--no-run",
+        "--format",
+        "json",
+    ];
     // No CA: the system's roots do not know ours.
     let r = tool(&args, &[("NOMAD_ADDR", &url), ("NOMAD_TOKEN", TOKEN)]);
-    ensure!(r.code == 3 && r.stderr.contains("TLS with") && r.stderr.contains("NOMAD_CACERT"), "no CA: {} {}", r.code, r.stderr);
+    ensure!(
+        r.code == 3 && r.stderr.contains("TLS with") && r.stderr.contains("NOMAD_CACERT"),
+        "no CA: {} {}",
+        r.code,
+        r.stderr
+    );
     // The CA, but 127.0.0.1 is not in the certificate.
-    let r = tool(&args, &[("NOMAD_ADDR", &url), ("NOMAD_TOKEN", TOKEN), ("NOMAD_CACERT", ca)]);
-    ensure!(r.code == 3 && r.stderr.contains("NOMAD_TLS_SERVER_NAME"), "name: {} {}", r.code, r.stderr);
+    let r = tool(
+        &args,
+        &[
+            ("NOMAD_ADDR", &url),
+            ("NOMAD_TOKEN", TOKEN),
+            ("NOMAD_CACERT", ca),
+        ],
+    );
+    ensure!(
+        r.code == 3 && r.stderr.contains("NOMAD_TLS_SERVER_NAME"),
+        "name: {} {}",
+        r.code,
+        r.stderr
+    );
     // The CA and the server name: verified.
-    let r = tool(&args, &[("NOMAD_ADDR", &url), ("NOMAD_TOKEN", TOKEN), ("NOMAD_CACERT", ca), ("NOMAD_TLS_SERVER_NAME", "server.global.nomad")]);
-    ensure!(r.json["verdict"] == "reproduced", "CA + name: {} {}", r.code, r.stderr);
+    let r = tool(
+        &args,
+        &[
+            ("NOMAD_ADDR", &url),
+            ("NOMAD_TOKEN", TOKEN),
+            ("NOMAD_CACERT", ca),
+            ("NOMAD_TLS_SERVER_NAME", "server.global.nomad"),
+        ],
+    );
+    ensure!(
+        r.json["verdict"] == "reproduced",
+        "CA + name: {} {}",
+        r.code,
+        r.stderr
+    );
     // NOMAD_CAPATH: a directory of CA files.
-    let r = tool(&args, &[("NOMAD_ADDR", &url), ("NOMAD_TOKEN", TOKEN), ("NOMAD_CAPATH", dir.path().to_str().unwrap()), ("NOMAD_TLS_SERVER_NAME", "server.global.nomad")]);
-    ensure!(r.json["verdict"] == "reproduced", "CA path: {} {}", r.code, r.stderr);
+    let r = tool(
+        &args,
+        &[
+            ("NOMAD_ADDR", &url),
+            ("NOMAD_TOKEN", TOKEN),
+            ("NOMAD_CAPATH", dir.path().to_str().unwrap()),
+            ("NOMAD_TLS_SERVER_NAME", "server.global.nomad"),
+        ],
+    );
+    ensure!(
+        r.json["verdict"] == "reproduced",
+        "CA path: {} {}",
+        r.code,
+        r.stderr
+    );
     // NOMAD_SKIP_VERIFY: anything goes.
-    let r = tool(&args, &[("NOMAD_ADDR", &url), ("NOMAD_TOKEN", TOKEN), ("NOMAD_SKIP_VERIFY", "true")]);
-    ensure!(r.json["verdict"] == "reproduced", "skip verify: {} {}", r.code, r.stderr);
+    let r = tool(
+        &args,
+        &[
+            ("NOMAD_ADDR", &url),
+            ("NOMAD_TOKEN", TOKEN),
+            ("NOMAD_SKIP_VERIFY", "true"),
+        ],
+    );
+    ensure!(
+        r.json["verdict"] == "reproduced",
+        "skip verify: {} {}",
+        r.code,
+        r.stderr
+    );
     Ok(Completion::Completed)
 }
 
@@ -626,19 +898,41 @@ fn tls(pki: &Pki) -> Result<Completion, Failed> {
 /// server cannot reach the node either, they are skipped, saying so.
 fn unreachable_client_node() -> Result<Completion, Failed> {
     let (nomad, url) = fake_cluster(Some(TOKEN));
-    nomad.lock().unwrap().nodes.insert(NODE_ID.into(), node("127.0.0.1:9", false));
+    nomad
+        .lock()
+        .unwrap()
+        .nodes
+        .insert(NODE_ID.into(), node("127.0.0.1:9", false));
     let map = artifact_map();
     let id = &alloc_id(0)[..8];
-    let args = [id, "--artifact", map.as_str(), "--chroot-env", "none", "--no-run", "--format", "json"];
+    let args = [
+        id,
+        "--artifact",
+        map.as_str(),
+        "--chroot-env",
+        "none",
+        "--no-run",
+        "--format",
+        "json",
+    ];
     let env = [("NOMAD_ADDR", url.as_str()), ("NOMAD_TOKEN", TOKEN)];
     let r = tool(&args, &env);
     let logs = r.json["real"]["logs"].as_str().unwrap_or("").to_owned();
-    ensure!(logs.contains("the server at"), "logs: {logs} ({})", r.stderr);
+    ensure!(
+        logs.contains("the server at"),
+        "logs: {logs} ({})",
+        r.stderr
+    );
     ensure!(r.json["verdict"] == "reproduced", "{}", r.json["verdict"]);
     nomad.lock().unwrap().logs_error = Some("No path to node".into());
     let r = tool(&args, &env);
     let logs = r.json["real"]["logs"].as_str().unwrap_or("").to_owned();
-    ensure!(logs.starts_with("skipped:") && logs.contains("No path to node") && logs.contains("127.0.0.1:9"), "logs: {logs}");
+    ensure!(
+        logs.starts_with("skipped:")
+            && logs.contains("No path to node")
+            && logs.contains("127.0.0.1:9"),
+        "logs: {logs}"
+    );
     // Without the stderr the exit code 255 still matches the emulation's.
     ensure!(r.json["verdict"] == "reproduced", "{:#}", r.json);
     Ok(Completion::Completed)
@@ -655,7 +949,17 @@ fn alloc_dir(case: &str, dest: &str) -> Result<tempfile::TempDir, Failed> {
         fs::create_dir_all(&p)?;
         fs::set_permissions(&p, fs::Permissions::from_mode(mode))
     };
-    for p in ["alloc", "alloc/data", "alloc/logs", "alloc/tmp", "web", "web/local", "web/secrets", "web/private", "web/alloc"] {
+    for p in [
+        "alloc",
+        "alloc/data",
+        "alloc/logs",
+        "alloc/tmp",
+        "web",
+        "web/local",
+        "web/secrets",
+        "web/private",
+        "web/alloc",
+    ] {
         mk(p, 0o777)?;
     }
     mk("web/tmp", 0o1777)?;
@@ -683,19 +987,34 @@ fn alloc_dir(case: &str, dest: &str) -> Result<tempfile::TempDir, Failed> {
 fn snapshot(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     fn walk(base: &Path, p: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(m) = fs::symlink_metadata(p) else { return };
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return;
+        };
         let content = if m.is_file() {
             use sha2::Digest;
-            format!("{:x}", sha2::Sha256::digest(fs::read(p).unwrap_or_default()))
+            format!(
+                "{:x}",
+                sha2::Sha256::digest(fs::read(p).unwrap_or_default())
+            )
         } else if m.file_type().is_symlink() {
-            fs::read_link(p).map(|t| t.display().to_string()).unwrap_or_default()
+            fs::read_link(p)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         };
         let key = p.strip_prefix(base).unwrap_or(p).display().to_string();
         out.insert(
             key,
-            format!("{:o} {}:{} {} {}.{} {content}", m.mode(), m.uid(), m.gid(), m.size(), m.mtime(), m.mtime_nsec()),
+            format!(
+                "{:o} {}:{} {} {}.{} {content}",
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec()
+            ),
         );
         if m.is_dir() {
             if let Ok(rd) = fs::read_dir(p) {
@@ -709,14 +1028,21 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-fn unchanged(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Result<(), Failed> {
+fn unchanged(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Result<(), Failed> {
     let changed: Vec<String> = before
         .keys()
         .chain(after.keys())
         .filter(|k| before.get(*k) != after.get(*k))
         .map(|k| format!("{k}: {:?} → {:?}", before.get(k), after.get(k)))
         .collect();
-    ensure!(changed.is_empty(), "the alloc dir changed:\n{}", changed.join("\n"));
+    ensure!(
+        changed.is_empty(),
+        "the alloc dir changed:\n{}",
+        changed.join("\n")
+    );
     Ok(())
 }
 
@@ -730,23 +1056,63 @@ fn alloc_dir_explains_without_writing() -> Result<Completion, Failed> {
     let work = tempfile::tempdir()?;
     let json_file = work.path().join("alloc.json");
     let id = alloc_id(0);
-    let a = allocation(&id, "missing-interpreter", HELLO, &[], 300, vec![terminated(255, 0, false)]);
+    let a = allocation(
+        &id,
+        "missing-interpreter",
+        HELLO,
+        &[],
+        300,
+        vec![terminated(255, 0, false)],
+    );
     fs::write(&json_file, serde_json::to_string_pretty(&a)?)?;
     let before = snapshot(d.path());
     let r = tool(
-        &["--alloc-dir", d.path().to_str().unwrap(), "--from-file", json_file.to_str().unwrap(), "--format", "json"],
+        &[
+            "--alloc-dir",
+            d.path().to_str().unwrap(),
+            "--from-file",
+            json_file.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         &[],
     );
     unchanged(&before, &snapshot(d.path()))?;
     let v = &r.json;
     ensure!(v["verdict"] == "reproduced", "{} {v:#}", r.stderr);
-    ensure!(v["source"] == "file" && v["real"]["stderr_tail"] == stderr.as_str(), "{v:#}");
-    ensure!(v["root_cause"]["path"] == "/lib64/ld-linux-x86-64.so.2", "{}", v["root_cause"]);
-    ensure!(v["emulated"]["report"]["task"]["command"] == HELLO, "{}", v["emulated"]["report"]["task"]);
+    ensure!(
+        v["source"] == "file" && v["real"]["stderr_tail"] == stderr.as_str(),
+        "{v:#}"
+    );
+    ensure!(
+        v["root_cause"]["path"] == "/lib64/ld-linux-x86-64.so.2",
+        "{}",
+        v["root_cause"]
+    );
+    ensure!(
+        v["emulated"]["report"]["task"]["command"] == HELLO,
+        "{}",
+        v["emulated"]["report"]["task"]
+    );
     // And with no job at all: the command from the flags, the stderr from the logs.
-    let r = tool(&["--alloc-dir", d.path().to_str().unwrap(), "--format", "json", "--", HELLO], &[]);
+    let r = tool(
+        &[
+            "--alloc-dir",
+            d.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--",
+            HELLO,
+        ],
+        &[],
+    );
     unchanged(&before, &snapshot(d.path()))?;
-    ensure!(r.json["verdict"] == "reproduced" && r.json["source"] == "alloc-dir", "{} {:#}", r.stderr, r.json);
+    ensure!(
+        r.json["verdict"] == "reproduced" && r.json["source"] == "alloc-dir",
+        "{} {:#}",
+        r.stderr,
+        r.json
+    );
     Ok(Completion::Completed)
 }
 
@@ -780,18 +1146,30 @@ fn main() {
     }
     let root_user = nix::unistd::geteuid().is_root();
     let missing: Vec<&str> = [
-        "missing-interpreter", "missing-direct-library", "self-contained", "not-executable-interpreter",
-        "flattened-link", "file-count-limit", "static-busybox",
+        "missing-interpreter",
+        "missing-direct-library",
+        "self-contained",
+        "not-executable-interpreter",
+        "flattened-link",
+        "file-count-limit",
+        "static-busybox",
     ]
     .into_iter()
     .filter(|c| !bundle(c).exists())
     .collect();
-    let no_fixtures = (!missing.is_empty()).then(|| format!("fixture bundles not built ({}): run fixtures/build.sh", missing.join(", ")));
+    let no_fixtures = (!missing.is_empty()).then(|| {
+        format!(
+            "fixture bundles not built ({}): run fixtures/build.sh",
+            missing.join(", ")
+        )
+    });
     let mut trials = Vec::new();
     let (_cluster, url) = fake_cluster(Some(TOKEN));
     for (i, c) in cases().into_iter().enumerate() {
         let url = url.clone();
-        let why = no_fixtures.clone().or_else(|| (c.run && !root_user).then(|| "the OOM run needs root (a memory cgroup)".to_owned()));
+        let why = no_fixtures.clone().or_else(|| {
+            (c.run && !root_user).then(|| "the OOM run needs root (a memory cgroup)".to_owned())
+        });
         trials.push(match why {
             Some(w) => Trial::ignorable_test(c.name, move || Ok(Completion::ignored_with(w))),
             None => Trial::ignorable_test(c.name, move || run_case(i, &c, &url)),
@@ -799,31 +1177,51 @@ fn main() {
     }
     let u = url.clone();
     let fx = no_fixtures.clone();
-    trials.push(Trial::ignorable_test("acl_token_prefixes_404_and_unreachable", move || match &fx {
-        Some(w) => Ok(Completion::ignored_with(w)),
-        None => acl_and_lookup_errors(&u),
-    }));
-    trials.push(Trial::ignorable_test("gone_allocation_is_a_404_with_a_hint", gone_allocation_is_a_404_with_a_hint));
+    trials.push(Trial::ignorable_test(
+        "acl_token_prefixes_404_and_unreachable",
+        move || match &fx {
+            Some(w) => Ok(Completion::ignored_with(w)),
+            None => acl_and_lookup_errors(&u),
+        },
+    ));
+    trials.push(Trial::ignorable_test(
+        "gone_allocation_is_a_404_with_a_hint",
+        gone_allocation_is_a_404_with_a_hint,
+    ));
     let fx = no_fixtures.clone();
     let p = pki();
-    trials.push(Trial::ignorable_test("tls_with_a_ca_made_here", move || match &fx {
-        Some(w) => Ok(Completion::ignored_with(w)),
-        None => tls(&p),
-    }));
+    trials.push(Trial::ignorable_test(
+        "tls_with_a_ca_made_here",
+        move || match &fx {
+            Some(w) => Ok(Completion::ignored_with(w)),
+            None => tls(&p),
+        },
+    ));
     let fx = no_fixtures.clone();
-    trials.push(Trial::ignorable_test("unreachable_client_node_logs_skipped_or_via_server", move || match &fx {
-        Some(w) => Ok(Completion::ignored_with(w)),
-        None => unreachable_client_node(),
-    }));
+    trials.push(Trial::ignorable_test(
+        "unreachable_client_node_logs_skipped_or_via_server",
+        move || match &fx {
+            Some(w) => Ok(Completion::ignored_with(w)),
+            None => unreachable_client_node(),
+        },
+    ));
     let fx = no_fixtures.clone();
-    trials.push(Trial::ignorable_test("alloc_dir_explains_without_writing", move || match &fx {
-        Some(w) => Ok(Completion::ignored_with(w)),
-        None => alloc_dir_explains_without_writing(),
-    }));
-    let why = no_fixtures.or_else(|| (!root_user).then(|| "needs root (a read-only bind mount and an overlay)".to_owned()));
-    trials.push(Trial::ignorable_test("alloc_dir_run_writes_only_to_the_overlay", move || match &why {
-        Some(w) => Ok(Completion::ignored_with(w)),
-        None => alloc_dir_run_writes_only_to_the_overlay(),
-    }));
+    trials.push(Trial::ignorable_test(
+        "alloc_dir_explains_without_writing",
+        move || match &fx {
+            Some(w) => Ok(Completion::ignored_with(w)),
+            None => alloc_dir_explains_without_writing(),
+        },
+    ));
+    let why = no_fixtures.or_else(|| {
+        (!root_user).then(|| "needs root (a read-only bind mount and an overlay)".to_owned())
+    });
+    trials.push(Trial::ignorable_test(
+        "alloc_dir_run_writes_only_to_the_overlay",
+        move || match &why {
+            Some(w) => Ok(Completion::ignored_with(w)),
+            None => alloc_dir_run_writes_only_to_the_overlay(),
+        },
+    ));
     libtest_mimic::run(&args, trials).exit();
 }

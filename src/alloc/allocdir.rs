@@ -41,6 +41,13 @@ pub fn task_dirs(dir: &Path) -> Result<Vec<String>, Error> {
 /// Analyse (and with `opts.run`, run) the task in the alloc dir as it is. `opts` says
 /// who the task is; its artifacts and chroot_env are ignored: both are already inside.
 pub fn check(dir: &Path, task: &str, opts: &CheckOptions) -> Result<Report, Error> {
+    if opts.run.is_some() && !nix::unistd::geteuid().is_root() {
+        // Tried: the overlay mounts (userxattr), but the first copy-up of a directory
+        // owned by root fails with EOVERFLOW, and Nomad's dirs are all root's or nobody's.
+        return Err(Error::Unsupported(
+            "--run over an alloc dir needs root: in a user namespace overlayfs cannot copy up files owned by users outside it (an alloc dir's are root's and nobody's), so the task could not write to its task dir; run as root, or leave out --run for the static check".into(),
+        ));
+    }
     let taskdir = TaskDir::existing(dir, task, opts.nomad_version)?;
     if !taskdir.root.is_dir() {
         return Err(Error::Usage(format!(

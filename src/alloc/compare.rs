@@ -326,6 +326,14 @@ pub fn compare(
                 .map(|e| format!(" (exit {e})"))
                 .unwrap_or_default()
         ));
+        if failure.is_some_and(|f| f.kind == "Terminated" && !f.oom_killed)
+            && stderr.trim().is_empty()
+        {
+            c.explanation.push(
+                "matched on the exit code alone: the task's stderr was not available to compare"
+                    .into(),
+            );
+        }
         c.explanation.extend(emu.summary.iter().cloned());
         c.root_cause = finding.map(RootCause::of);
         return c;

@@ -686,15 +686,10 @@ fn render_text(d: &AllocReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "Nomad recorded:")?;
     match &d.real.failure {
         Some(f) => {
-            let code = f
-                .exit_code
-                .map(|c| {
-                    format!(
-                        " (exit {c}{})",
-                        if f.oom_killed { ", OOM killed" } else { "" }
-                    )
-                })
-                .unwrap_or_default();
+            let code = match f.exit_code {
+                Some(c) if !f.message.contains("Exit Code") => format!(" (exit {c})"),
+                _ => String::new(),
+            } + if f.oom_killed { " (OOM killed)" } else { "" };
             writeln!(out, "  {}: {}{code}", f.kind, f.message)?;
         }
         None => writeln!(
