@@ -23,7 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     nomad-chroot-check bundle.tar.gz\n  \
     nomad-chroot-check bundle.tar.gz --destination / -- /bin/sh -c 'app --version'\n  \
     nomad-chroot-check job app.nomad.hcl --artifact http://127.0.0.1:8080/=dist/\n  \
-    nomad-chroot-check test checks.toml --junit junit.xml")]
+    nomad-chroot-check test checks.toml --junit junit.xml\n  \
+    nomad-chroot-check alloc 8f2c1d --artifact https://releases.example/=dist/")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -46,6 +47,9 @@ pub enum Command {
     Record(RecordArgs),
     /// Open an interactive shell inside the emulated task, for debugging.
     Shell(ShellArgs),
+    /// Debug a failed allocation: reproduce it from Nomad's API (or `alloc status -json`
+    /// output), or explain it from its directory on the client node.
+    Alloc(AllocArgs),
     /// Internal: the freshly exec'd process that builds the sandbox.
     #[command(name = "__sandbox-child", hide = true)]
     SandboxChild(SandboxChildArgs),
@@ -395,6 +399,54 @@ pub struct ShellArgs {
 
     #[arg(long, value_name = "PATH", default_value = "local/")]
     pub destination: String,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `nomad-chroot-check alloc [ALLOC_ID] [--from-file FILE] [--alloc-dir DIR] [-- COMMAND]`
+#[derive(Debug, Clone, Args)]
+pub struct AllocArgs {
+    /// The allocation's ID, or a prefix of it (2 characters or more), read from Nomad's
+    /// HTTP API as the `nomad` CLI reads it (NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE,
+    /// NOMAD_REGION, NOMAD_CACERT, NOMAD_CAPATH, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY,
+    /// NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_HTTP_AUTH).
+    #[arg(value_name = "ALLOC_ID", conflicts_with = "from_file")]
+    pub alloc_id: Option<String>,
+
+    /// `nomad alloc status -json` output instead of the API (no cluster needed).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+
+    /// On the client node: the allocation's directory (`<data_dir>/alloc/<id>`),
+    /// analysed as Nomad built it, without changing anything in it.
+    #[arg(long, value_name = "DIR")]
+    pub alloc_dir: Option<PathBuf>,
+
+    /// The task to check (default: the one that failed, or the group's only task).
+    #[arg(long = "task-name", value_name = "NAME")]
+    pub task_name: Option<String>,
+
+    /// Map an artifact source (or a prefix of it) to a local file or directory (repeatable).
+    #[arg(long, value_name = "SOURCE=FILE")]
+    pub artifact: Vec<String>,
+
+    /// Download http:// artifacts that are not mapped.
+    #[arg(long)]
+    pub fetch: bool,
+
+    /// The node's JSON (`nomad node status -json ID`), when the API is not asked.
+    #[arg(long, value_name = "FILE")]
+    pub node: Option<PathBuf>,
+
+    /// With --alloc-dir: also run the task, over a read-only view of the directory
+    /// with a writable overlay (the directory itself is never written).
+    #[arg(long)]
+    pub run: bool,
+
+    /// With --alloc-dir and no job (no ALLOC_ID or --from-file): the task's command.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -10,6 +10,7 @@
 //! `sys` holds the only `unsafe` code. `finding` is the vocabulary all stages share.
 #![deny(unsafe_code)]
 
+pub mod alloc;
 pub mod analyze;
 pub mod archive;
 pub mod check;

@@ -8,7 +8,7 @@ use clap::Parser;
 use nomad_chroot_check::cli::{Cli, Command};
 use nomad_chroot_check::config::CheckOptions;
 use nomad_chroot_check::error::{Error, ExitCode};
-use nomad_chroot_check::{check, cleanup, harness, job, report, sandbox};
+use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox};
 
 fn main() {
     // The sandbox child is on the critical path of every run: it skips clap and the
@@ -53,6 +53,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Some(Command::Test(args)) => harness::test_main(args),
         Some(Command::Record(args)) => harness::record_main(args),
         Some(Command::Shell(args)) => sandbox::shell_main(args),
+        Some(Command::Alloc(args)) => alloc::main(args),
     }
 }
 

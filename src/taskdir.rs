@@ -169,6 +169,16 @@ pub struct TaskDir {
     pub version: NomadVersion,
     pub chroot_env: ChrootEnv,
     pub secrets: SecretsMode,
+    /// Set for an alloc dir Nomad built ([`TaskDir::existing`]): never written, a run
+    /// sees it through a writable overlay whose upper layer lives in the work dir.
+    pub view: Option<WritableView>,
+}
+
+/// Where a run over a read-only alloc dir writes: an overlay's upper and work dirs and
+/// the task's log files, all in our own work dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritableView {
+    pub scratch: PathBuf,
 }
 
 /// A fresh work dir of this checker's (`nomad-chroot-check.<pid>.<random>` under
@@ -256,6 +266,7 @@ impl AllocDir {
             version,
             chroot_env,
             secrets: SecretsMode::PlainDir,
+            view: None,
         })
     }
 }
@@ -273,6 +284,46 @@ impl TaskDir {
         let mut td = alloc.task_dir(task_name, version, chroot_env)?;
         td.work = Some(work);
         Ok(td)
+    }
+
+    /// The task dir of an allocation Nomad built (`<data_dir>/alloc/<id>/<task>`), as
+    /// it is: nothing is created or changed in it. Its chroot_env copies are already
+    /// inside, so no chroot_env layer is added. The work dir made here holds only what a
+    /// run writes (see [`WritableView`]), and is what the drop removes.
+    pub fn existing(
+        alloc_dir: &Path,
+        task_name: &str,
+        version: NomadVersion,
+    ) -> Result<TaskDir, TaskDirError> {
+        validate_task_name(task_name)?;
+        let parent = std::env::temp_dir();
+        let work = tempfile::Builder::new()
+            .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
+            .tempdir_in(&parent)
+            .map_err(|source| TaskDirError::WorkDir { parent, source })?;
+        crate::cleanup::register(work.path());
+        let scratch = work.path().to_path_buf();
+        // A run's log files (see `sandbox::plan::log_paths`).
+        create_dir_mode(&scratch.join("logs"), 0o777)?;
+        Ok(TaskDir {
+            work: Some(work),
+            alloc_dir: alloc_dir.to_owned(),
+            root: alloc_dir.join(task_name),
+            task_name: task_name.to_owned(),
+            version,
+            chroot_env: ChrootEnv::none(),
+            secrets: SecretsMode::PlainDir,
+            view: Some(WritableView { scratch }),
+        })
+    }
+
+    /// The directory the sandbox child may remove if the checker dies: our work dir,
+    /// never an alloc dir Nomad built.
+    pub fn removable(&self) -> &Path {
+        match &self.view {
+            Some(v) => &v.scratch,
+            None => &self.alloc_dir,
+        }
     }
 
     /// The shared alloc dir on the host (`<alloc_id>/alloc`).

@@ -423,6 +423,17 @@ impl PlanContext {
                 .collect(),
         };
         let job = load(&args.jobfile, &inputs)?;
+        let base_dir = args
+            .jobfile
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        PlanContext::for_job(job, args, base_dir)
+    }
+
+    /// A job already read (from a jobspec, or the API's `Job` object), planned with
+    /// `args`'s options; relative artifact paths resolve against `base_dir`.
+    pub fn for_job(job: JobSpec, args: &JobArgs, base_dir: PathBuf) -> Result<PlanContext, Error> {
         if !matches!(
             job.job_type.as_str(),
             "service" | "batch" | "system" | "sysbatch"
@@ -452,11 +463,6 @@ impl PlanContext {
         if let Some(p) = &args.node {
             node.extend(read_node_file(p)?);
         }
-        let base_dir = args
-            .jobfile
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
         let downloads = if args.fetch {
             Some(
                 tempfile::tempdir()
@@ -623,6 +629,53 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
     }
     plan.downloads = ctx.downloads;
     Ok(plan)
+}
+
+/// One task of an API `Job` object (what `/v1/allocation/:id` carries), planned as
+/// [`plan`] plans a jobspec's: the entry of `alloc`. `node` holds the node's attributes
+/// and meta (`${node.*}`, `${attr.*}`, `${meta.*}`); `args` gives the artifact
+/// mappings, `--fetch` and the common options (its `jobfile` is not read: relative
+/// artifact paths resolve against the current directory). An error names the task
+/// when it is missing or not an exec task.
+pub fn plan_api_task(
+    job: &serde_json::Value,
+    group: &str,
+    task: &str,
+    node: &NodeAttrs,
+    args: &JobArgs,
+) -> Result<JobPlan, Error> {
+    let spec = JobSpec::from_json(job)?;
+    let (g, t) = spec
+        .groups
+        .iter()
+        .filter(|g| g.name == group)
+        .find_map(|g| g.tasks.iter().find(|t| t.name == task).map(|t| (g, t)))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "the allocation's job \"{}\" has no task \"{task}\" in group \"{group}\"",
+                spec.name
+            ))
+        })?;
+    if t.driver != "exec" {
+        return Err(Error::Usage(format!(
+            "task \"{task}\" uses driver = \"{}\"; nomad-chroot-check checks exec tasks only",
+            t.driver
+        )));
+    }
+    let mut ctx = PlanContext::for_job(spec.clone(), args, PathBuf::new())?;
+    // The node's own attributes and meta, over what the client config names.
+    ctx.node
+        .extend(node.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut unmapped = Vec::new();
+    let planned = plan_task(&ctx, g, t, args, None, &mut unmapped)?;
+    unmapped_error(&unmapped)?;
+    Ok(JobPlan {
+        job: spec.name.clone(),
+        job_type: spec.job_type.clone(),
+        tasks: vec![planned],
+        skipped: Vec::new(),
+        downloads: ctx.downloads,
+    })
 }
 
 /// Every artifact source no `--artifact` maps, named in one error.

@@ -265,7 +265,7 @@ fn run_with(
     let mut cg_guard = CgGuard(cgroup);
 
     let mut setup = Setup::build(SetupInput {
-        alloc_dir: &req.taskdir.alloc_dir,
+        alloc_dir: req.taskdir.removable(),
         task: req.task,
         run: req.run,
         version: req.version,
@@ -628,7 +628,7 @@ impl Prelaunch {
         version: NomadVersion,
     ) -> Prelaunch {
         let (alloc_dir, task, run, client) = (
-            taskdir.alloc_dir.clone(),
+            taskdir.removable().to_path_buf(),
             task.clone(),
             run.clone(),
             client.clone(),

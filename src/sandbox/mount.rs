@@ -129,10 +129,45 @@ fn bind(src: &Path, dst: &Path, read_only: bool, recursive: bool) -> Result<(), 
 }
 
 /// Carry out one operation; `Ok(Some(note))` when an optional step was skipped.
+/// A path in overlayfs's mount options, where `:` and `,` separate values.
+fn escape_option(p: &Path) -> String {
+    p.to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
+}
+
 pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>, MountError> {
     match op {
         MountOp::BindRoot => {
             bind(root, root, false, false)?;
+        }
+        MountOp::WritableOverlay { lower, upper, work } => {
+            for d in [upper, work] {
+                fs::create_dir_all(d).map_err(|source| MountError::MountPoint {
+                    path: d.clone(),
+                    source,
+                })?;
+            }
+            // In a user namespace overlayfs keeps its metadata in user.* xattrs
+            // (`userxattr`, Linux ≥ 5.11); the work dir's filesystem must have them.
+            let data = format!(
+                "lowerdir={},upperdir={},workdir={}{}",
+                escape_option(lower),
+                escape_option(upper),
+                escape_option(work),
+                if rootless { ",userxattr" } else { "" }
+            );
+            mount(
+                Some("overlay"),
+                lower.as_path(),
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(data.as_str()),
+            )
+            .map_err(sys(format!(
+                "mount(overlay, {lower:?}, overlay, 0, {data:?})"
+            )))?;
         }
         MountOp::Bind {
             src,
@@ -151,17 +186,11 @@ pub fn apply(root: &Path, op: &MountOp, rootless: bool) -> Result<Option<String>
             fallback,
         } => {
             let (dst, _) = target(root, dest)?;
-            let escape = |p: &Path| {
-                p.to_string_lossy()
-                    .replace('\\', "\\\\")
-                    .replace(':', "\\:")
-                    .replace(',', "\\,")
-            };
             let data = format!(
                 "lowerdir={}",
                 lowers
                     .iter()
-                    .map(|p| escape(p))
+                    .map(|p| escape_option(p))
                     .collect::<Vec<_>>()
                     .join(":")
             );

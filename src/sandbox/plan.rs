@@ -31,6 +31,14 @@ const DEFAULT: Flags = NOEXEC | NOSUID | NODEV;
 pub enum MountOp {
     /// Bind the task dir onto itself: pivot_root needs the new root to be a mount.
     BindRoot,
+    /// A writable overlay mounted over `lower` itself (a host path: the alloc dir Nomad
+    /// built), its changes in `upper`: first of all, so that nothing after it can write
+    /// to the real directory, and it fails the setup if the kernel refuses it.
+    WritableOverlay {
+        lower: PathBuf,
+        upper: PathBuf,
+        work: PathBuf,
+    },
     /// Bind a host path at a task path (created as a file or dir to match).
     Bind {
         src: PathBuf,
@@ -192,7 +200,12 @@ pub struct InitPlan {
 /// them (the first of the rotation). They are the sandbox child's stdout and stderr
 /// (see `Launch::spawn`), which the init and the task inherit.
 pub fn log_paths(td: &TaskDir) -> [PathBuf; 2] {
-    let logs = td.shared_alloc().join("logs");
+    // Over a real alloc dir they go to our work dir (Nomad's own logs stay untouched,
+    // and the task sees those through the overlay).
+    let logs = match &td.view {
+        Some(v) => v.scratch.join("logs"),
+        None => td.shared_alloc().join("logs"),
+    };
     ["stdout", "stderr"].map(|s| logs.join(format!("{}.{s}.0", td.task_name)))
 }
 
@@ -312,7 +325,15 @@ impl InitPlan {
 
 /// The task dir's own mounts: chroot_env layers, `/alloc`, `secrets`, `private`.
 fn task_dir_mounts(td: &TaskDir, rootless: bool) -> Vec<MountOp> {
-    let mut ops = vec![MountOp::BindRoot];
+    let mut ops = Vec::new();
+    if let Some(v) = &td.view {
+        ops.push(MountOp::WritableOverlay {
+            lower: td.alloc_dir.clone(),
+            upper: v.scratch.join("upper"),
+            work: v.scratch.join("work"),
+        });
+    }
+    ops.push(MountOp::BindRoot);
     let _ = rootless;
     for layer in td.layers() {
         match layer.origin {
