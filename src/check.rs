@@ -28,6 +28,19 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
     Ok(report)
 }
 
+/// [`run`], with the command's dependency tree in the report (`--tree`).
+pub fn run_with_tree(opts: &CheckOptions) -> Result<Report> {
+    let mut prepared = prepare(opts)?;
+    let mut report = finish(&prepared, opts)?;
+    if !prepared.extract.rejected {
+        report.tree = Some(tree_of(&prepared, opts));
+    }
+    if opts.keep {
+        report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
+    }
+    Ok(report)
+}
+
 /// Unpack into the task dir and report what unpacking found, without the analysis or the
 /// run: `--only-extract`, which ci/bench uses to time extraction alone.
 pub fn run_extract_only(opts: &CheckOptions) -> Result<Report> {
@@ -81,29 +94,11 @@ fn finish_with(
     let extract = &prepared.extract;
     let mut report = prepared.report.clone();
 
-    let host_user = HostUser::lookup(&opts.task.user);
-    let agent_env = opts
-        .run
-        .as_ref()
-        .map(|r| r.agent_env)
-        .unwrap_or(crate::config::AgentEnv::Default);
-    let env = taskenv::build(
-        &opts.task,
-        opts.nomad_version,
-        agent_env,
-        host_user.as_ref(),
-    );
+    let (env, uid, gid) = task_context(opts);
     report.task = task_info(opts, &env);
     report.task.secrets_dir = Some(secrets_dir(opts, taskdir));
 
     if !extract.rejected {
-        // Nomad ≥ 1.11.1 runs as the host uid with gid 0; before, runc resolved the name
-        // in the chroot. For permission checks the host ids are the best estimate.
-        let (uid, gid) = match &host_user {
-            Some(u) if opts.nomad_version.resolves_user_in_chroot() => (u.uid, u.gid),
-            Some(u) => (u.uid, 0),
-            None => (65534, 65534),
-        };
         let analysis = analyze::analyze(&AnalyzeInput {
             taskdir,
             extract,
@@ -114,6 +109,19 @@ fn finish_with(
             gid,
         });
         report.task.resolved_command = analysis.resolved_command.clone();
+        report.host_dependencies = analysis.host_dependencies.clone();
+        report.root_causes = analysis.root_causes.clone();
+        // Unpacking's note on absolute names says the same as a misplaced store.
+        for cause in &mut report.root_causes {
+            for f in report.findings.iter_mut().filter(|f| {
+                f.kind == Kind::Artifact
+                    && f.cause == Cause::AbsoluteName
+                    && cause.id == "destination"
+            }) {
+                f.root_cause = Some(cause.id);
+                cause.findings += 1;
+            }
+        }
         if let Some(line) = breaks_only_under_nomad(&analysis.findings, extract) {
             report.summary.push(line);
         }
@@ -157,6 +165,53 @@ fn finish_with(
 
     report.settle_verdict();
     Ok(report)
+}
+
+/// The task's environment as Nomad assembles it, and who it runs as: Nomad ≥ 1.11.1
+/// runs as the host uid with gid 0; before, runc resolved the name in the chroot. For
+/// permission checks the host ids are the best estimate.
+fn task_context(opts: &CheckOptions) -> (BTreeMap<String, String>, u32, u32) {
+    let host_user = HostUser::lookup(&opts.task.user);
+    let agent_env = opts
+        .run
+        .as_ref()
+        .map(|r| r.agent_env)
+        .unwrap_or(crate::config::AgentEnv::Default);
+    let env = taskenv::build(
+        &opts.task,
+        opts.nomad_version,
+        agent_env,
+        host_user.as_ref(),
+    );
+    let (uid, gid) = match &host_user {
+        Some(u) if opts.nomad_version.resolves_user_in_chroot() => (u.uid, u.gid),
+        Some(u) => (u.uid, 0),
+        None => (65534, 65534),
+    };
+    (env, uid, gid)
+}
+
+/// The dependency tree of the report's entrypoints (`--tree`).
+fn tree_of(prepared: &Prepared, opts: &CheckOptions) -> Vec<crate::finding::TreeNode> {
+    let (env, uid, gid) = task_context(opts);
+    let input = AnalyzeInput {
+        taskdir: &prepared.taskdir,
+        extract: &prepared.extract,
+        task: &opts.task,
+        env: &env,
+        version: opts.nomad_version,
+        uid,
+        gid,
+    };
+    let ctx = analyze::Ctx::new(&input);
+    let roots = match opts.task.command.as_deref() {
+        Some(cmd) => analyze::lookup::lookup(&ctx, cmd)
+            .argv0
+            .into_iter()
+            .collect(),
+        None => analyze::executable_roots(&ctx),
+    };
+    analyze::tree::build(&ctx, &roots)
 }
 
 /// Unpack every artifact in order, as the artifact hook does (§6.2), and merge what the

@@ -768,19 +768,17 @@ impl<'r> Unpacker<'r> {
                 }
             }
         }
-        if self.absolute > 0 {
+        // With `destination = "/"` re-rooting changes nothing: no note.
+        if self.absolute > 0 && self.req.dest_in_task != "/" {
             let first = self.first_absolute.take().unwrap_or_default();
             let dest = self.req.dest_in_task;
-            let mut f = Finding::info(Kind::Artifact, Cause::AbsoluteName, first.clone()).message(format!(
+            let f = Finding::info(Kind::Artifact, Cause::AbsoluteName, first.clone()).message(format!(
                 "{} entr{} with an absolute name (first: `{first}`): Nomad re-roots them under the destination `{dest}` (go-getter joins every name to it)",
                 self.absolute,
                 if self.absolute == 1 { "y" } else { "ies" }
+            )).hint(format!(
+                "they land under `{dest}`, not at their absolute paths; use `destination = \"/\"` for a /nix/store closure"
             ));
-            if dest != "/" {
-                f = f.hint(format!(
-                    "they land under `{dest}`, not at their absolute paths; use `destination = \"/\"` for a /nix/store closure"
-                ));
-            }
             self.summary.findings.push(f);
         }
         self.summary.unpacked_bytes = self.written;

@@ -200,6 +200,11 @@ pub fn test_main(args: TestArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::Pass)
 }
 
+/// The `--format` a `test` command line asks for (its default when the flags are bad).
+pub fn requested_format(args: &TestArgs) -> TestFormat {
+    own_flags(args).map(|(f, _, _)| f).unwrap_or(args.format)
+}
+
 /// `--format` and `--junit` are ours wherever they appear; everything else is libtest's.
 fn own_flags(
     args: &TestArgs,
@@ -313,7 +318,7 @@ fn plan(c: &Check) -> Result<Plan, String> {
         argv.extend(args.iter().map(OsString::from));
     }
     let cli = Cli::try_parse_from(&argv).map_err(|e| e.render().to_string())?;
-    let opts = CheckOptions::from_args(&cli.check).map_err(|e| e.to_string())?;
+    let opts = cli.check.options().map_err(|e| e.to_string())?;
     Ok(Plan::Ready(Box::new(opts)))
 }
 

@@ -981,8 +981,8 @@ pub fn render(
             )?;
             writeln!(out)
         }
-        Format::Junit => {
-            report::render_many(reports, &format!("job {}", plan.job), Format::Junit, out)
+        Format::Junit | Format::Sarif => {
+            report::render_many(reports, &format!("job {}", plan.job), format, out)
         }
         Format::Text => {
             for r in reports {

@@ -929,10 +929,22 @@ pub fn shell_main(
     args: crate::cli::ShellArgs,
 ) -> Result<crate::error::ExitCode, crate::error::Error> {
     use crate::error::Error;
-    let c = &args.common;
+    let c = &args.client;
+    // A shell is neither a batch job nor a service: flags that choose between them
+    // would be accepted and silently ignored.
+    if args.run.job_type != crate::cli::JobTypeArg::Batch
+        || args.run.healthy_after != crate::cli::DEFAULT_HEALTHY_AFTER
+    {
+        return Err(Error::Usage(
+            "--type and --healthy-after do not apply to `shell` (an interactive shell runs until you leave it)".into(),
+        ));
+    }
     let (version, client, chroot_env, limits, safety) = c.resolve()?;
-    let task = c.task_spec(&[])?;
-    let mut run = c.run_options()?.unwrap_or_else(default_run_options);
+    let task = args.run.task_spec(&[])?;
+    let mut run = args
+        .run
+        .run_options(false)?
+        .unwrap_or_else(default_run_options);
     run.trace = false;
     let taskdir = TaskDir::build(&task.name, version, chroot_env.clone())?;
     let (host_dest, task_dest) = taskdir.destination(&args.destination)?;
