@@ -40,7 +40,7 @@ pub fn record_main(args: RecordArgs) -> Result<ExitCode, Error> {
         }
     }
     let text = spec_text(&args, &static_report, run_report.as_ref())?;
-    for problem in self_check(&text, &static_report, run_report.as_ref()) {
+    for problem in self_check(&text, &spec_dir(&args), &static_report, run_report.as_ref()) {
         eprintln!("nomad-chroot-check: warning: the recorded spec would not pass: {problem}");
     }
     match &args.output {
@@ -180,7 +180,7 @@ pub fn spec_text(
         // Parse what we would write and judge the report with it, so `expect` is what
         // `test` will compute (allow_missing and exit_code both change the verdict).
         let draft = format!("{s}{}", body("pass"));
-        let spec = Spec::parse(&draft, Path::new("<recorded>"), Path::new(".")).map_err(|e| {
+        let spec = Spec::parse(&draft, Path::new("<recorded>"), &spec_dir(args)).map_err(|e| {
             Error::Usage(format!(
                 "internal error: the recorded spec does not parse: {e}"
             ))
@@ -298,8 +298,13 @@ fn run_check_text(args: &RecordArgs, report: &Report, expect: &str) -> String {
 }
 
 /// Judge the reports a spec was recorded from with that spec; what would not pass.
-pub fn self_check(text: &str, static_report: &Report, run_report: Option<&Report>) -> Vec<String> {
-    let spec = match Spec::parse(text, Path::new("<recorded>"), Path::new(".")) {
+pub fn self_check(
+    text: &str,
+    dir: &Path,
+    static_report: &Report,
+    run_report: Option<&Report>,
+) -> Vec<String> {
+    let spec = match Spec::parse(text, Path::new("<recorded>"), dir) {
         Ok(s) => s,
         Err(e) => return vec![e.to_string()],
     };
@@ -391,14 +396,14 @@ mod tests {
         );
         assert!(text.contains("expect = \"pass\""), "{text}");
         assert_eq!(
-            self_check(&text, &static_report, Some(&run_report)),
+            self_check(&text, &spec_dir(&a), &static_report, Some(&run_report)),
             Vec::<String>::new()
         );
 
         // A different run does not pass the baseline.
         let mut other = run_report.clone();
         other.run.as_mut().unwrap().stdout_tail = "v2.0\n".into();
-        let problems = self_check(&text, &static_report, Some(&other));
+        let problems = self_check(&text, &spec_dir(&a), &static_report, Some(&other));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0].contains("stdout does not match"),
@@ -423,6 +428,6 @@ mod tests {
         let text = spec_text(&a, &broken, Some(&broken)).unwrap();
         assert_eq!(text.matches("expect = \"fail\"").count(), 2, "{text}");
         assert!(text.contains("# Not run: the static check found"), "{text}");
-        assert!(self_check(&text, &broken, Some(&broken)).is_empty());
+        assert!(self_check(&text, &spec_dir(&a), &broken, Some(&broken)).is_empty());
     }
 }
