@@ -144,10 +144,16 @@ fn finish_with(
                 ) {
                     Ok(result) => {
                         let explained = explained_statically(&report.findings);
+                        // A path a static finding is already about (`/etc/passwd` of
+                        // the user lint) is said once.
+                        let said: std::collections::BTreeSet<String> =
+                            report.findings.iter().map(|f| f.path.clone()).collect();
                         report
                             .findings
                             .extend(result.findings.into_iter().filter(|f| {
-                                f.cause != Cause::Runtime || !explained.contains(basename(&f.path))
+                                f.cause != Cause::Runtime
+                                    || !(explained.contains(basename(&f.path))
+                                        || said.contains(&f.path))
                             }));
                         report.run = Some(result.outcome);
                     }

@@ -206,6 +206,7 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
             .iter()
             .any(|f| f.severity == Severity::Error && f.nomad_error.is_some());
     }
+    borrow_nomad_errors(&mut collected);
     out.root_causes = misplaced_under_destination(&ctx, &mut collected);
     out.summary = out.root_causes.iter().map(|c| c.message.clone()).collect();
     out.summary.extend(summarize(
@@ -218,6 +219,34 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
     out.findings = collected.into_iter().map(|c| c.finding).collect();
     out.findings.extend(lint_findings);
     out
+}
+
+/// A missing store path shows on the client as the error of the first thing that needs
+/// a file in it (a loader's message, an `exec` failure): its finding says the same.
+/// Without one, Nomad reports nothing of its own and `nomad_error` stays `null`.
+fn borrow_nomad_errors(collected: &mut [Collected]) {
+    let errors: Vec<(String, String, Option<i32>)> = collected
+        .iter()
+        .filter(|c| c.finding.cause != Cause::StoreReference)
+        .filter_map(|c| {
+            let f = &c.finding;
+            Some((
+                store::store_path_within(&f.path)?,
+                f.nomad_error.clone()?,
+                f.exit_code,
+            ))
+        })
+        .collect();
+    for c in collected.iter_mut() {
+        let f = &mut c.finding;
+        if f.cause != Cause::StoreReference || f.nomad_error.is_some() {
+            continue;
+        }
+        if let Some((_, e, code)) = errors.iter().find(|(sp, _, _)| *sp == f.path) {
+            f.nomad_error = Some(e.clone());
+            f.exit_code = *code;
+        }
+    }
 }
 
 /// Where an artifact can put absolute paths instead of where they are named.

@@ -745,7 +745,12 @@ impl<'r> Unpacker<'r> {
         }
         match outcome {
             Err(Halt::Fatal(e)) => return Err(e),
-            Err(Halt::Rejected) => {}
+            Err(Halt::Rejected) => {
+                // How far unpacking got: a truncated stream may end inside the first
+                // file, before any of its bytes were written.
+                let stream = self.pos.unpacked.load(Ordering::Relaxed);
+                self.written = self.written.max(stream);
+            }
             Ok(()) => {
                 let mut dirs: Vec<_> = std::mem::take(&mut self.dirs).into_iter().collect();
                 // Deepest first, so every directory is opened before its own (maybe

@@ -63,10 +63,14 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     for line in &r.summary {
         writeln!(out, "  {line}")?;
     }
+    let format = match &r.bundle.detected_format {
+        Some(d) if *d != r.bundle.format => format!("{} by its name, {d} by content", r.bundle.format),
+        _ => r.bundle.format.clone(),
+    };
     writeln!(
         out,
-        "  bundle: {} entries, {} bytes, {} (unpacked as {})",
-        r.bundle.entries, r.bundle.unpacked_bytes, r.bundle.format, r.bundle.extract
+        "  bundle: {} entries, {} bytes, {format} (unpacked as {})",
+        r.bundle.entries, r.bundle.unpacked_bytes, r.bundle.extract
     )?;
     if let Some(cmd) = &r.task.command {
         let mut line = format!("  command: {cmd}");
