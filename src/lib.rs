@@ -25,6 +25,7 @@ pub mod nomad;
 pub mod report;
 pub mod rootfs;
 pub mod sandbox;
+pub mod suggest;
 pub mod sys;
 pub mod taskdir;
 pub mod taskenv;

@@ -587,7 +587,8 @@ fn plan_task(
     for key in task.config.keys() {
         if !model::EXEC_CONFIG_KEYS.contains(&key.as_str()) {
             return Err(Error::Usage(format!(
-                "task \"{tname}\": config.{key} is not an exec driver option (the exec driver takes {})",
+                "task \"{tname}\": config.{key} is not an exec driver option{} (the exec driver takes {})",
+                crate::suggest::did_you_mean(key, model::EXEC_CONFIG_KEYS.iter().copied()),
                 model::EXEC_CONFIG_KEYS.join(", ")
             )));
         }

@@ -271,9 +271,13 @@ impl JobSpec {
                         src,
                         &[g_needle.as_str(), t_needle.as_str(), b.ident.as_str()],
                         format!(
-                            "Unsupported block type: blocks of type \"{}\" are not expected in task \"{}\"",
+                            "Unsupported block type: blocks of type \"{}\" are not expected in task \"{}\"{}",
                             b.ident,
-                            t.label()
+                            t.label(),
+                            crate::suggest::did_you_mean(
+                                &b.ident,
+                                TASK_KNOWN.iter().chain(TASK_NOT_EMULATED).copied()
+                            )
                         ),
                     ));
                 }

@@ -64,7 +64,9 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  {line}")?;
     }
     let format = match &r.bundle.detected_format {
-        Some(d) if *d != r.bundle.format => format!("{} by its name, {d} by content", r.bundle.format),
+        Some(d) if *d != r.bundle.format => {
+            format!("{} by its name, {d} by content", r.bundle.format)
+        }
         _ => r.bundle.format.clone(),
     };
     writeln!(
