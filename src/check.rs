@@ -14,7 +14,8 @@ use crate::taskenv::{self, HostUser};
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
-    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let _span = tracing::debug_span!("check", task = %opts.task.name).entered();
+    let taskdir = build_taskdir(opts)?;
     // A run needs a sandbox child: start it now, so that its start-up overlaps the
     // unpacking instead of following it.
     let launch = opts.run.as_ref().map(|r| {
@@ -62,8 +63,15 @@ pub struct Prepared {
 
 /// Build the task dir and unpack every artifact into it.
 pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
-    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let taskdir = build_taskdir(opts)?;
     prepare_in(opts, taskdir)
+}
+
+fn build_taskdir(opts: &CheckOptions) -> Result<TaskDir> {
+    let _span = tracing::debug_span!("taskdir").entered();
+    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    tracing::debug!(root = %taskdir.root.display(), chroot_env = taskdir.chroot_env.entries.len(), "task dir built");
+    Ok(taskdir)
 }
 
 fn prepare_in(opts: &CheckOptions, taskdir: TaskDir) -> Result<Prepared> {
@@ -99,15 +107,25 @@ fn finish_with(
     report.task.secrets_dir = Some(secrets_dir(opts, taskdir));
 
     if !extract.rejected {
-        let analysis = analyze::analyze(&AnalyzeInput {
-            taskdir,
-            extract,
-            task: &opts.task,
-            env: &env,
-            version: opts.nomad_version,
-            uid,
-            gid,
-        });
+        let analysis = {
+            let _span = tracing::debug_span!("analyze", command = ?opts.task.command).entered();
+            let a = analyze::analyze(&AnalyzeInput {
+                taskdir,
+                extract,
+                task: &opts.task,
+                env: &env,
+                version: opts.nomad_version,
+                uid,
+                gid,
+            });
+            tracing::debug!(
+                roots = a.roots.len(),
+                findings = a.findings.len(),
+                host_dependencies = a.host_dependencies.len(),
+                "analysed"
+            );
+            a
+        };
         report.task.resolved_command = analysis.resolved_command.clone();
         report.host_dependencies = analysis.host_dependencies.clone();
         report.root_causes = analysis.root_causes.clone();
@@ -130,6 +148,7 @@ fn finish_with(
 
         if let (Some(run), Some(argv0)) = (&opts.run, &analysis.resolved_command) {
             if !analysis.start_blocked {
+                let _span = tracing::debug_span!("run", argv0 = %argv0).entered();
                 match sandbox::run(
                     &RunRequest {
                         taskdir,
@@ -233,6 +252,11 @@ fn unpack_all(
         let (host_dest, task_dest) = taskdir.destination(&art.destination)?;
         std::fs::create_dir_all(&host_dest)
             .map_err(|e| Error::io(format!("cannot create `{}`", host_dest.display()), e))?;
+        let _span =
+            tracing::debug_span!("extract", bundle = %art.file.display(), destination = %task_dest)
+                .entered();
+        let size = std::fs::metadata(&art.file).map(|m| m.len()).unwrap_or(0);
+        let bar = crate::progress::UnpackBar::start(&art.source_name, size);
         let summary = archive::extract(&ExtractRequest {
             bundle: &art.file,
             source_name: &art.source_name,
@@ -245,6 +269,13 @@ fn unpack_all(
             safety: opts.safety,
             chroot_env: &opts.chroot_env,
         })?;
+        drop(bar);
+        tracing::debug!(
+            entries = summary.entries,
+            bytes = summary.unpacked_bytes,
+            rejected = summary.rejected,
+            "unpacked"
+        );
         infos.push(BundleInfo {
             path: art.file.display().to_string(),
             format: summary.format.clone(),

@@ -22,6 +22,7 @@ pub mod finding;
 pub mod harness;
 pub mod job;
 pub mod nomad;
+pub mod progress;
 pub mod report;
 pub mod rootfs;
 pub mod sandbox;

@@ -195,9 +195,14 @@ fn init_logging(verbose: u8) {
         _ => "nomad_chroot_check=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Each stage is a span (check, taskdir, extract, analyze, run): its close line
+    // carries the time spent in it, which is where `-v` shows the time going.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
         .try_init();
 }

@@ -375,6 +375,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         let r = match resolve_exec(ctx, path) {
             Ok(r) => r,
             Err(e) => {
+                tracing::trace!(path, missing = %e.component, "exec: not found");
                 let f = self.resolve_failure(path, &e, role, chain);
                 let f = self.with_exec(f, exec, Errno::from_resolve(&e));
                 self.add(f);
@@ -382,6 +383,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             }
         };
         self.uses(&r.task_path, chain);
+        tracing::trace!(path, resolved = %r.task_path, origin = ?r.origin, links = r.links.len(), "exec");
         let role = if role == Cause::Command {
             "program"
         } else {
@@ -631,6 +633,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             chain.extend(p.chain(i));
             chain.pop();
             if let Ok(lr) = ctx.fs.resolve(&o.task_path) {
+                tracing::trace!(name = %o.l_name, resolved = %lr.task_path, origin = ?lr.origin, "library");
                 self.host_dep(&lr, "library", &chain);
             }
             self.uses(&o.task_path, &chain);
@@ -675,6 +678,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             }
         };
         self.uses(&ir.task_path, here);
+        tracing::trace!(interp, resolved = %ir.task_path, origin = ?ir.origin, "ELF interpreter");
         self.host_dep(&ir, "interpreter", here);
         if let Some((f, errno)) = self.exec_permission(&ir, interp, false, here) {
             let f = self.with_exec(f, exec, errno);

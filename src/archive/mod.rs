@@ -25,6 +25,8 @@ mod untar;
 mod unzip;
 mod writer;
 
+pub use unpack::{PROGRESS, Progress};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;

@@ -57,6 +57,19 @@ pub struct Position {
     pub unpacked: Arc<AtomicU64>,
 }
 
+/// What a progress display shows while a bundle unpacks: entries so far (over every
+/// extraction of the process) and the bytes of the current bundle read. Two relaxed
+/// atomic writes per entry; nothing reads them unless a display is on.
+pub struct Progress {
+    pub entries: AtomicU64,
+    pub read: AtomicU64,
+}
+
+pub static PROGRESS: Progress = Progress {
+    entries: AtomicU64::new(0),
+    read: AtomicU64::new(0),
+};
+
 const FLATTEN_HINT: &str = "store links as files: build the bundle with `tar -h --hard-dereference` (the example repo writes `tar cvzhP --hard-dereference`)";
 
 pub struct Unpacker<'r> {
@@ -256,6 +269,10 @@ impl<'r> Unpacker<'r> {
             ));
         }
         self.summary.entries += 1;
+        PROGRESS.entries.fetch_add(1, Ordering::Relaxed);
+        PROGRESS
+            .read
+            .store(self.pos.raw.load(Ordering::Relaxed), Ordering::Relaxed);
         if self.summary.entries > safety.max_entries {
             return Err(self.reject(
                 Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.clone()).message(format!(

@@ -248,6 +248,7 @@ fn run_with(
     });
     // A child started ahead with this same setup has its namespaces and init ready;
     // one with another (which `check::run` never makes) is dropped unused.
+    let prelaunched = launch.is_some();
     let mut launch = match launch {
         Some(l) if l.setup.as_ref().is_none_or(|s| *s == setup) => l,
         _ => Launch::spawn((!interactive).then_some(&log_paths))?,
@@ -280,6 +281,7 @@ fn run_with(
     }
     .and_then(|()| launch.send(&init));
     let (child, plan_w, result_r) = launch.into_parts();
+    tracing::debug!(%child, ahead = prelaunched, "plan sent to the sandbox child");
     drop(plan_w);
     // From here the child removes the cgroup if we are interrupted (it holds the plan);
     // our signal handler must not race it, nor kill the task behind its back.
@@ -298,6 +300,7 @@ fn run_with(
         reap(child);
     }
     let reply = reply.unwrap_or_default();
+    tracing::debug!(bytes = reply.len(), "the sandbox child reported");
     let oom = cg_guard.0.as_ref().is_some_and(|c| c.oom_killed());
     // The task is gone, so its group is empty. Removing it (three rmdirs on v1) runs
     // beside the rest of the check, the work dir's removal and the report; the process
