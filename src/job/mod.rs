@@ -1062,7 +1062,20 @@ impl fmt::Display for Summary<'_> {
 
 pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
     let plan = plan(&args)?;
-    let reports: Vec<Report> = plan.tasks.iter().map(check_task).collect();
+    let n = plan.tasks.len();
+    let reports: Vec<Report> = plan
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let name = match &t.opts.task.group {
+                Some(g) => format!("{g}/{}", t.opts.task.name),
+                None => t.opts.task.name.clone(),
+            };
+            crate::progress::task_line(i, n, &name);
+            check_task(t)
+        })
+        .collect();
     let stdout = io::stdout();
     let mut lock = stdout.lock();
     match render(&plan, &reports, args.common.format, &mut lock).and_then(|()| lock.flush()) {
