@@ -289,9 +289,7 @@ fn misplaced_under_destination(ctx: &Ctx<'_>, collected: &mut [Collected]) -> Ve
     vec![RootCause {
         id: ID,
         message: format!(
-            "the bundle's absolute paths were unpacked under {under} instead of where they are named (e.g. {named} is at {there}): {n} finding{} come{} from this alone",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "s" } else { "" }
+            "the bundle's absolute paths were unpacked under {under} instead of where they are named (e.g. {named} is at {there})"
         ),
         hint: "set the artifact's `destination = \"/\"`: go-getter joins every member name, absolute ones too, to the destination (the default `local/` puts /nix/store at /local/nix/store)".into(),
         findings: n,

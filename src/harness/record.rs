@@ -22,6 +22,16 @@ use super::eval::{Outcome, decisive_findings, evaluate};
 use super::spec::Spec;
 
 pub fn record_main(args: RecordArgs) -> Result<ExitCode, Error> {
+    // The spec's directory exists before its relative paths are checked.
+    if let Some(dir) = args
+        .output
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create `{}`", dir.display()), e))?;
+    }
     let static_opts = options(&args, &[])?;
     let prepared = check::prepare(&static_opts)?;
     let static_report = check::finish(&prepared, &static_opts)?;
