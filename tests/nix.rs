@@ -880,7 +880,14 @@ fn check_builds_in_the_sandbox(env: &Env) -> TestResult {
     let out = match build_with(
         env,
         "checkSandboxed",
-        &["--option", "sandbox", "true", "--option", "extra-sandbox-paths", paths],
+        &[
+            "--option",
+            "sandbox",
+            "true",
+            "--option",
+            "extra-sandbox-paths",
+            paths,
+        ],
     ) {
         Ok(out) => out,
         // A kernel or Nix that cannot sandbox here says so; anything else fails.
@@ -889,10 +896,9 @@ fn check_builds_in_the_sandbox(env: &Env) -> TestResult {
         }
         Err(e) => return Err(e.to_string().into()),
     };
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.join("report.json")).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("report.json: {e}"))?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("report.json: {e}"))?;
     ensure(report["verdict"] == "pass", || format!("verdict: {report}"))
 }
 
@@ -900,10 +906,9 @@ fn check_builds_in_the_sandbox(env: &Env) -> TestResult {
 /// verdict does not borrow this machine's /lib or /usr.
 fn check_default_chroot_env(env: &Env) -> TestResult {
     let out = built(env, "checkDefaultChrootEnv")?;
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.join("report.json")).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("report.json: {e}"))?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("report.json: {e}"))?;
     let chroot = report["task"]["chroot_env"]
         .as_object()
         .ok_or("no task.chroot_env")?;
