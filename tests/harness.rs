@@ -7,6 +7,8 @@
 //! (unpacking, static analysis, the sandbox) are reported *ignored with the reason*,
 //! decided by probing the binary once at startup.
 
+mod contract;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -442,7 +444,8 @@ fn json_outcomes(w: &Work, filter: &[&str]) -> Result<(Output, Vec<Value>), Fail
     let out = w.run(&args, &[]);
     let v: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("stdout is not one JSON document ({e}):\n{}", describe(&out)))?;
-    ensure!(v["schema_version"] == 2, "{v:#}");
+    contract::test_document(&v, out.status.code())
+        .map_err(|e| format!("the test document breaks docs/report-format.md: {e}"))?;
     let entries = v["checks"].as_array().cloned().ok_or("no `checks` array")?;
     Ok((out, entries))
 }
@@ -852,6 +855,7 @@ fn neighbours() -> Result<(), Failed> {
         let out = w.run(&args, &[]);
         ensure!(out.status.code() == Some(0), "{}", describe(&out));
         let v: Value = serde_json::from_slice(&out.stdout)?;
+        contract::test_document(&v, out.status.code())?;
         Ok(v["checks"]
             .as_array()
             .ok_or("no checks")?
