@@ -925,15 +925,25 @@ impl<'c, 'a> Walker<'c, 'a> {
 /// Of the places a name was looked for, the first whose directory exists in the root
 /// (else the first): the task path a finding about the name reports.
 fn first_place(ctx: &Ctx<'_>, candidates: &[String], name: &str) -> String {
-    candidates
-        .iter()
-        .find(|c| {
-            ctx.fs
-                .resolve_at(&ctx.cwd, rootfs::dirname(c))
-                .is_ok_and(|r| r.stat.is_dir())
+    let base = |c: &str| c.rsplit('/').next().unwrap_or(name).to_owned();
+    // The directory as the task sees it (links followed, `$ORIGIN/..` resolved).
+    let existing = candidates.iter().find_map(|c| {
+        let r = ctx.fs.resolve_at(&ctx.cwd, rootfs::dirname(c)).ok()?;
+        r.stat
+            .is_dir()
+            .then(|| rootfs::join(&r.task_path, &base(c)))
+    });
+    existing
+        .or_else(|| {
+            candidates.first().map(|c| {
+                let abs = if c.starts_with('/') {
+                    c.clone()
+                } else {
+                    rootfs::join(&ctx.cwd, c)
+                };
+                crate::taskdir::normalize_task_path(&abs)
+            })
         })
-        .or(candidates.first())
-        .cloned()
         .unwrap_or_else(|| format!("/{name}"))
 }
 

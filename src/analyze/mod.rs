@@ -249,6 +249,9 @@ fn borrow_nomad_errors(collected: &mut [Collected]) {
     }
 }
 
+/// The [`RootCause::id`] of absolute paths unpacked under the destination.
+pub const DESTINATION_ROOT_CAUSE: &str = "destination";
+
 /// Where an artifact can put absolute paths instead of where they are named.
 const MISPLACED_UNDER: &[&str] = &["/local", "/alloc/data", "/alloc"];
 
@@ -257,7 +260,7 @@ const MISPLACED_UNDER: &[&str] = &["/local", "/alloc/data", "/alloc"];
 /// store/…`), because go-getter joins every member name to the destination. Each
 /// finding it explains is marked, and the cause is said once.
 fn misplaced_under_destination(ctx: &Ctx<'_>, collected: &mut [Collected]) -> Vec<RootCause> {
-    const ID: &str = "destination";
+    const ID: &str = DESTINATION_ROOT_CAUSE;
     let mut first: Option<(String, String, bool)> = None;
     let mut n = 0usize;
     let mut prefixes: BTreeSet<&str> = BTreeSet::new();

@@ -204,6 +204,9 @@ impl<'r> Unpacker<'r> {
             "{what}: {err}, having read {raw} bytes of `{}` and unpacked {unpacked} bytes of its {} stream{within}",
             self.req.source_name, self.container
         ));
+        // How far unpacking got, for the report: a truncated stream may end inside the
+        // first file, before any of its bytes were written.
+        self.written = self.written.max(unpacked);
         // What Go's readers return for the same input (io.ErrUnexpectedEOF, tar.ErrHeader).
         if truncated {
             f = f.nomad_error("unexpected EOF");
@@ -762,12 +765,7 @@ impl<'r> Unpacker<'r> {
         }
         match outcome {
             Err(Halt::Fatal(e)) => return Err(e),
-            Err(Halt::Rejected) => {
-                // How far unpacking got: a truncated stream may end inside the first
-                // file, before any of its bytes were written.
-                let stream = self.pos.unpacked.load(Ordering::Relaxed);
-                self.written = self.written.max(stream);
-            }
+            Err(Halt::Rejected) => {}
             Ok(()) => {
                 let mut dirs: Vec<_> = std::mem::take(&mut self.dirs).into_iter().collect();
                 // Deepest first, so every directory is opened before its own (maybe
