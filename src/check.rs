@@ -131,11 +131,14 @@ fn finish_with(
         report.root_causes = analysis.root_causes.clone();
         // Unpacking's note on absolute names says the same as a misplaced store.
         for cause in &mut report.root_causes {
-            for f in report.findings.iter_mut().filter(|f| {
-                f.kind == Kind::Artifact
-                    && f.cause == Cause::AbsoluteName
-                    && cause.id == "destination"
-            }) {
+            if cause.id != analyze::DESTINATION_ROOT_CAUSE {
+                continue;
+            }
+            for f in report
+                .findings
+                .iter_mut()
+                .filter(|f| f.cause == Cause::AbsoluteName)
+            {
                 f.root_cause = Some(cause.id);
                 cause.findings += 1;
             }

@@ -414,7 +414,7 @@ pub fn test_document(v: &Value, exit: Option<i32>) -> R {
         if !["passed", "failed", "could-not-run", "ignored"].contains(&outcome) {
             return Err(format!("outcome `{outcome}`"));
         }
-        if (outcome == "failed") != !c["failures"].as_array().is_some_and(Vec::is_empty) {
+        if (outcome == "failed") == c["failures"].as_array().is_some_and(Vec::is_empty) {
             return Err(format!("failures are listed iff the check failed: {c:?}"));
         }
         if !c["report"].is_null() {
