@@ -427,17 +427,19 @@ pub struct SandboxChildArgs {
     pub result_fd: i32,
 }
 
+/// What the emulated client is, validated: Nomad version, merged client config,
+/// chroot_env, Nomad's artifact limits, our own unpacking caps.
+pub type ClientSettings = (
+    NomadVersion,
+    ClientConfig,
+    ChrootEnv,
+    ArtifactLimits,
+    SafetyLimits,
+);
+
 impl ClientArgs {
     /// Settings shared by every mode, with the client config files merged in.
-    pub fn resolve(
-        &self,
-    ) -> Result<(
-        NomadVersion,
-        ClientConfig,
-        ChrootEnv,
-        ArtifactLimits,
-        SafetyLimits,
-    )> {
+    pub fn resolve(&self) -> Result<ClientSettings> {
         let version: NomadVersion = self.nomad_version.parse().map_err(Error::Usage)?;
         let client = ClientConfig::load(&self.client_config)?;
         let chroot_env = if self.chroot_env.is_empty() {
@@ -545,15 +547,7 @@ impl RunArgs {
 }
 
 impl CommonArgs {
-    pub fn resolve(
-        &self,
-    ) -> Result<(
-        NomadVersion,
-        ClientConfig,
-        ChrootEnv,
-        ArtifactLimits,
-        SafetyLimits,
-    )> {
+    pub fn resolve(&self) -> Result<ClientSettings> {
         self.client.resolve()
     }
 

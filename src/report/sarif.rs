@@ -64,6 +64,15 @@ fn result(r: &Report, f: &Finding, rules: &[String]) -> Value {
     })
 }
 
+fn driver(rules: Vec<Value>) -> Value {
+    json!({ "driver": {
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "informationUri": "https://example.invalid/nomad-chroot-check",
+        "rules": rules,
+    }})
+}
+
 /// The SARIF log of one or more reports (a job's tasks are one run).
 pub fn document(reports: &[Report]) -> Value {
     let rules: Vec<String> = reports
@@ -95,12 +104,7 @@ pub fn document(reports: &[Report]) -> Value {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
         "runs": [{
-            "tool": { "driver": {
-                "name": env!("CARGO_PKG_NAME"),
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/nomad-chroot-check",
-                "rules": rule_objs,
-            }},
+            "tool": driver(rule_objs),
             "results": results,
             "invocations": [{
                 "executionSuccessful": worst != crate::finding::Verdict::Error,
@@ -122,12 +126,7 @@ pub fn error_document(verdict: crate::finding::Verdict, message: &str) -> Value 
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
         "runs": [{
-            "tool": { "driver": {
-                "name": env!("CARGO_PKG_NAME"),
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/nomad-chroot-check",
-                "rules": [],
-            }},
+            "tool": driver(Vec::new()),
             "results": [],
             "invocations": [{
                 "executionSuccessful": false,
