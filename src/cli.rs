@@ -124,6 +124,34 @@ pub enum JobTypeArg {
 
 /// `--healthy-after`'s default.
 pub const DEFAULT_HEALTHY_AFTER: &str = "3s";
+/// `--timeout`'s default.
+pub const DEFAULT_TIMEOUT: &str = "60s";
+/// `--kill-timeout`'s default.
+pub const DEFAULT_KILL_TIMEOUT: &str = "5s";
+
+impl RunArgs {
+    /// The flags given that only matter to a task that runs on its own (a batch job or
+    /// a service): an interactive shell has no deadline, no kill sequence and no trace.
+    pub fn lifecycle_flags(&self) -> Vec<&'static str> {
+        [
+            (self.job_type != JobTypeArg::Batch, "--type"),
+            (
+                self.healthy_after != DEFAULT_HEALTHY_AFTER,
+                "--healthy-after",
+            ),
+            (self.timeout != DEFAULT_TIMEOUT, "--timeout"),
+            (
+                self.kill_signal != crate::nomad::DEFAULT_KILL_SIGNAL,
+                "--kill-signal",
+            ),
+            (self.kill_timeout != DEFAULT_KILL_TIMEOUT, "--kill-timeout"),
+            (self.no_trace, "--no-trace"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
+}
 
 /// Options shared by every mode that checks a task.
 #[derive(Debug, Clone, Args)]
@@ -241,7 +269,7 @@ pub struct RunArgs {
     pub pids_limit: u64,
 
     /// Beyond Nomad: wall-clock limit for a batch task, e.g. 30s, 2m.
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT)]
     pub timeout: String,
 
     /// Batch (exit 0 passes) or service (still running after --healthy-after passes).
@@ -257,7 +285,7 @@ pub struct RunArgs {
     pub kill_signal: String,
 
     /// Time between the kill signal and SIGKILL.
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_KILL_TIMEOUT)]
     pub kill_timeout: String,
 
     /// The task's work_dir (absolute, inside the task).

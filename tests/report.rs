@@ -615,6 +615,7 @@ fn help_and_refused_options() -> R {
         vec!["shell", b, "--format", "json"],
         vec!["shell", b, "--no-run"],
         vec!["shell", b, "--type", "service"],
+        vec!["shell", b, "--timeout", "5s"],
     ] {
         let o = ncc(&args);
         ensure!(

@@ -935,12 +935,13 @@ pub fn shell_main(
     let c = &args.client;
     // A shell is neither a batch job nor a service: flags that choose between them
     // would be accepted and silently ignored.
-    if args.run.job_type != crate::cli::JobTypeArg::Batch
-        || args.run.healthy_after != crate::cli::DEFAULT_HEALTHY_AFTER
-    {
-        return Err(Error::Usage(
-            "--type and --healthy-after do not apply to `shell` (an interactive shell runs until you leave it)".into(),
-        ));
+    let ignored = args.run.lifecycle_flags();
+    if !ignored.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} do{} not apply to `shell`: an interactive shell runs until you leave it",
+            ignored.join(", "),
+            if ignored.len() == 1 { "es" } else { "" }
+        )));
     }
     let (version, client, chroot_env, limits, safety) = c.resolve()?;
     let task = args.run.task_spec(&[])?;
