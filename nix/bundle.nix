@@ -17,16 +17,14 @@
 # - Sorted names, mtime 1, owner 0, GNU format (no PAX atime/ctime), `gzip -n`: the same
 #   closure always gives the same bytes.
 #
-# The tools come from the first argument so the function works without nixpkgs: the tests
-# pass a set made of a static busybox plus the host's GNU tar and gzip.
-{ runtimeShell # a POSIX shell, e.g. "${bash}/bin/bash"
-, coreutils # mkdir, chmod, sort, wc, cat, printf
-, findutils ? coreutils
-, gawk ? coreutils # awk, to read exportReferencesGraph files
-, gnugrep ? coreutils # grep -vxF, for `exclude`
+# callPackage-shaped: `mkBundle = pkgs.callPackage ./nix/bundle.nix { };` (or
+# `import ./nix/bundle.nix pkgs`). It needs only runCommand, closureInfo, GNU tar and gzip
+# from nixpkgs; the tests pass a small stand-in set with the same functions
+# (nix/tests/pkgs.nix).
+{ runCommand
+, closureInfo
 , gnutar # GNU tar ≥ 1.28 (--sort=name, --hard-dereference)
 , gzip
-, stdenv ? null
 , ...
 }:
 
@@ -56,11 +54,8 @@ let
     else toString shWrapper;
   roots = pathList ++ (if shell == null then [ ] else [ shell ] ++ shPath);
 
-  # exportReferencesGraph = [ "closure-0" root0 "closure-1" root1 … ]: Nix writes each
-  # root's closure in the registration format into the build directory.
-  graph = builtins.concatLists (builtins.genList
-    (i: [ "closure-${toString i}" (builtins.elemAt roots i) ])
-    (builtins.length roots));
+  # Every store path the roots need at run time (`$closure/store-paths`, one per line).
+  closure = closureInfo { rootPaths = roots; };
 
   safeName = n: builtins.match "[A-Za-z0-9._+-]+" n != null && n != "." && n != "..";
   checkedWrappers = map
@@ -75,24 +70,16 @@ let
     let n = builtins.stringLength name; in
     if n > 7 && builtins.substring (n - 7) 7 name == ".tar.gz" then name else "${name}.tar.gz";
 
-  tools = builtins.concatStringsSep ":"
-    (map (p: "${p}/bin") [ coreutils findutils gawk gnugrep ]);
-
   script = ''
     set -eu
-    export PATH=${shQuote tools} LC_ALL=C
+    export LC_ALL=C
     # By absolute path: a busybox shell prefers its own applets to PATH, and busybox tar
     # lacks --sort, --mtime and --hard-dereference.
     tar=${shQuote "${gnutar}/bin/tar"}
     gzip=${shQuote "${gzip}/bin/gzip"}
     cd "$TMPDIR"
 
-    # Closure of every root: in the registration format each path line is followed by
-    # its deriver, a reference count and that many references.
-    awk 'state == 0 { print; state = 1; next }
-         state == 1 { state = 2; next }
-         state == 2 { n = $0 + 0; state = (n > 0) ? 3 : 0; next }
-         state == 3 { if (--n == 0) state = 0; next }' closure-* | sort -u > closure.all
+    sort -u "$closure/store-paths" > closure.all
     if [ -n "$excludePaths" ]; then
       printf '%s\n' $excludePaths > exclude.list
       grep -vxF -f exclude.list closure.all > closure.list || [ $? -eq 1 ]
@@ -165,12 +152,9 @@ let
 in
 assert builtins.isInt fileCountLimit && fileCountLimit >= 0
   || throw "bundle.nix: fileCountLimit must be a non-negative integer (0 disables the check)";
-(derivation {
-  name = drvName;
-  system = stdenv.hostPlatform.system or builtins.currentSystem;
-  builder = runtimeShell;
-  args = [ "-c" script ];
-  exportReferencesGraph = graph;
+runCommand drvName
+{
+  inherit closure;
   excludePaths = map toString exclude;
   shell = if shell == null then "" else shell;
   binPath = if shell == null then "" else binPath;
@@ -178,7 +162,13 @@ assert builtins.isInt fileCountLimit && fileCountLimit >= 0
   fileCountLimit = toString fileCountLimit;
   preferLocalBuild = true;
   allowSubstitutes = false;
-}) // {
-  # For check.nix: check the bundle against the limit it was built for.
-  inherit fileCountLimit;
+  passthru = {
+    # For check.nix: check the bundle against the limit it was built for.
+    inherit fileCountLimit closure;
+    paths = pathList;
+  };
+  meta = {
+    description = "Nomad exec-driver artifact of ${name}: its runtime closure as one .tar.gz for destination = \"/\"";
+  };
 }
+  script

@@ -1,18 +1,28 @@
 # Gate a bundle in a Nix build: run nomad-chroot-check on it and fail the build when the
 # bundle would not run under Nomad's exec driver.
 #
-#   checkBundle = import ./nix/check.nix pkgs;    # nixpkgs, or any set with these tools
+#   checkBundle = pkgs.callPackage ./nix/check.nix { };   # or import ./nix/check.nix pkgs
 #   checkBundle { inherit nomad-chroot-check bundle; command = [ "/usr/local/bin/app" ]; }
 #
 # $out holds report.json (--format json), junit.xml (--format junit) and report.txt. On
 # findings the build fails and its log carries the text report, which names each missing
 # store path and what needed it. The tool is run once per format: the static check is
 # cheap, and each run is independent of the others.
-{ runtimeShell # a POSIX shell, e.g. "${bash}/bin/bash"
-, coreutils # mkdir, cat
-, stdenv ? null
-, ...
-}:
+# The verdict must not depend on the machine that builds it: chrootEnv defaults to the
+# example project's client (five /etc entries, no libraries), not to Nomad's default map,
+# which would lend the build machine's /lib and /usr to the bundle.
+{ runCommand, ... }:
+
+let
+  # datakurre/nomad-with-nix's nomad.conf (fixtures/example/client.hcl).
+  exampleChrootEnv = [
+    "/etc/group=/etc/group"
+    "/etc/passwd=/etc/passwd"
+    "/etc/nsswitch.conf=/etc/nsswitch.conf"
+    "/etc/resolv.conf=/etc/resolv.conf"
+    "/etc/ssl/certs=/etc/ssl/certs"
+  ];
+in
 
 { # A derivation (or store path) with bin/nomad-chroot-check.
   nomad-chroot-check
@@ -26,8 +36,10 @@
   # Run the command in the emulated exec driver (needs namespaces in the build, so off
   # by default: builds are usually sandboxed without them).
 , run ? false
-  # --chroot-env: null for Nomad's default map, "none", or a list of "SRC=DST".
-, chrootEnv ? null
+  # The clients' chroot_env (--chroot-env): a list of "SRC=DST", "none", or
+  # "nomad-default" for Nomad's default map (/bin, /lib, /usr… of whatever machine runs
+  # the build: a pass then holds only where those are the same).
+, chrootEnv ? exampleChrootEnv
   # --nomad-version, e.g. "1.5" (null: the tool's default, the current release).
 , nomadVersion ? null
   # --archive, when the bundle's name does not end in a known extension.
@@ -52,7 +64,8 @@ let
   shQuote = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString s) + "'";
   opt = flag: value: if value == null then [ ] else [ flag (toString value) ];
   chrootArgs =
-    if chrootEnv == null then [ ]
+    if chrootEnv == null then
+      throw "check.nix: chrootEnv = null is gone; say what the clients have: a list of \"SRC=DST\", \"none\", or \"nomad-default\""
     else if builtins.isList chrootEnv then
       (if chrootEnv == [ ] then [ "--chroot-env" "none" ]
        else builtins.concatMap (e: [ "--chroot-env" e ]) chrootEnv)
@@ -73,7 +86,6 @@ let
 
   script = ''
     set -u
-    export PATH=${shQuote "${coreutils}/bin"}
     mkdir -p "$out"
     rc=0
     ${tool} --format json ${argv} > "$out/report.json" || rc=$?
@@ -96,11 +108,11 @@ let
 in
 assert run -> command != [ ]
   || throw "check.nix: run = true needs the task's command, e.g. command = [ \"/usr/local/bin/app\" ]";
-derivation {
-  name = drvName;
-  system = stdenv.hostPlatform.system or builtins.currentSystem;
-  builder = runtimeShell;
-  args = [ "-c" script ];
+runCommand drvName
+{
   preferLocalBuild = true;
   allowSubstitutes = false;
+  passthru = { inherit bundle command chrootEnv; };
+  meta.description = "nomad-chroot-check's verdict on ${bundleName} under Nomad's exec driver";
 }
+  script

@@ -18,7 +18,8 @@ use crate::taskenv::{self, HostUser};
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
-    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let _span = tracing::debug_span!("check", task = %opts.task.name).entered();
+    let taskdir = build_taskdir(opts)?;
     // A run needs a sandbox child: start it now, so that its start-up overlaps the
     // unpacking instead of following it.
     let launch = opts.run.as_ref().map(|r| {
@@ -26,6 +27,19 @@ pub fn run(opts: &CheckOptions) -> Result<Report> {
     });
     let mut prepared = prepare_in(opts, taskdir)?;
     let mut report = finish_with(&prepared, opts, launch, Owner::Check)?;
+    if opts.keep {
+        report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
+    }
+    Ok(report)
+}
+
+/// [`run`], with the command's dependency tree in the report (`--tree`).
+pub fn run_with_tree(opts: &CheckOptions) -> Result<Report> {
+    let mut prepared = prepare(opts)?;
+    let mut report = finish(&prepared, opts)?;
+    if !prepared.extract.rejected {
+        report.tree = Some(tree_of(&prepared, opts));
+    }
     if opts.keep {
         report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
     }
@@ -53,8 +67,15 @@ pub struct Prepared {
 
 /// Build the task dir and unpack every artifact into it.
 pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
-    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let taskdir = build_taskdir(opts)?;
     prepare_in(opts, taskdir)
+}
+
+fn build_taskdir(opts: &CheckOptions) -> Result<TaskDir> {
+    let _span = tracing::debug_span!("taskdir").entered();
+    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    tracing::debug!(root = %taskdir.root.display(), chroot_env = taskdir.chroot_env.entries.len(), "task dir built");
+    Ok(taskdir)
 }
 
 /// [`prepare`] in a task dir made by the caller (a task of a `--run-job` allocation).
@@ -96,39 +117,47 @@ fn finish_with(
     let extract = &prepared.extract;
     let mut report = prepared.report.clone();
 
-    let host_user = HostUser::lookup(&opts.task.user);
-    let agent_env = opts
-        .run
-        .as_ref()
-        .map(|r| r.agent_env)
-        .unwrap_or(crate::config::AgentEnv::Default);
-    let env = taskenv::build(
-        &opts.task,
-        opts.nomad_version,
-        agent_env,
-        host_user.as_ref(),
-    );
+    let (env, uid, gid) = task_context(opts);
     report.task = task_info(opts, &env);
     report.task.secrets_dir = Some(secrets_dir(opts, taskdir));
 
     if !extract.rejected {
-        // Nomad ≥ 1.11.1 runs as the host uid with gid 0; before, runc resolved the name
-        // in the chroot. For permission checks the host ids are the best estimate.
-        let (uid, gid) = match &host_user {
-            Some(u) if opts.nomad_version.resolves_user_in_chroot() => (u.uid, u.gid),
-            Some(u) => (u.uid, 0),
-            None => (65534, 65534),
+        let analysis = {
+            let _span = tracing::debug_span!("analyze", command = ?opts.task.command).entered();
+            let a = analyze::analyze(&AnalyzeInput {
+                taskdir,
+                extract,
+                task: &opts.task,
+                env: &env,
+                version: opts.nomad_version,
+                uid,
+                gid,
+            });
+            tracing::debug!(
+                roots = a.roots.len(),
+                findings = a.findings.len(),
+                host_dependencies = a.host_dependencies.len(),
+                "analysed"
+            );
+            a
         };
-        let analysis = analyze::analyze(&AnalyzeInput {
-            taskdir,
-            extract,
-            task: &opts.task,
-            env: &env,
-            version: opts.nomad_version,
-            uid,
-            gid,
-        });
         report.task.resolved_command = analysis.resolved_command.clone();
+        report.host_dependencies = analysis.host_dependencies.clone();
+        report.root_causes = analysis.root_causes.clone();
+        // Unpacking's note on absolute names says the same as a misplaced store.
+        for cause in &mut report.root_causes {
+            if cause.id != analyze::DESTINATION_ROOT_CAUSE {
+                continue;
+            }
+            for f in report
+                .findings
+                .iter_mut()
+                .filter(|f| f.cause == Cause::AbsoluteName)
+            {
+                f.root_cause = Some(cause.id);
+                cause.findings += 1;
+            }
+        }
         if opts.extract == archive::ExtractMode::Nomad {
             let links = flattened_links_needed(&analysis.findings, extract);
             if !links.is_empty() {
@@ -147,6 +176,7 @@ fn finish_with(
 
         if let (Some(run), Some(argv0)) = (&opts.run, &analysis.resolved_command) {
             if !analysis.start_blocked {
+                let _span = tracing::debug_span!("run", argv0 = %argv0).entered();
                 // The executor's makeExecutable, on the work dir's copy, right before
                 // the start (hashicorp/nomad:drivers/shared/executor/executor.go).
                 let chmod = analysis
@@ -171,11 +201,16 @@ fn finish_with(
                     Ok(result) => {
                         let explained = explained_statically(&report.findings);
                         let predicted = report.start.as_ref().and_then(|s| s.exit_code_predicted);
+                        // A path a static finding is already about (`/etc/passwd` of
+                        // the user lint) is said once.
+                        let said: std::collections::BTreeSet<String> =
+                            report.findings.iter().map(|f| f.path.clone()).collect();
                         report
                             .findings
                             .extend(result.findings.into_iter().filter_map(|f| {
                                 if f.cause == Cause::Runtime
-                                    && explained.contains(basename(&f.path))
+                                    && (explained.contains(basename(&f.path))
+                                        || said.contains(&f.path))
                                 {
                                     return None;
                                 }
@@ -205,6 +240,53 @@ fn finish_with(
     Ok(report)
 }
 
+/// The task's environment as Nomad assembles it, and who it runs as: Nomad ≥ 1.11.1
+/// runs as the host uid with gid 0; before, runc resolved the name in the chroot. For
+/// permission checks the host ids are the best estimate.
+fn task_context(opts: &CheckOptions) -> (BTreeMap<String, String>, u32, u32) {
+    let host_user = HostUser::lookup(&opts.task.user);
+    let agent_env = opts
+        .run
+        .as_ref()
+        .map(|r| r.agent_env)
+        .unwrap_or(crate::config::AgentEnv::Default);
+    let env = taskenv::build(
+        &opts.task,
+        opts.nomad_version,
+        agent_env,
+        host_user.as_ref(),
+    );
+    let (uid, gid) = match &host_user {
+        Some(u) if opts.nomad_version.resolves_user_in_chroot() => (u.uid, u.gid),
+        Some(u) => (u.uid, 0),
+        None => (65534, 65534),
+    };
+    (env, uid, gid)
+}
+
+/// The dependency tree of the report's entrypoints (`--tree`).
+fn tree_of(prepared: &Prepared, opts: &CheckOptions) -> Vec<crate::finding::TreeNode> {
+    let (env, uid, gid) = task_context(opts);
+    let input = AnalyzeInput {
+        taskdir: &prepared.taskdir,
+        extract: &prepared.extract,
+        task: &opts.task,
+        env: &env,
+        version: opts.nomad_version,
+        uid,
+        gid,
+    };
+    let ctx = analyze::Ctx::new(&input);
+    let roots = match opts.task.command.as_deref() {
+        Some(cmd) => analyze::lookup::lookup(&ctx, cmd)
+            .argv0
+            .into_iter()
+            .collect(),
+        None => analyze::executable_roots(&ctx),
+    };
+    analyze::tree::build(&ctx, &roots)
+}
+
 /// Unpack every artifact in order, as the artifact hook does (§6.2), and merge what the
 /// passes found.
 fn unpack_all(
@@ -231,6 +313,11 @@ fn unpack_all(
             });
             continue;
         }
+        let _span =
+            tracing::debug_span!("extract", bundle = %art.file.display(), destination = %task_dest)
+                .entered();
+        let size = std::fs::metadata(&art.file).map(|m| m.len()).unwrap_or(0);
+        let bar = crate::progress::UnpackBar::start(&art.source_name, size);
         let summary = archive::extract(&ExtractRequest {
             bundle: &art.file,
             source_name: &art.source_name,
@@ -243,6 +330,13 @@ fn unpack_all(
             safety: opts.safety,
             chroot_env: &opts.chroot_env,
         })?;
+        drop(bar);
+        tracing::debug!(
+            entries = summary.entries,
+            bytes = summary.unpacked_bytes,
+            rejected = summary.rejected,
+            "unpacked"
+        );
         infos.push(BundleInfo {
             path: art.file.display().to_string(),
             format: summary.format.clone(),

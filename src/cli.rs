@@ -1,14 +1,28 @@
-//! Command-line types only (clap derive). Validation lives in `config`.
+//! The command line: clap's derive types, and their conversion into the validated
+//! settings of `config` (ripgrep's low-level args → high-level config). Nothing below
+//! this module knows about the command line.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::archive::{ArchiveKind, ExtractMode};
+use crate::clientconfig::ClientConfig;
+use crate::config::{
+    AgentEnv, Artifact, ArtifactLimits, CheckOptions, JobType, Network, RunOptions, SafetyLimits,
+    TaskSpec, parse_duration, parse_pair,
+};
+use crate::error::{Error, Result};
+use crate::nomad::NomadVersion;
+pub use crate::report::Format;
+use crate::taskdir::ChrootEnv;
+
 /// Prove that a deployment bundle runs under HashiCorp Nomad's `exec` driver.
 ///
 /// Unpacks BUNDLE exactly as Nomad's `artifact` block would, builds the exec driver's
 /// task directory, resolves everything the entrypoint needs inside it and, given a
-/// COMMAND, runs it the way the exec driver does.
+/// TASK_COMMAND after `--`, runs it the way the exec driver does. The other MODEs
+/// check a jobspec, run a spec of checks, record one, or open a shell in the task.
 ///
 /// Exit codes: 0 pass, 1 fail (something is missing or the run failed), 2 input rejected
 /// (hostile/corrupt archive, an archive Nomad refuses, bad arguments), 3 could not check
@@ -17,13 +31,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "nomad-chroot-check",
     version,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    subcommand_value_name = "MODE",
+    subcommand_help_heading = "Modes"
 )]
 #[command(after_help = "Examples:\n  \
     nomad-chroot-check bundle.tar.gz\n  \
     nomad-chroot-check bundle.tar.gz --destination / -- /bin/sh -c 'app --version'\n  \
     nomad-chroot-check job app.nomad.hcl --artifact http://127.0.0.1:8080/=dist/\n  \
     nomad-chroot-check test checks.toml --junit junit.xml\n  \
+    nomad-chroot-check record bundle.tar.gz -o checks.toml -- /bin/app --version\n  \
+    nomad-chroot-check shell bundle.tar.gz --destination /\n  \
     nomad-chroot-check alloc 8f2c1d --artifact https://releases.example/=dist/")]
 pub struct Cli {
     #[command(subcommand)]
@@ -53,14 +71,6 @@ pub enum Command {
     /// Internal: the freshly exec'd process that builds the sandbox.
     #[command(name = "__sandbox-child", hide = true)]
     SandboxChild(SandboxChildArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-    Junit,
 }
 
 /// `test --format`: libtest's own formats plus the report formats.
@@ -116,6 +126,37 @@ pub enum JobTypeArg {
     Service,
 }
 
+/// `--healthy-after`'s default.
+pub const DEFAULT_HEALTHY_AFTER: &str = "3s";
+/// `--timeout`'s default.
+pub const DEFAULT_TIMEOUT: &str = "60s";
+/// `--kill-timeout`'s default.
+pub const DEFAULT_KILL_TIMEOUT: &str = "5s";
+
+impl RunArgs {
+    /// The flags given that only matter to a task that runs on its own (a batch job or
+    /// a service): an interactive shell has no deadline, no kill sequence and no trace.
+    pub fn lifecycle_flags(&self) -> Vec<&'static str> {
+        [
+            (self.job_type != JobTypeArg::Batch, "--type"),
+            (
+                self.healthy_after != DEFAULT_HEALTHY_AFTER,
+                "--healthy-after",
+            ),
+            (self.timeout != DEFAULT_TIMEOUT, "--timeout"),
+            (
+                self.kill_signal != crate::nomad::DEFAULT_KILL_SIGNAL,
+                "--kill-signal",
+            ),
+            (self.kill_timeout != DEFAULT_KILL_TIMEOUT, "--kill-timeout"),
+            (self.no_trace, "--no-trace"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
+}
+
 /// Options shared by every mode that checks a task.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -123,6 +164,30 @@ pub struct CommonArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// Only the static check: do not run anything.
+    #[arg(long)]
+    pub no_run: bool,
+
+    /// Keep the task directory and print where it is.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Make findings errors, as clippy's -D: `warnings` (every warning), a kind
+    /// (`missing`) or KIND/CAUSE (`missing/store-reference`), with the JSON report's
+    /// names (repeatable).
+    #[arg(long, value_name = "warnings|KIND[/CAUSE]")]
+    pub deny: Vec<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What the emulated Nomad client is: its version, chroot_env, config and unpacking.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
     /// Nomad release to emulate (2.0, 1.11.1, 1.11.0, 1.10, 1.5, 1.0, …).
     #[arg(long, value_name = "VERSION", default_value = "2.0")]
     pub nomad_version: String,
@@ -136,20 +201,6 @@ pub struct CommonArgs {
     /// (repeatable; merged as the agent merges them).
     #[arg(long, value_name = "FILE")]
     pub client_config: Vec<PathBuf>,
-
-    /// Make findings errors, as clippy's -D: `warnings` (every warning), a kind
-    /// (`missing`) or KIND/CAUSE (`missing/store-reference`), with the JSON report's
-    /// names (repeatable).
-    #[arg(long, value_name = "warnings|KIND[/CAUSE]")]
-    pub deny: Vec<String>,
-
-    /// Only the static check: do not run anything.
-    #[arg(long)]
-    pub no_run: bool,
-
-    /// Keep the task directory and print where it is.
-    #[arg(long)]
-    pub keep: bool,
 
     /// How to unpack the bundle.
     #[arg(long, value_enum, default_value_t = ExtractModeArg::Nomad)]
@@ -178,9 +229,6 @@ pub struct CommonArgs {
     /// Override the client's `decompression_size_limit` in bytes (0 = unlimited).
     #[arg(long, value_name = "BYTES")]
     pub size_limit: Option<u64>,
-
-    #[command(flatten)]
-    pub run: RunArgs,
 }
 
 /// How the task is run (ignored with --no-run).
@@ -231,7 +279,7 @@ pub struct RunArgs {
     pub pids_limit: u64,
 
     /// Beyond Nomad: wall-clock limit for a batch task, e.g. 30s, 2m.
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT)]
     pub timeout: String,
 
     /// Batch (exit 0 passes) or service (still running after --healthy-after passes).
@@ -239,7 +287,7 @@ pub struct RunArgs {
     pub job_type: JobTypeArg,
 
     /// How long a service must stay up.
-    #[arg(long, value_name = "DURATION", default_value = "3s")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_HEALTHY_AFTER)]
     pub healthy_after: String,
 
     /// Signal that stops the task.
@@ -247,7 +295,7 @@ pub struct RunArgs {
     pub kill_signal: String,
 
     /// Time between the kill signal and SIGKILL.
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_KILL_TIMEOUT)]
     pub kill_timeout: String,
 
     /// The task's work_dir (absolute, inside the task).
@@ -259,7 +307,7 @@ pub struct RunArgs {
     pub no_trace: bool,
 
     /// The task's name (for logs and NOMAD_TASK_NAME).
-    #[arg(long, value_name = "NAME", default_value = "task")]
+    #[arg(long, value_name = "NAME", default_value = crate::config::DEFAULT_TASK_NAME)]
     pub task: String,
 }
 
@@ -271,7 +319,7 @@ pub struct CheckArgs {
     pub bundle: Option<PathBuf>,
 
     /// The task's command and args, as `config { command args }`.
-    #[arg(last = true, value_name = "COMMAND")]
+    #[arg(last = true, value_name = "TASK_COMMAND")]
     pub command: Vec<String>,
 
     /// Where the artifact unpacks, relative to the task dir (`artifact.destination`).
@@ -281,6 +329,15 @@ pub struct CheckArgs {
     /// Decompressor, like the artifact's `archive=` option (tar.gz, tgz, tar.xz, zip, …).
     #[arg(long, value_name = "KIND")]
     pub archive: Option<String>,
+
+    /// Print only the verdict line (text format; the exit code says the same).
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Show the resolved dependency tree of the command (lddtree-style), each file
+    /// marked bundle, host (chroot_env) or missing.
+    #[arg(long)]
+    pub tree: bool,
 
     /// Internal (ci/bench): unpack only, no analysis and no run, to time extraction alone.
     #[arg(long, hide = true)]
@@ -377,31 +434,54 @@ pub struct TestArgs {
     pub libtest: Vec<String>,
 }
 
+/// `record BUNDLE [-o FILE] [-- TASK_COMMAND…]`
 #[derive(Debug, Clone, Args)]
 pub struct RecordArgs {
+    /// The bundle to record.
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
 
-    #[arg(last = true, value_name = "COMMAND")]
+    /// A command to run and record as a check (exit code, first lines of output, files
+    /// it looked for); without one, only the static check is recorded.
+    #[arg(last = true, value_name = "TASK_COMMAND")]
     pub command: Vec<String>,
 
+    /// Where the artifact unpacks, relative to the task dir (`artifact.destination`).
     #[arg(long, value_name = "PATH", default_value = "local/")]
     pub destination: String,
 
+    /// Write the spec to FILE (paths in it relative to FILE's directory) instead of
+    /// stdout (paths relative to the current directory).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub client: ClientArgs,
+
+    /// Record the static check of the command only: do not run it.
+    #[arg(long)]
+    pub no_run: bool,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
+/// `shell BUNDLE`
 #[derive(Debug, Clone, Args)]
 pub struct ShellArgs {
+    /// The bundle to unpack into the task.
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
 
+    /// Where the artifact unpacks, relative to the task dir (`artifact.destination`).
     #[arg(long, value_name = "PATH", default_value = "local/")]
     pub destination: String,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub client: ClientArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `nomad-chroot-check alloc [ALLOC_ID] [--from-file FILE] [--alloc-dir DIR] [-- COMMAND]`
@@ -460,4 +540,196 @@ pub struct SandboxChildArgs {
     /// File descriptor for the serialised outcome.
     #[arg(long)]
     pub result_fd: i32,
+}
+
+/// What the emulated client is, validated: Nomad version, merged client config,
+/// chroot_env, Nomad's artifact limits, our own unpacking caps.
+pub type ClientSettings = (
+    NomadVersion,
+    ClientConfig,
+    ChrootEnv,
+    ArtifactLimits,
+    SafetyLimits,
+);
+
+impl ClientArgs {
+    /// Settings shared by every mode, with the client config files merged in.
+    pub fn resolve(&self) -> Result<ClientSettings> {
+        let version: NomadVersion = self.nomad_version.parse().map_err(Error::Usage)?;
+        let client = ClientConfig::load(&self.client_config)?;
+        let chroot_env = if self.chroot_env.is_empty() {
+            ChrootEnv::from_client(version, &client)
+        } else {
+            ChrootEnv::from_args(version, &self.chroot_env).map_err(Error::Usage)?
+        };
+        let mut limits = ArtifactLimits::nomad_default(version);
+        if version.has_decompression_limits() {
+            if let Some(n) = client.file_count_limit {
+                limits.file_count = (n > 0).then_some(n);
+            }
+            if let Some(n) = client.size_limit {
+                limits.size = (n > 0).then_some(n);
+            }
+        }
+        if let Some(n) = self.file_count_limit {
+            limits.file_count = (n > 0).then_some(n);
+        }
+        if let Some(n) = self.size_limit {
+            limits.size = (n > 0).then_some(n);
+        }
+        let safety = SafetyLimits {
+            max_unpacked_bytes: self.max_unpacked_bytes,
+            max_entries: self.max_entries,
+            max_name_len: self.max_name_len,
+            max_depth: self.max_depth,
+        };
+        Ok((version, client, chroot_env, limits, safety))
+    }
+
+    pub fn extract_mode(&self) -> ExtractMode {
+        match self.extract {
+            ExtractModeArg::Nomad => ExtractMode::Nomad,
+            ExtractModeArg::Tar => ExtractMode::Tar,
+        }
+    }
+}
+
+impl RunArgs {
+    /// The task as the command line describes it.
+    pub fn task_spec(&self, command: &[String]) -> Result<TaskSpec> {
+        let r = self;
+        let env = r
+            .env
+            .iter()
+            .map(|e| parse_pair(e, "--env"))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(wd) = &r.work_dir {
+            if !wd.starts_with('/') {
+                // hashicorp/nomad:drivers/exec/driver.go validates work_dir this way.
+                return Err(Error::Usage(format!(
+                    "work_dir must be absolute but got relative path {wd:?}"
+                )));
+            }
+        }
+        Ok(TaskSpec {
+            name: r.task.clone(),
+            group: None,
+            job: None,
+            command: command.first().cloned(),
+            args: command.iter().skip(1).cloned().collect(),
+            user: r.user.clone().unwrap_or_else(|| "nobody".to_owned()),
+            env,
+            work_dir: r.work_dir.clone(),
+            memory_mb: r.memory,
+            memory_max_mb: r.memory_max,
+            cpu_mhz: r.cpu,
+            cap_add: r.cap_add.clone(),
+            cap_drop: r.cap_drop.clone(),
+            network: match r.network {
+                NetworkArg::Host => Network::Host,
+                NetworkArg::None => Network::None,
+                NetworkArg::Bridge => Network::Bridge,
+            },
+            pid_mode_host: false,
+            ipc_mode_host: false,
+            alloc: None,
+        })
+    }
+
+    /// How to run the task; `None` with `--no-run`.
+    pub fn run_options(&self, no_run: bool) -> Result<Option<RunOptions>> {
+        if no_run {
+            return Ok(None);
+        }
+        let r = self;
+        Ok(Some(RunOptions {
+            agent_env: match r.agent_env {
+                AgentEnvArg::Default => AgentEnv::Default,
+                AgentEnvArg::Inherit => AgentEnv::Inherit,
+            },
+            harden: r.harden,
+            pids_limit: r.pids_limit,
+            timeout: parse_duration(&r.timeout)?,
+            job_type: match r.job_type {
+                JobTypeArg::Batch => JobType::Batch,
+                JobTypeArg::Service => JobType::Service,
+            },
+            healthy_after: parse_duration(&r.healthy_after)?,
+            kill_signal: r.kill_signal.clone(),
+            kill_timeout: parse_duration(&r.kill_timeout)?,
+            trace: !r.no_trace,
+        }))
+    }
+}
+
+impl CommonArgs {
+    pub fn resolve(&self) -> Result<ClientSettings> {
+        self.client.resolve()
+    }
+
+    pub fn extract_mode(&self) -> ExtractMode {
+        self.client.extract_mode()
+    }
+
+    pub fn task_spec(&self, command: &[String]) -> Result<TaskSpec> {
+        self.run.task_spec(command)
+    }
+
+    pub fn run_options(&self) -> Result<Option<RunOptions>> {
+        self.run.run_options(self.no_run)
+    }
+
+    /// The `--deny` rules, validated.
+    pub fn deny_rules(&self) -> Result<Vec<crate::finding::DenyRule>> {
+        self.deny
+            .iter()
+            .map(|d| d.parse().map_err(Error::Usage))
+            .collect()
+    }
+}
+
+impl CheckArgs {
+    /// The validated options of the one-check mode.
+    pub fn options(&self) -> Result<CheckOptions> {
+        let args = self;
+        let c = &args.common;
+        let Some(bundle) = &args.bundle else {
+            return Err(Error::Usage(
+                "no bundle given: try `nomad-chroot-check --help`".into(),
+            ));
+        };
+        let (nomad_version, client, chroot_env, limits, safety) = c.resolve()?;
+        let archive = args
+            .archive
+            .as_deref()
+            .map(|a| a.parse::<ArchiveKind>().map_err(Error::Usage))
+            .transpose()?;
+        let task = c.task_spec(&args.command)?;
+        // Without a command there is nothing to run: the static check covers every
+        // executable of the bundle.
+        let run = if task.command.is_some() {
+            c.run_options()?
+        } else {
+            None
+        };
+        Ok(CheckOptions {
+            nomad_version,
+            artifacts: vec![Artifact {
+                file: bundle.clone(),
+                source_name: bundle.to_string_lossy().into_owned(),
+                archive,
+                destination: args.destination.clone(),
+                copy: None,
+            }],
+            extract: c.extract_mode(),
+            chroot_env,
+            client,
+            limits,
+            safety,
+            task,
+            run,
+            keep: c.keep,
+            deny: c.deny_rules()?,
+        })
+    }
 }

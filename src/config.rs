@@ -1,12 +1,12 @@
-//! Validated, typed settings for one check, built from the CLI (or a jobspec, or a test
-//! spec). No side effects beyond reading the client config files.
+//! Validated, typed settings for one check. `cli` (or a jobspec, or a test spec) builds
+//! them; this module knows nothing of the command line. No side effects beyond reading
+//! the client config files.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::archive::{ArchiveKind, ExtractMode};
-use crate::cli::{AgentEnvArg, CheckArgs, CommonArgs, ExtractModeArg, JobTypeArg, NetworkArg};
 use crate::clientconfig::ClientConfig;
 use crate::error::{Error, Result};
 use crate::nomad::{self, NomadVersion};
@@ -94,6 +94,9 @@ pub struct Artifact {
     /// into the destination.
     pub copy: Option<String>,
 }
+
+/// The task's name when nothing names it (`--task`'s default).
+pub const DEFAULT_TASK_NAME: &str = "task";
 
 /// What the task is: as `task { config { … } env { … } user … }` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,172 +226,7 @@ pub fn parse_pair(s: &str, what: &str) -> Result<(String, String)> {
     }
 }
 
-impl CommonArgs {
-    /// Settings shared by every mode, with the client config files merged in.
-    pub fn resolve(
-        &self,
-    ) -> Result<(
-        NomadVersion,
-        ClientConfig,
-        ChrootEnv,
-        ArtifactLimits,
-        SafetyLimits,
-    )> {
-        let version: NomadVersion = self.nomad_version.parse().map_err(Error::Usage)?;
-        let client = ClientConfig::load(&self.client_config)?;
-        let chroot_env = if self.chroot_env.is_empty() {
-            ChrootEnv::from_client(version, &client)
-        } else {
-            ChrootEnv::from_args(version, &self.chroot_env).map_err(Error::Usage)?
-        };
-        let mut limits = ArtifactLimits::nomad_default(version);
-        if version.has_decompression_limits() {
-            if let Some(n) = client.file_count_limit {
-                limits.file_count = (n > 0).then_some(n);
-            }
-            if let Some(n) = client.size_limit {
-                limits.size = (n > 0).then_some(n);
-            }
-        }
-        if let Some(n) = self.file_count_limit {
-            limits.file_count = (n > 0).then_some(n);
-        }
-        if let Some(n) = self.size_limit {
-            limits.size = (n > 0).then_some(n);
-        }
-        let safety = SafetyLimits {
-            max_unpacked_bytes: self.max_unpacked_bytes,
-            max_entries: self.max_entries,
-            max_name_len: self.max_name_len,
-            max_depth: self.max_depth,
-        };
-        Ok((version, client, chroot_env, limits, safety))
-    }
-
-    /// The `--deny` rules, validated.
-    pub fn deny_rules(&self) -> Result<Vec<crate::finding::DenyRule>> {
-        self.deny
-            .iter()
-            .map(|d| d.parse().map_err(Error::Usage))
-            .collect()
-    }
-
-    pub fn extract_mode(&self) -> ExtractMode {
-        match self.extract {
-            ExtractModeArg::Nomad => ExtractMode::Nomad,
-            ExtractModeArg::Tar => ExtractMode::Tar,
-        }
-    }
-
-    /// The task as the command line describes it.
-    pub fn task_spec(&self, command: &[String]) -> Result<TaskSpec> {
-        let r = &self.run;
-        let env = r
-            .env
-            .iter()
-            .map(|e| parse_pair(e, "--env"))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(wd) = &r.work_dir {
-            if !wd.starts_with('/') {
-                // hashicorp/nomad:drivers/exec/driver.go validates work_dir this way.
-                return Err(Error::Usage(format!(
-                    "work_dir must be absolute but got relative path {wd:?}"
-                )));
-            }
-        }
-        Ok(TaskSpec {
-            name: r.task.clone(),
-            group: None,
-            job: None,
-            command: command.first().cloned(),
-            args: command.iter().skip(1).cloned().collect(),
-            user: r.user.clone().unwrap_or_else(|| "nobody".to_owned()),
-            env,
-            work_dir: r.work_dir.clone(),
-            memory_mb: r.memory,
-            memory_max_mb: r.memory_max,
-            cpu_mhz: r.cpu,
-            cap_add: r.cap_add.clone(),
-            cap_drop: r.cap_drop.clone(),
-            network: match r.network {
-                NetworkArg::Host => Network::Host,
-                NetworkArg::None => Network::None,
-                NetworkArg::Bridge => Network::Bridge,
-            },
-            pid_mode_host: false,
-            ipc_mode_host: false,
-            alloc: None,
-        })
-    }
-
-    pub fn run_options(&self) -> Result<Option<RunOptions>> {
-        if self.no_run {
-            return Ok(None);
-        }
-        let r = &self.run;
-        Ok(Some(RunOptions {
-            agent_env: match r.agent_env {
-                AgentEnvArg::Default => AgentEnv::Default,
-                AgentEnvArg::Inherit => AgentEnv::Inherit,
-            },
-            harden: r.harden,
-            pids_limit: r.pids_limit,
-            timeout: parse_duration(&r.timeout)?,
-            job_type: match r.job_type {
-                JobTypeArg::Batch => JobType::Batch,
-                JobTypeArg::Service => JobType::Service,
-            },
-            healthy_after: parse_duration(&r.healthy_after)?,
-            kill_signal: r.kill_signal.clone(),
-            kill_timeout: parse_duration(&r.kill_timeout)?,
-            trace: !r.no_trace,
-        }))
-    }
-}
-
 impl CheckOptions {
-    pub fn from_args(args: &CheckArgs) -> Result<CheckOptions> {
-        let c = &args.common;
-        let Some(bundle) = &args.bundle else {
-            return Err(Error::Usage(
-                "no bundle given: try `nomad-chroot-check --help`".into(),
-            ));
-        };
-        let (nomad_version, client, chroot_env, limits, safety) = c.resolve()?;
-        let archive = args
-            .archive
-            .as_deref()
-            .map(|a| a.parse::<ArchiveKind>().map_err(Error::Usage))
-            .transpose()?;
-        let task = c.task_spec(&args.command)?;
-        // Without a command there is nothing to run: the static check covers every
-        // executable of the bundle.
-        let run = if task.command.is_some() {
-            c.run_options()?
-        } else {
-            None
-        };
-        Ok(CheckOptions {
-            nomad_version,
-            artifacts: vec![Artifact {
-                file: bundle.clone(),
-                source_name: bundle.to_string_lossy().into_owned(),
-                archive,
-                destination: args.destination.clone(),
-                copy: None,
-            }],
-            extract: c.extract_mode(),
-            chroot_env,
-            client,
-            limits,
-            safety,
-            task,
-            run,
-            keep: c.keep,
-            deny: c.deny_rules()?,
-        })
-    }
-
     /// The job's env as a map (later entries win).
     pub fn job_env(&self) -> BTreeMap<String, String> {
         self.task.env.iter().cloned().collect()

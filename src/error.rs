@@ -31,6 +31,11 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// Nothing here for this tool to check (a jobspec without an exec task): exit 2,
+    /// verdict `not-applicable`.
+    #[error("{0}")]
+    NotApplicable(String),
+
     #[error("cannot read `{path}`: {source}")]
     ReadInput {
         path: PathBuf,
@@ -72,7 +77,10 @@ impl Error {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Usage(_) | Error::ReadInput { .. } | Error::Config(_) => ExitCode::Reject,
+            Error::Usage(_)
+            | Error::NotApplicable(_)
+            | Error::ReadInput { .. }
+            | Error::Config(_) => ExitCode::Reject,
             Error::Archive(e) => e.exit_code(),
             Error::TaskDir(e) => e.exit_code(),
             Error::Sandbox(e) => e.exit_code(),

@@ -10,10 +10,25 @@ use serde::{Deserialize, Serialize};
 use crate::error::ExitCode;
 use crate::nomad::NomadVersion;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped whenever a field is renamed, removed or changes meaning
+/// (`docs/report-format.md`, "Changes").
+pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Severity {
     Info,
     Warning,
@@ -21,8 +36,22 @@ pub enum Severity {
 }
 
 /// What kind of problem a finding describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Kind {
     /// Something the task needs is not in the task's root.
     Missing,
@@ -45,8 +74,22 @@ pub enum Kind {
 }
 
 /// Why: a finer label within a [`Kind`]. Serialised in kebab-case, e.g. `flattened-link`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Cause {
     // kind = missing
     Command,
@@ -71,7 +114,6 @@ pub enum Cause {
     FileCountLimit,
     SizeLimit,
     EmptyArchive,
-    Destination,
     /// go-getter's unpacker fails on the archive's own layout (a file where a directory
     /// must be, an entry naming a directory).
     UnpackFailure,
@@ -83,7 +125,6 @@ pub enum Cause {
     NotSearchable,
     Noexec,
     WrongArchitecture,
-    WrongClass,
     EmptyFile,
     NoShebang,
     ShebangTooLong,
@@ -98,6 +139,11 @@ pub enum Cause {
     Nsswitch,
     Locale,
     Path,
+    /// Files the task uses come from this host through `chroot_env`: the verdict holds
+    /// only on clients that have the same files (`Report::host_dependencies`).
+    HostDependency,
+    /// A `chroot_env` source that does not exist on this host (Nomad skips it).
+    ChrootEnvSource,
     // kind = run
     ExitCode,
     Signal,
@@ -120,40 +166,173 @@ pub enum Cause {
     ChecksumMismatch,
 }
 
-/// One fact about the bundle, found by any stage.
+/// Every (kind, cause) pair a finding may have: the contract's vocabulary
+/// (`docs/report-format.md` lists the same table; a test compares them). A cause may
+/// serve several kinds (`setuid` is an `artifact` note under Nomad's unpacker and an
+/// `unsafe-entry` under `--extract tar`).
+pub const VOCABULARY: &[(Kind, &[Cause])] = &[
+    (
+        Kind::Missing,
+        &[
+            Cause::Command,
+            Cause::Interpreter,
+            Cause::Library,
+            Cause::Shebang,
+            Cause::Symlink,
+            Cause::StoreReference,
+            Cause::Runtime,
+            Cause::HostDivergence,
+        ],
+    ),
+    (
+        Kind::UnsafeEntry,
+        &[
+            Cause::PathTraversal,
+            Cause::LinkEscape,
+            Cause::Device,
+            Cause::Setuid,
+            Cause::Limit,
+            Cause::Corrupt,
+            Cause::Format,
+            Cause::UnpackFailure,
+        ],
+    ),
+    (
+        Kind::Artifact,
+        &[
+            Cause::FlattenedLink,
+            Cause::ChrootEnvCollision,
+            Cause::ExtensionMismatch,
+            Cause::FileCountLimit,
+            Cause::SizeLimit,
+            Cause::EmptyArchive,
+            Cause::UnpackFailure,
+            Cause::AbsoluteName,
+            Cause::Setuid,
+            Cause::Device,
+            Cause::ChecksumMismatch,
+        ],
+    ),
+    (
+        Kind::Permission,
+        &[
+            Cause::NotExecutable,
+            Cause::NotReadable,
+            Cause::NotSearchable,
+            Cause::Noexec,
+            Cause::Runtime,
+        ],
+    ),
+    (
+        Kind::ExecFormat,
+        &[
+            Cause::WrongArchitecture,
+            Cause::EmptyFile,
+            Cause::NoShebang,
+            Cause::ShebangTooLong,
+            Cause::Shebang,
+            Cause::InvalidElf,
+        ],
+    ),
+    (Kind::Version, &[Cause::SymbolVersion]),
+    (
+        Kind::Environment,
+        &[
+            Cause::User,
+            Cause::Dns,
+            Cause::Certificates,
+            Cause::Nsswitch,
+            Cause::Locale,
+            Cause::Path,
+            Cause::HostDependency,
+            Cause::ChrootEnvSource,
+            Cause::Unresolved,
+        ],
+    ),
+    (
+        Kind::Run,
+        &[
+            Cause::ExitCode,
+            Cause::Signal,
+            Cause::Timeout,
+            Cause::Oom,
+            Cause::StartFailure,
+            Cause::OrphanedProcess,
+            Cause::Upstream,
+        ],
+    ),
+    (Kind::Note, &[Cause::NotEmulated, Cause::Emulated]),
+];
+
+impl Kind {
+    /// The contract's name (`exec-format`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The causes a finding of this kind may have.
+    pub fn causes(self) -> &'static [Cause] {
+        VOCABULARY
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, c)| *c)
+            .unwrap_or(&[])
+    }
+}
+
+impl Cause {
+    /// The contract's name (`store-reference`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// One fact about the bundle, found by any stage. Every field is always serialised
+/// (`null` or `[]` when it does not apply), so a reader can rely on the keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub severity: Severity,
     pub kind: Kind,
     pub cause: Cause,
     /// For `missing`: the path as the task sees it. For `unsafe-entry`: the archive
-    /// member name as stored (lossy UTF-8).
+    /// member name as stored (lossy UTF-8). `docs/report-format.md` says it per kind.
     pub path: String,
-    /// Shortest chain from the entrypoint to the thing that needs `path`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Shortest chain from the entrypoint to the thing that needs `path` (entrypoint
+    /// first, never `path` itself).
     pub needed_by: Vec<String>,
-    /// What Nomad prints when this happens, for the chosen `--nomad-version`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What Nomad prints when this happens, for the chosen `--nomad-version`; `null`
+    /// when Nomad itself reports nothing (the task starts and fails its own way).
     pub nomad_error: Option<String>,
     /// The task's exit code Nomad reports when this happens.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// A concrete fix.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
     /// For runtime and missing findings: whether the host has this path (the
     /// "works on my machine" diagnosis).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_host: Option<bool>,
     /// The `--deny` rule that made this finding an error (`warnings`, `KIND/CAUSE`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub denied_by: Option<String>,
+    /// The [`RootCause::id`] that explains this finding, when one does.
+    pub root_cause: Option<&'static str>,
 }
 
 impl Finding {
     pub fn new(severity: Severity, kind: Kind, cause: Cause, path: impl Into<String>) -> Self {
+        // Drift between the code and the documented vocabulary fails every test that
+        // reaches the new pair (`docs/report-format.md`, "Kinds and causes").
+        debug_assert!(
+            kind.causes().contains(&cause),
+            "{}/{} is not in finding::VOCABULARY (and docs/report-format.md)",
+            kind.name(),
+            cause.name()
+        );
         Finding {
             severity,
             kind,
@@ -166,6 +345,7 @@ impl Finding {
             hint: None,
             on_host: None,
             denied_by: None,
+            root_cause: None,
         }
     }
 
@@ -223,7 +403,6 @@ impl Finding {
                         | Cause::SizeLimit
                         | Cause::EmptyArchive
                         | Cause::ExtensionMismatch
-                        | Cause::Destination
                         | Cause::ChecksumMismatch
                         | Cause::UnpackFailure
                 ))
@@ -372,7 +551,6 @@ pub struct BundleInfo {
     /// e.g. `tar+gzip`: the format Nomad would choose (by name), see `detected_format`.
     pub format: String,
     /// The format the content really has, when it differs from `format`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub detected_format: Option<String>,
     pub entries: u64,
     pub unpacked_bytes: u64,
@@ -383,22 +561,17 @@ pub struct BundleInfo {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TaskInfo {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     pub destination: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     pub args: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_command: Option<String>,
     pub user: String,
     /// host source → task destination, as Nomad builds it.
     pub chroot_env: BTreeMap<String, String>,
     /// The task's environment after Nomad's assembly (§4), when known.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// How `secrets/` and `private/` were made (tmpfs noexec, or a plain directory).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_dir: Option<String>,
 }
 
@@ -448,15 +621,63 @@ pub struct Report {
     pub task: TaskInfo,
     pub findings: Vec<Finding>,
     /// Whether the task starts under Nomad (absent without a command).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<StartInfo>,
     pub run: Option<RunOutcome>,
     /// One-line root causes, worst first ("glibc-2.40 is not in the bundle: 14 binaries need it").
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub summary: Vec<String>,
     /// Where the task directory was kept (`--keep`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_work_dir: Option<String>,
+    /// What explains several findings at once (a store unpacked under the wrong
+    /// destination), each finding naming it in `root_cause`.
+    pub root_causes: Vec<RootCause>,
+    /// Files the task uses that come from this host through `chroot_env`.
+    pub host_dependencies: Vec<HostDependency>,
+    /// Why the check could not be carried out (verdict `reject` or `error` without a
+    /// bundle report): the message the tool prints on stderr.
+    pub error: Option<String>,
+    /// `--tree`: the dependency tree of each entrypoint; `null` without `--tree`.
+    pub tree: Option<Vec<TreeNode>>,
+}
+
+/// `--tree`: one file of the command's dependency tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TreeNode {
+    /// As it is named by what needs it (a `DT_NEEDED` name, a `#!` path, argv0).
+    pub name: String,
+    /// The file as the task sees it, every link followed; `null` when missing.
+    pub path: Option<String>,
+    /// `program`, `script-interpreter`, `interpreter` or `library`.
+    pub role: &'static str,
+    /// `bundle` (the task dir), `host` (chroot_env), `alloc`, or `missing`.
+    pub source: &'static str,
+    /// `host`: the host file behind it; `missing`: where this host has one, if it does.
+    pub host_path: Option<String>,
+    pub children: Vec<TreeNode>,
+}
+
+/// One cause behind several findings, said once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RootCause {
+    /// Stable name, e.g. `destination`; findings refer to it in `root_cause`.
+    pub id: &'static str,
+    pub message: String,
+    pub hint: String,
+    /// How many findings it explains.
+    pub findings: usize,
+}
+
+/// A file the task uses that this host provides through `chroot_env`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HostDependency {
+    /// The path as the task sees it (`/lib/x86_64-linux-gnu/libc.so.6`).
+    pub path: String,
+    /// The host file behind it.
+    pub host_path: String,
+    /// `program`, `interpreter` (ELF `PT_INTERP`), `script-interpreter` (`#!`) or
+    /// `library`.
+    pub role: &'static str,
+    /// Chain from the entrypoint to what needs it (entrypoint first).
+    pub needed_by: Vec<String>,
 }
 
 impl Report {
@@ -473,6 +694,10 @@ impl Report {
             run: None,
             summary: Vec::new(),
             kept_work_dir: None,
+            root_causes: Vec::new(),
+            host_dependencies: Vec::new(),
+            error: None,
+            tree: None,
         }
     }
 
@@ -576,6 +801,7 @@ mod tests {
         assert_eq!(v["kind"], "unsafe-entry");
         assert_eq!(v["cause"], "path-traversal");
         assert_eq!(v["severity"], "error");
-        assert!(v.get("needed_by").is_none());
+        assert_eq!(v["needed_by"], serde_json::json!([]));
+        assert_eq!(v["nomad_error"], serde_json::Value::Null);
     }
 }

@@ -7,6 +7,8 @@
 //! set of findings of the kinds the case lists (`missing` always). The file format and
 //! the rules behind the expectations are in `fixtures/README.md`.
 
+mod contract;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -185,6 +187,9 @@ fn run_case(root: &Path, name: &str) -> Result<Completion, Failed> {
             run.code, run.stdout, run.stderr
         )
     })?;
+    // Every fixture's report keeps the JSON contract (docs/report-format.md).
+    contract::report(&report, run.code)
+        .map_err(|e| format!("{shown}\nthe report breaks docs/report-format.md: {e}"))?;
     let actual: Vec<Map<String, Value>> = report
         .get("findings")
         .and_then(Value::as_array)

@@ -7,6 +7,8 @@
 //! (unpacking, static analysis, the sandbox) are reported *ignored with the reason*,
 //! decided by probing the binary once at startup.
 
+mod contract;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ impl Work {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/specs");
         fs::copy(src.join(spec), dir.path().join(spec)).unwrap();
         fs::copy(src.join("app.nomad.hcl"), dir.path().join("app.nomad.hcl")).unwrap();
+        fs::create_dir_all(dir.path().join("tmp")).unwrap();
         fs::create_dir_all(dir.path().join("bundles")).unwrap();
         fs::copy(&bundles().app, dir.path().join("bundles/app.tar.gz")).unwrap();
         fs::copy(&bundles().broken, dir.path().join("bundles/broken.tar.gz")).unwrap();
@@ -233,9 +236,9 @@ fn stage_missing(stage: Stage) -> Option<String> {
             &[],
         );
         let job = match serde_json::from_slice::<Value>(&out.stdout) {
-            Ok(v) if v[0]["outcome"] == "could-not-run" => Some(format!(
+            Ok(v) if v["checks"][0]["outcome"] == "could-not-run" => Some(format!(
                 "job checks are not wired in this build: {}",
-                v[0]["reason"].as_str().unwrap_or("")
+                v["checks"][0]["reason"].as_str().unwrap_or("")
             )),
             Ok(_) => None,
             Err(e) => Some(format!(
@@ -305,6 +308,16 @@ fn main() {
             "record_then_test_passes",
             &[Unpack, Analyze, Sandbox],
             record_then_test,
+        ),
+        trial(
+            "record_output_file_names_paths_relative_to_it",
+            &[Unpack, Analyze, Sandbox],
+            record_output_file,
+        ),
+        trial(
+            "reports_do_not_depend_on_neighbours",
+            &[Unpack, Analyze, Sandbox],
+            neighbours,
         ),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
@@ -424,14 +437,16 @@ fn missing_bundle() -> Result<(), Failed> {
     Ok(())
 }
 
-/// The JSON array `--format json` prints, by check name.
+/// The checks of the JSON document `--format json` prints.
 fn json_outcomes(w: &Work, filter: &[&str]) -> Result<(Output, Vec<Value>), Failed> {
     let mut args = vec!["test", "four-kinds.toml", "--format", "json"];
     args.extend(filter);
     let out = w.run(&args, &[]);
     let v: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("stdout is not one JSON document ({e}):\n{}", describe(&out)))?;
-    let entries = v.as_array().cloned().ok_or("not a JSON array")?;
+    contract::test_document(&v, out.status.code())
+        .map_err(|e| format!("the test document breaks docs/report-format.md: {e}"))?;
+    let entries = v["checks"].as_array().cloned().ok_or("no `checks` array")?;
     Ok((out, entries))
 }
 
@@ -468,7 +483,14 @@ fn json_document() -> Result<(), Failed> {
             ["passed", "failed", "could-not-run", "ignored"].contains(&o),
             "{e}"
         );
+        // Every key on every entry, passing or not.
+        for key in ["failures", "reason", "report", "duration_ms", "line"] {
+            ensure!(e.get(key).is_some(), "`{key}` missing: {e}");
+        }
     }
+    let pass = outcome_of(&entries, "static-pass")?;
+    ensure!(pass["failures"] == serde_json::json!([]), "{pass}");
+    ensure!(pass["reason"].is_null(), "{pass}");
     // libtest's lines went to stderr.
     ensure!(
         text(&out.stderr).contains("test result:"),
@@ -761,7 +783,7 @@ fn job_checks() -> Result<(), Failed> {
     let out = w.run(&["test", "job.toml", "--format", "json"], &[]);
     ensure!(out.status.code() == Some(0), "{}", describe(&out));
     let v: Value = serde_json::from_slice(&out.stdout)?;
-    let hello = v
+    let hello = v["checks"]
         .as_array()
         .and_then(|a| a.iter().find(|e| e["check"] == "job-hello"))
         .ok_or("no job-hello entry")?;
@@ -770,5 +792,103 @@ fn job_checks() -> Result<(), Failed> {
         "{hello:#}"
     );
     ensure!(hello["report"]["task"]["name"] == "hello", "{hello:#}");
+    Ok(())
+}
+
+/// `record -o dir/spec.toml` from another directory: the bundle is named relative to
+/// the spec, so `test dir/spec.toml` finds it.
+fn record_output_file() -> Result<(), Failed> {
+    let w = Work::new("four-kinds.toml");
+    fs::create_dir_all(w.path("specs/app"))?;
+    let out = w.run(
+        &[
+            "record",
+            "bundles/app.tar.gz",
+            "--destination",
+            "/",
+            "--chroot-env",
+            "none",
+            "-o",
+            "specs/app/checks.toml",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo recorded",
+        ],
+        &[],
+    );
+    ensure!(out.status.success(), "{}", describe(&out));
+    ensure!(
+        out.stdout.is_empty(),
+        "the spec went to the file: {}",
+        describe(&out)
+    );
+    let spec = fs::read_to_string(w.path("specs/app/checks.toml"))?;
+    ensure!(
+        spec.contains("bundle = \"../../bundles/app.tar.gz\""),
+        "{spec}"
+    );
+    let out = w.run(&["test", "specs/app/checks.toml"], &[]);
+    ensure!(out.status.code() == Some(0), "{}", describe(&out));
+    Ok(())
+}
+
+/// What may differ between two runs of the same check: timings.
+fn normalised(report: &Value) -> Value {
+    let mut r = report.clone();
+    if let Some(run) = r.get_mut("run").and_then(Value::as_object_mut) {
+        run.remove("duration_ms");
+    }
+    r
+}
+
+/// Every check's report equals the report of the same check run alone, over 20 runs
+/// of the whole spec: checks sharing a task dir must not see what the ones before them
+/// left (mount points, files, logs).
+fn neighbours() -> Result<(), Failed> {
+    let w = Work::new("neighbours.toml");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/specs/neighbours.toml");
+    fs::copy(src, w.path("neighbours.toml"))?;
+    let reports = |filter: &[&str]| -> Result<Vec<(String, Value)>, Failed> {
+        let mut args = vec!["test", "neighbours.toml", "--format", "json"];
+        args.extend(filter);
+        let out = w.run(&args, &[]);
+        ensure!(out.status.code() == Some(0), "{}", describe(&out));
+        let v: Value = serde_json::from_slice(&out.stdout)?;
+        contract::test_document(&v, out.status.code())?;
+        Ok(v["checks"]
+            .as_array()
+            .ok_or("no checks")?
+            .iter()
+            .map(|e| {
+                (
+                    e["check"].as_str().unwrap_or("").to_owned(),
+                    normalised(&e["report"]),
+                )
+            })
+            .collect())
+    };
+    let mut alone = std::collections::BTreeMap::new();
+    for name in [
+        "static",
+        "reads-passwd",
+        "writes-tmp",
+        "sees-no-leftover",
+        "passwd-file",
+    ] {
+        let r = reports(&["--exact", name])?;
+        ensure!(r.len() == 1, "{r:?}");
+        alone.insert(name.to_owned(), r[0].1.clone());
+    }
+    for round in 0..20 {
+        // Two threads, so the order of the checks changes from round to round.
+        for (name, report) in reports(&["--test-threads", "2"])? {
+            let want = &alone[&name];
+            ensure!(
+                &report == want,
+                "round {round}: `{name}` differs from its report when run alone:\n{report:#}\nalone:\n{want:#}"
+            );
+        }
+    }
     Ok(())
 }

@@ -664,7 +664,7 @@ fn checksum_mismatch_blocks_the_task_with_go_getters_message() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["job"], "checksum");
     assert_eq!(v["verdict"], "reject");
     assert_eq!(v["tasks"][0]["task"]["name"], "t");

@@ -764,5 +764,7 @@ fn json_outcomes_for_refused_specs_and_jobs_without_exec() {
     );
     assert_eq!(code, Some(2));
     assert_eq!(doc["verdict"], "not-applicable");
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
+    assert_eq!(doc["tasks"], serde_json::json!([]));
+    assert!(doc["job"].is_null(), "{doc}");
 }

@@ -98,6 +98,16 @@ fn main() {
         check_reports_when_not_failing,
     );
     add("check_deny_warnings_fails_them", true, check_deny_warnings);
+    add(
+        "check_builds_in_the_sandbox",
+        true,
+        check_builds_in_the_sandbox,
+    );
+    add(
+        "check_default_chroot_env_lends_no_host_libraries",
+        true,
+        check_default_chroot_env,
+    );
     let conclusion = libtest_mimic::run(&args, trials);
     conclusion.exit();
 }
@@ -888,5 +898,56 @@ fn check_deny_warnings(env: &Env) -> TestResult {
         .unwrap_or(0);
     ensure(denied == warnings && report["verdict"] == "fail", || {
         format!("{warnings} warnings, {denied} denied: {report}")
+    })
+}
+
+/// check.nix in a sandboxed build (`sandbox = true`): no network, no /etc or /tmp of the
+/// host, only the inputs. The stand-in tools and the tool under test are dynamically
+/// linked against this host's glibc, so the sandbox gets /usr/lib and /usr/lib64 (at
+/// /lib and /lib64 too); nixpkgs' tools would need nothing.
+fn check_builds_in_the_sandbox(env: &Env) -> TestResult {
+    let paths = "/usr/lib /usr/lib64 /lib=/usr/lib /lib64=/usr/lib64";
+    let out = match build_with(
+        env,
+        "checkSandboxed",
+        &[
+            "--option",
+            "sandbox",
+            "true",
+            "--option",
+            "extra-sandbox-paths",
+            paths,
+        ],
+    ) {
+        Ok(out) => out,
+        // A kernel or Nix that cannot sandbox here says so; anything else fails.
+        Err(e) if e.stderr.contains("sandbox") && e.stderr.contains("not supported") => {
+            return Err(format!("this Nix cannot sandbox builds here:\n{e}").into());
+        }
+        Err(e) => return Err(e.to_string().into()),
+    };
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("report.json: {e}"))?;
+    ensure(report["verdict"] == "pass", || format!("verdict: {report}"))
+}
+
+/// Without `chrootEnv`, the check uses the example project's five /etc entries: the
+/// verdict does not borrow this machine's /lib or /usr.
+fn check_default_chroot_env(env: &Env) -> TestResult {
+    let out = built(env, "checkDefaultChrootEnv")?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("report.json: {e}"))?;
+    let chroot = report["task"]["chroot_env"]
+        .as_object()
+        .ok_or("no task.chroot_env")?;
+    let sources: Vec<&String> = chroot.keys().collect();
+    ensure(
+        sources.len() == 5 && sources.iter().all(|s| s.starts_with("/etc/")),
+        || format!("chroot_env: {chroot:?}"),
+    )?;
+    ensure(report["host_dependencies"] == serde_json::json!([]), || {
+        format!("host dependencies: {}", report["host_dependencies"])
     })
 }

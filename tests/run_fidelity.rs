@@ -308,7 +308,7 @@ fn missing_library_is_one_error(root: &Path) -> Result<Completion, Failed> {
     ensure!(
         cache
             .iter()
-            .all(|f| f["severity"] == "info" && f.get("hint").is_none()),
+            .all(|f| f["severity"] == "info" && f["hint"].is_null()),
         "{cache:#?}"
     );
     let start = &r.report["start"];
@@ -531,7 +531,8 @@ fn deny_makes_a_warning_fail_the_check() -> Result<Completion, Failed> {
         )
     })?;
     let outcome = |name: &str| {
-        doc.as_array()
+        doc["checks"]
+            .as_array()
             .and_then(|a| a.iter().find(|c| c["check"] == name))
             .map(|c| c["outcome"].clone())
             .unwrap_or_default()

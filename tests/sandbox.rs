@@ -214,7 +214,7 @@ fn scenarios() -> Vec<Scenario> {
                         == "failed to launch command with executor: rpc error: code = Unknown desc = unable to start container process: error during container init: unable to find user nobody: no matching entries in passwd file",
                     "{f}"
                 );
-                ensure!(f.get("exit_code").is_none(), "{f}");
+                ensure!(f["exit_code"].is_null(), "{f}");
                 ensure!(outcome(v)["exit_code"].is_null(), "{}", outcome(v));
                 Ok(())
             })

@@ -37,6 +37,14 @@ rec {
   runWithoutCommand = checkBundle { inherit nomad-chroot-check bundle; run = true; };
 
   check = checkBundle { inherit nomad-chroot-check bundle; chrootEnv = "none"; };
+  # The same check under another name, for the sandboxed build (a new derivation).
+  checkSandboxed = checkBundle {
+    inherit nomad-chroot-check bundle;
+    name = "nomad-chroot-check-sandboxed";
+    chrootEnv = "none";
+  };
+  # Without chrootEnv: the example project's five /etc entries, not this machine's /lib.
+  checkDefaultChrootEnv = checkBundle { inherit nomad-chroot-check bundle; };
   checkBroken = checkBundle {
     inherit nomad-chroot-check;
     bundle = broken;

@@ -160,12 +160,12 @@ pub fn run(args: &AllocArgs) -> Result<AllocReport, Error> {
             let plain = v.split(['-', '+']).next().unwrap_or(v);
             match plain.parse::<crate::nomad::NomadVersion>() {
                 Ok(_) => {
-                    common.nomad_version = plain.to_owned();
+                    common.client.nomad_version = plain.to_owned();
                     version_from_node = true;
                 }
                 Err(e) => rec.notes.push(format!(
                     "the node's Nomad {v} is not one this tool emulates ({e}); emulating {}",
-                    common.nomad_version
+                    common.client.nomad_version
                 )),
             }
         }
@@ -197,14 +197,15 @@ pub fn run(args: &AllocArgs) -> Result<AllocReport, Error> {
     if !version_from_node {
         assumed.push(format!(
             "Nomad {} emulated (--nomad-version): the node's version is not known",
-            common.nomad_version
+            common.client.nomad_version
         ));
     }
-    let chroot_env_assumed = common.chroot_env.is_empty() && common.client_config.is_empty();
+    let chroot_env_assumed =
+        common.client.chroot_env.is_empty() && common.client.client_config.is_empty();
     if chroot_env_assumed && args.alloc_dir.is_none() {
         assumed.push(format!(
             "chroot_env: Nomad {}'s default map; the API does not expose the client's chroot_env (pass --client-config with the client's config, or --chroot-env)",
-            common.nomad_version
+            common.client.nomad_version
         ));
     }
 
@@ -283,7 +284,7 @@ pub fn run(args: &AllocArgs) -> Result<AllocReport, Error> {
     };
 
     let assumptions = Assumptions {
-        nomad_version: common.nomad_version.clone(),
+        nomad_version: common.client.nomad_version.clone(),
         version_from_node,
         chroot_env_assumed: chroot_env_assumed && args.alloc_dir.is_none(),
         artifacts_mapped: !args.artifact.is_empty() && args.alloc_dir.is_none(),
@@ -654,7 +655,7 @@ pub fn render(doc: &AllocReport, format: Format, out: &mut dyn Write) -> io::Res
             serde_json::to_writer_pretty(&mut *out, doc)?;
             writeln!(out)
         }
-        Format::Junit => report::render(&doc.emulated.report, Format::Junit, out),
+        Format::Junit | Format::Sarif => report::render(&doc.emulated.report, format, out),
         Format::Text => render_text(doc, out),
     }
 }

@@ -12,8 +12,8 @@ use super::loader::{self, LoaderConfig, LoaderKind, Problem, Process};
 use super::perms::{self, EXEC, READ};
 use super::shebang::{self, ShebangError};
 use super::store;
-use crate::finding::{Cause, Finding, Kind};
-use crate::rootfs::{self, ResolveError, ResolveErrorKind, Resolved};
+use crate::finding::{Cause, Finding, HostDependency, Kind};
+use crate::rootfs::{self, Origin, ResolveError, ResolveErrorKind, Resolved};
 
 /// Who called `execve`, which decides the text and the exit status of a failure.
 #[derive(Debug, Clone)]
@@ -88,6 +88,11 @@ pub struct Walker<'c, 'a> {
     pub any_dynamic: bool,
     /// Loaded library names, for the CA-bundle lint.
     pub loaded_names: BTreeSet<String>,
+    /// The shortest chain (entrypoint first) to each file of `scope`, the file itself
+    /// excluded: what a finding about a file the closure uses names as `needed_by`.
+    pub chains: BTreeMap<String, Vec<String>>,
+    /// Files of the closure that come from this host through chroot_env, by task path.
+    pub host_deps: BTreeMap<String, HostDependency>,
     root: String,
 }
 
@@ -100,7 +105,40 @@ impl<'c, 'a> Walker<'c, 'a> {
             primary: None,
             any_dynamic: false,
             loaded_names: BTreeSet::new(),
+            host_deps: BTreeMap::new(),
+            chains: BTreeMap::new(),
             root: String::new(),
+        }
+    }
+
+    /// `path` is used by the closure, reached through `chain`.
+    fn uses(&mut self, path: &str, chain: &[String]) {
+        self.scope.insert(path.to_owned());
+        match self.chains.get(path) {
+            Some(c) if c.len() <= chain.len() => {}
+            _ => {
+                self.chains.insert(path.to_owned(), chain.to_vec());
+            }
+        }
+    }
+
+    /// Note `r` as a host dependency when chroot_env provides it.
+    fn host_dep(&mut self, r: &Resolved, role: &'static str, chain: &[String]) {
+        let Origin::ChrootEnv { .. } = r.origin else {
+            return;
+        };
+        let Some(host) = &r.host else { return };
+        let dep = HostDependency {
+            path: r.task_path.clone(),
+            host_path: host.display().to_string(),
+            role,
+            needed_by: chain.to_vec(),
+        };
+        match self.host_deps.get(&r.task_path) {
+            Some(d) if d.needed_by.len() <= dep.needed_by.len() => {}
+            _ => {
+                self.host_deps.insert(r.task_path.clone(), dep);
+            }
         }
     }
 
@@ -333,17 +371,25 @@ impl<'c, 'a> Walker<'c, 'a> {
         loader_argv0: &str,
     ) {
         let ctx = self.ctx;
-        self.scope.insert(path.to_owned());
+        self.uses(path, chain);
         let r = match resolve_exec(ctx, path) {
             Ok(r) => r,
             Err(e) => {
+                tracing::trace!(path, missing = %e.component, "exec: not found");
                 let f = self.resolve_failure(path, &e, role, chain);
                 let f = self.with_exec(f, exec, Errno::from_resolve(&e));
                 self.add(f);
                 return;
             }
         };
-        self.scope.insert(r.task_path.clone());
+        self.uses(&r.task_path, chain);
+        tracing::trace!(path, resolved = %r.task_path, origin = ?r.origin, links = r.links.len(), "exec");
+        let role = if role == Cause::Command {
+            "program"
+        } else {
+            "script-interpreter"
+        };
+        self.host_dep(&r, role, chain);
         if let Some((f, errno)) = self.exec_permission(&r, path, made_executable, chain) {
             let f = self.with_exec(f, exec, errno);
             self.add(f);
@@ -511,7 +557,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 }
             }
         }
-        let f = Finding::error(Kind::Missing, Cause::Shebang, name.to_owned())
+        let f = Finding::error(Kind::Missing, Cause::Shebang, first_place(ctx, &candidates, name))
             .needed_by(here.to_vec())
             .message(format!(
                 "`{}` runs `{name}` through PATH={path_var}, and no executable {name} is in the task's root on it",
@@ -574,7 +620,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             return;
         };
         self.any_dynamic = true;
-        self.scope.insert(interp.clone());
+        self.uses(&interp, here);
         // A missing or unusable interpreter fails the execve: no loader runs, so the
         // program's libraries are not looked at (the store-reference check still names
         // every absent store path).
@@ -582,6 +628,17 @@ impl<'c, 'a> Walker<'c, 'a> {
             return;
         };
         let p = loader::load(ctx, &cfg, &r.task_path, info, iinfo);
+        for (i, o) in p.objs.iter().enumerate().skip(2) {
+            let mut chain = here.to_vec();
+            chain.extend(p.chain(i));
+            chain.pop();
+            if let Ok(lr) = ctx.fs.resolve(&o.task_path) {
+                tracing::trace!(name = %o.l_name, resolved = %lr.task_path, origin = ?lr.origin, "library");
+                self.host_dep(&lr, "library", &chain);
+            }
+            self.uses(&o.task_path, &chain);
+            self.uses(&o.l_name, &chain);
+        }
         for o in &p.objs {
             self.scope.insert(o.task_path.clone());
             if !o.l_name.is_empty() {
@@ -620,7 +677,9 @@ impl<'c, 'a> Walker<'c, 'a> {
                 return None;
             }
         };
-        self.scope.insert(ir.task_path.clone());
+        self.uses(&ir.task_path, here);
+        tracing::trace!(interp, resolved = %ir.task_path, origin = ?ir.origin, "ELF interpreter");
+        self.host_dep(&ir, "interpreter", here);
         if let Some((f, errno)) = self.exec_permission(&ir, interp, false, here) {
             let f = self.with_exec(f, exec, errno);
             self.add(f);
@@ -720,6 +779,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 needer,
                 would_be,
                 unreadable,
+                searched,
             } => {
                 if let Some(u) = unreadable {
                     let err = match cfg.kind {
@@ -756,9 +816,12 @@ impl<'c, 'a> Walker<'c, 'a> {
                     (None, Some(rp)) => format!("RPATH {rp}"),
                     (None, None) => "no RPATH/RUNPATH".into(),
                 };
-                // Where it would be when a searched store path is absent, else the name
-                // (`fixtures/README.md`: several directories were searched).
-                let path = would_be.clone().unwrap_or_else(|| name.clone());
+                // Where it would be when a searched store path is absent, else the
+                // first place searched whose directory the task has: where to ship it
+                // (`fixtures/README.md`).
+                let path = would_be
+                    .clone()
+                    .unwrap_or_else(|| first_place(self.ctx, searched, name));
                 let where_ = would_be
                     .as_deref()
                     .and_then(store::store_path_of)
@@ -857,6 +920,31 @@ impl<'c, 'a> Walker<'c, 'a> {
     pub fn into_findings(self) -> Vec<Collected> {
         self.found.into_values().collect()
     }
+}
+
+/// Of the places a name was looked for, the first whose directory exists in the root
+/// (else the first): the task path a finding about the name reports.
+fn first_place(ctx: &Ctx<'_>, candidates: &[String], name: &str) -> String {
+    let base = |c: &str| c.rsplit('/').next().unwrap_or(name).to_owned();
+    // The directory as the task sees it (links followed, `$ORIGIN/..` resolved).
+    let existing = candidates.iter().find_map(|c| {
+        let r = ctx.fs.resolve_at(&ctx.cwd, rootfs::dirname(c)).ok()?;
+        r.stat
+            .is_dir()
+            .then(|| rootfs::join(&r.task_path, &base(c)))
+    });
+    existing
+        .or_else(|| {
+            candidates.first().map(|c| {
+                let abs = if c.starts_with('/') {
+                    c.clone()
+                } else {
+                    rootfs::join(&ctx.cwd, c)
+                };
+                crate::taskdir::normalize_task_path(&abs)
+            })
+        })
+        .unwrap_or_else(|| format!("/{name}"))
 }
 
 /// glibc's `DT_NEEDED` search for a name `dlopen`ed by the C library (NSS modules):

@@ -45,7 +45,34 @@ pub fn lint(ctx: &Ctx<'_>, w: &Walker<'_, '_>) -> Vec<Finding> {
         locale(ctx, cfg, &mut out);
     }
     path_entries(ctx, &mut out);
+    chroot_env_sources(ctx, &mut out);
     out
+}
+
+/// `chroot_env` entries whose source this host lacks: Nomad skips them silently
+/// (`task_dir.go` `embedDirs`), so the task would not have what the entry promises. The
+/// Nomad default map is meant to be partly absent (`/lib32` on a 64-bit host), so only
+/// entries of a configured map are reported.
+fn chroot_env_sources(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let env = &ctx.input.taskdir.chroot_env;
+    let default = crate::nomad::default_chroot_env(ctx.input.version);
+    for (src, dst) in &env.entries {
+        if default.iter().any(|(s, d)| s == src && d == dst) {
+            continue;
+        }
+        if std::fs::symlink_metadata(src).is_ok() {
+            continue;
+        }
+        out.push(
+            Finding::warning(Kind::Environment, Cause::ChrootEnvSource, dst.clone())
+                .message(format!(
+                    "chroot_env entry `{src}` = `{dst}`: `{src}` does not exist on this host; Nomad skips such an entry without a word, so the task has no {dst} from it"
+                ))
+                .hint(format!(
+                    "fix the entry's source path, or create {src} on the clients (and here, to check with it)"
+                )),
+        );
+    }
 }
 
 /// ≤ 1.11.0: runc resolves the user name in the chroot's `/etc/passwd` and fails the
@@ -162,8 +189,22 @@ fn ca_bundle(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     );
 }
 
-/// NSS modules named in `/etc/nsswitch.conf` that the program's glibc cannot
-/// `dlopen`. `files` and `dns` are built into libc since glibc 2.34.
+/// The databases a program commonly looks up; `netgroup`, `automount` and the like
+/// stay out (Debian's default `netgroup: nis` would warn on every check).
+const NSS_DATABASES: &[&str] = &[
+    "passwd",
+    "group",
+    "shadow",
+    "hosts",
+    "services",
+    "protocols",
+];
+
+/// Databases of `/etc/nsswitch.conf` where none of the listed sources can be used by
+/// the program's glibc: glibc skips a module it cannot `dlopen` and goes on to the
+/// next source, so `services: db files` works without `libnss_db`, while
+/// `hosts: resolve` alone finds nothing. `files` and `dns` are built into libc since
+/// glibc 2.34.
 fn nsswitch(
     ctx: &Ctx<'_>,
     cfg: &super::loader::LoaderConfig,
@@ -180,41 +221,44 @@ fn nsswitch(
                 .as_ref()
                 .is_some_and(|d| d.iter().any(|v| v == "GLIBC_2.34"))
     });
-    let mut modules: Vec<String> = Vec::new();
+    let usable = |m: &str| {
+        (builtin_files_dns && (m == "files" || m == "dns"))
+            || dlopen_finds(ctx, cfg, p, &format!("libnss_{m}.so.2"))
+    };
+    let mut dead: Vec<(String, Vec<String>)> = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("");
-        let Some((_, srcs)) = line.split_once(':') else {
+        let Some((db, srcs)) = line.split_once(':') else {
             continue;
         };
-        for w in srcs.split_whitespace() {
-            if w.starts_with('[') || w.ends_with(']') || w.contains('=') {
-                continue;
-            }
-            if builtin_files_dns && (w == "files" || w == "dns") {
-                continue;
-            }
-            if !modules.iter().any(|m| m == w) {
-                modules.push(w.to_owned());
-            }
+        let db = db.trim();
+        if !NSS_DATABASES.contains(&db) {
+            continue;
+        }
+        let modules: Vec<String> = srcs
+            .split_whitespace()
+            .filter(|w| !(w.starts_with('[') || w.ends_with(']') || w.contains('=')))
+            .map(str::to_owned)
+            .collect();
+        if !modules.is_empty() && !modules.iter().any(|m| usable(m)) {
+            dead.push((db.to_owned(), modules));
         }
     }
-    let missing: Vec<String> = modules
-        .into_iter()
-        .filter(|m| !dlopen_finds(ctx, cfg, p, &format!("libnss_{m}.so.2")))
-        .collect();
-    if missing.is_empty() {
+    if dead.is_empty() {
         return;
     }
+    let what: Vec<String> = dead
+        .iter()
+        .map(|(db, ms)| format!("{db} ({})", ms.join(" ")))
+        .collect();
     out.push(
         Finding::warning(Kind::Environment, Cause::Nsswitch, "/etc/nsswitch.conf")
             .message(format!(
-                "/etc/nsswitch.conf names NSS module{} {} that {}'s glibc cannot load ({}): lookups through them are skipped",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", "),
+                "/etc/nsswitch.conf lists for {} only sources that {}'s glibc cannot load: every lookup there fails",
+                what.join(", "),
                 cfg.interp,
-                missing.iter().map(|m| format!("libnss_{m}.so.2")).collect::<Vec<_>>().join(", ")
             ))
-            .hint("ship an nsswitch.conf that uses only `files`/`dns`, or ship the modules in the program's glibc lib dir"),
+            .hint("list `files` (and `dns` for hosts) for these databases, or ship the NSS modules in the program's glibc lib dir"),
     );
 }
 
@@ -254,23 +298,26 @@ fn locale(ctx: &Ctx<'_>, cfg: &super::loader::LoaderConfig, out: &mut Vec<Findin
     );
 }
 
+/// PATH (the agent's, unless the job sets one) with no directory in the task's root:
+/// every lookup by name (`sh -c app`, `#!/usr/bin/env app`) fails. Entries missing
+/// beside existing ones are normal (the agent's default PATH names `/usr/local/sbin`)
+/// and not reported.
 fn path_entries(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let Some(path) = ctx.input.env.get("PATH") else {
         return;
     };
-    let missing: Vec<&str> = path
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .filter(|d| !ctx.fs.resolve(d).is_ok_and(|r| r.stat.is_dir()))
-        .collect();
-    if missing.is_empty() {
+    let entries: Vec<&str> = path.split(':').filter(|d| !d.is_empty()).collect();
+    let Some(first) = entries.first() else { return };
+    if entries
+        .iter()
+        .any(|d| ctx.fs.resolve(d).is_ok_and(|r| r.stat.is_dir()))
+    {
         return;
     }
     out.push(
-        Finding::warning(Kind::Environment, Cause::Path, missing.join(":"))
+        Finding::warning(Kind::Environment, Cause::Path, (*first).to_owned())
             .message(format!(
-                "PATH={path} (inherited from the agent) has entries that do not exist in the task's root: {}",
-                missing.join(", ")
+                "none of the directories of PATH={path} exists in the task's root: commands run by name are not found"
             ))
             .hint("set PATH in the job's env to the bundle's bin directories"),
     );

@@ -298,6 +298,8 @@ pub enum Problem {
         would_be: Option<String>,
         /// An existing candidate the task may not read (`EACCES`).
         unreadable: Option<String>,
+        /// Every path tried, in the loader's order.
+        searched: Vec<String>,
     },
     /// A candidate that makes the loader give up (`file too short`, `invalid ELF
     /// header`, `failed to map segment from shared object`).
@@ -555,12 +557,14 @@ impl Search<'_, '_> {
                     needer: i,
                     would_be: None,
                     unreadable: Some(u),
+                    searched: vec![cand],
                 }),
                 Try::Skip => Err(Problem::NotFound {
                     name: name.into(),
                     needer: i,
                     would_be: None,
                     unreadable: None,
+                    searched: vec![cand],
                 }),
             };
         }
@@ -669,6 +673,7 @@ impl Search<'_, '_> {
             needer: i,
             would_be,
             unreadable,
+            searched: tried,
         })
     }
 

@@ -16,6 +16,7 @@ pub mod lookup;
 pub mod perms;
 pub mod shebang;
 pub mod store;
+pub mod tree;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,7 +27,7 @@ use std::rc::Rc;
 
 use crate::archive::ExtractSummary;
 use crate::config::TaskSpec;
-use crate::finding::{Cause, Finding, Kind, Severity};
+use crate::finding::{Cause, Finding, HostDependency, Kind, RootCause, Severity};
 use crate::nomad::NomadVersion;
 use crate::rootfs::RootFs;
 use crate::taskdir::TaskDir;
@@ -63,6 +64,10 @@ pub struct Analysis {
     pub start_blocked: bool,
     /// The entrypoints analysed (the command, or every executable of the bundle).
     pub roots: Vec<String>,
+    /// Files of the closure that come from this host through chroot_env.
+    pub host_dependencies: Vec<HostDependency>,
+    /// Causes behind several findings (findings name them in `root_cause`).
+    pub root_causes: Vec<RootCause>,
 }
 
 /// Shared state of one analysis: the root, the task's credentials and cwd, and caches
@@ -168,8 +173,16 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
     }
 
     let scope = store::scope_closure(&w.scope, &input.extract.store_refs);
-    let store_findings = store::check_refs(&ctx.fs, &input.extract.store_refs, &scope, &w.scope);
-    let lint_findings = lints::lint(&ctx, &w);
+    let store_findings = store::check_refs(
+        &ctx.fs,
+        &input.extract.store_refs,
+        &scope,
+        &w.scope,
+        &w.chains,
+    );
+    let mut lint_findings = lints::lint(&ctx, &w);
+    out.host_dependencies = w.host_deps.values().cloned().collect();
+    lint_findings.extend(host_dependency_finding(&out.host_dependencies));
     for f in store_findings {
         w.add(f);
     }
@@ -198,7 +211,16 @@ pub fn analyze(input: &AnalyzeInput<'_>) -> Analysis {
             .iter()
             .any(|f| f.severity == Severity::Error && f.nomad_error.is_some());
     }
-    out.summary = summarize(&collected, &lint_findings);
+    borrow_nomad_errors(&mut collected);
+    out.root_causes = misplaced_under_destination(&ctx, &mut collected);
+    out.summary = out.root_causes.iter().map(|c| c.message.clone()).collect();
+    out.summary.extend(summarize(
+        &collected
+            .iter()
+            .filter(|c| c.finding.root_cause.is_none())
+            .collect::<Vec<_>>(),
+        &lint_findings,
+    ));
     out.findings = collected.into_iter().map(|c| c.finding).collect();
     out.findings.extend(lint_findings);
     out
@@ -228,11 +250,113 @@ fn explain_store_refs(collected: &mut [Collected]) {
     }
 }
 
+/// A missing store path shows on the client as the error of the first thing that needs
+/// a file in it (a loader's message, an `exec` failure): its finding says the same.
+/// Without one, Nomad reports nothing of its own and `nomad_error` stays `null`.
+fn borrow_nomad_errors(collected: &mut [Collected]) {
+    let errors: Vec<(String, String, Option<i32>)> = collected
+        .iter()
+        .filter(|c| c.finding.cause != Cause::StoreReference)
+        .filter_map(|c| {
+            let f = &c.finding;
+            Some((
+                store::store_path_within(&f.path)?,
+                f.nomad_error.clone()?,
+                f.exit_code,
+            ))
+        })
+        .collect();
+    for c in collected.iter_mut() {
+        let f = &mut c.finding;
+        if f.cause != Cause::StoreReference || f.nomad_error.is_some() {
+            continue;
+        }
+        if let Some((_, e, code)) = errors.iter().find(|(sp, _, _)| *sp == f.path) {
+            f.nomad_error = Some(e.clone());
+            f.exit_code = *code;
+        }
+    }
+}
+
+/// The [`RootCause::id`] of absolute paths unpacked under the destination.
+pub const DESTINATION_ROOT_CAUSE: &str = "destination";
+
+/// Where an artifact can put absolute paths instead of where they are named.
+const MISPLACED_UNDER: &[&str] = &["/local", "/alloc/data", "/alloc"];
+
+/// The one cause behind many findings: absolute paths the task needs (`/nix/store/…`,
+/// `/bin/sh`) are in the bundle, but under the artifact's destination (`/local/nix/
+/// store/…`), because go-getter joins every member name to the destination. Each
+/// finding it explains is marked, and the cause is said once.
+fn misplaced_under_destination(ctx: &Ctx<'_>, collected: &mut [Collected]) -> Vec<RootCause> {
+    const ID: &str = DESTINATION_ROOT_CAUSE;
+    let mut first: Option<(String, String, bool)> = None;
+    let mut n = 0usize;
+    let mut prefixes: BTreeSet<&str> = BTreeSet::new();
+    for c in collected.iter_mut() {
+        let f = &mut c.finding;
+        if f.kind != Kind::Missing || !f.path.starts_with('/') {
+            continue;
+        }
+        let missing = store::store_path_of(&f.path).unwrap_or_else(|| f.path.clone());
+        let Some(prefix) = MISPLACED_UNDER.iter().find(|p| {
+            !missing.starts_with(&format!("{p}/"))
+                && ctx.fs.resolve_nofollow(&format!("{p}{missing}")).is_ok()
+        }) else {
+            continue;
+        };
+        f.root_cause = Some(ID);
+        n += 1;
+        prefixes.insert(prefix);
+        // The example: something the task execs or loads rather than a reference.
+        let is_ref = f.cause == Cause::StoreReference;
+        if first.as_ref().is_none_or(|(_, _, r)| *r && !is_ref) {
+            first = Some((missing.clone(), format!("{prefix}{missing}"), is_ref));
+        }
+    }
+    let Some((named, there, _)) = first else {
+        return Vec::new();
+    };
+    let under = prefixes.into_iter().collect::<Vec<_>>().join(" and ");
+    vec![RootCause {
+        id: ID,
+        message: format!(
+            "the bundle's absolute paths were unpacked under {under} instead of where they are named (e.g. {named} is at {there})"
+        ),
+        hint: "set the artifact's `destination = \"/\"`: go-getter joins every member name, absolute ones too, to the destination (the default `local/` puts /nix/store at /local/nix/store)".into(),
+        findings: n,
+    }]
+}
+
+/// One warning for every file of the closure this host provides: the verdict holds only
+/// on Nomad clients that have the same files, with the same ABI.
+fn host_dependency_finding(deps: &[HostDependency]) -> Option<Finding> {
+    let first = deps
+        .iter()
+        .find(|d| d.role == "interpreter")
+        .or_else(|| deps.first())?;
+    let names: Vec<&str> = deps.iter().take(4).map(|d| d.path.as_str()).collect();
+    let more = deps.len().saturating_sub(names.len());
+    Some(
+        Finding::warning(Kind::Environment, Cause::HostDependency, first.path.clone())
+            .needed_by(first.needed_by.clone())
+            .message(format!(
+                "{} file{} the task runs or loads come{} from this host through chroot_env ({}{}): the check passes here only because this host has them, and every Nomad client must have the same files with the same ABI",
+                deps.len(),
+                if deps.len() == 1 { "" } else { "s" },
+                if deps.len() == 1 { "s" } else { "" },
+                names.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ))
+            .hint("ship them in the bundle (a Nix closure has its own glibc), or check with the clients' real chroot_env (--client-config, or --chroot-env with only the /etc entries they provide)"),
+    )
+}
+
 /// Without a command: every executable ELF program and script in the task dir and the
 /// shared alloc dir (what extraction put there). Shared libraries (`ET_DYN` without
 /// `PT_INTERP`) are not entrypoints: they are checked as part of the programs that
 /// load them, where their search path is the program's.
-fn executable_roots(ctx: &Ctx<'_>) -> Vec<String> {
+pub fn executable_roots(ctx: &Ctx<'_>) -> Vec<String> {
     let mut roots = Vec::new();
     let taskdir = ctx.input.taskdir;
     walk_files(&taskdir.root, "", &mut |task_path, host, mode| {
@@ -298,7 +422,7 @@ fn walk_files(dir: &Path, task_prefix: &str, f: &mut dyn FnMut(&str, &Path, u32)
 
 /// The one or two root causes: missing things grouped by the store path they belong
 /// to ("glibc-2.40 is not in the bundle: 14 binaries need it"), then the rest.
-fn summarize(collected: &[Collected], lints: &[Finding]) -> Vec<String> {
+fn summarize(collected: &[&Collected], lints: &[Finding]) -> Vec<String> {
     struct Group<'f> {
         programs: BTreeSet<String>,
         referrers: BTreeSet<String>,

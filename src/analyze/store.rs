@@ -99,11 +99,14 @@ pub fn scope_closure(
 
 /// Every referenced store path missing from the root: an error when a file of the
 /// analysed closure's store paths names it, a warning when only other files do.
+/// `chains` gives the chain to each file the closure uses: a finding's `needed_by` is
+/// the shortest of them to a referring file, that file last.
 pub fn check_refs(
     fs: &RootFs,
     refs: &BTreeMap<String, BTreeSet<String>>,
     scope: &BTreeSet<String>,
     seed_files: &BTreeSet<String>,
+    chains: &BTreeMap<String, Vec<String>>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for (sp, files) in refs {
@@ -120,17 +123,42 @@ pub fn check_refs(
             Severity::Warning
         };
         let referrers: Vec<String> = files.iter().cloned().collect();
-        let shown: Vec<String> = referrers.iter().take(10).cloned().collect();
+        // The referring file the closure reaches soonest; a store path's files count
+        // as reached through the closure file that lives in it.
+        let chain = referrers
+            .iter()
+            .filter_map(|f| {
+                let c = chains.get(f).or_else(|| {
+                    let sp = store_path_within(f)?;
+                    chains
+                        .iter()
+                        .filter(|(k, _)| store_path_within(k).as_deref() == Some(sp.as_str()))
+                        .map(|(_, c)| c)
+                        .min_by_key(|c| c.len())
+                })?;
+                let mut c = c.clone();
+                c.push(f.clone());
+                Some(c)
+            })
+            .min_by_key(Vec::len)
+            .unwrap_or_default();
         let owner = referrers
             .iter()
             .filter_map(|f| store_path_within(f))
             .find(|owner| owner != sp)
             .map(|s| store_name(&s).to_owned());
+        let named: Vec<&str> = referrers.iter().take(3).map(String::as_str).collect();
         let mut msg = format!(
-            "{} is referenced by {} file{} of the bundle but is neither in the bundle nor in chroot_env",
+            "{} is referenced by {} file{} of the bundle ({}{}) but is neither in the bundle nor in chroot_env",
             sp,
             referrers.len(),
-            if referrers.len() == 1 { "" } else { "s" }
+            if referrers.len() == 1 { "" } else { "s" },
+            named.join(", "),
+            if referrers.len() > named.len() {
+                ", …"
+            } else {
+                ""
+            }
         );
         if !needed {
             msg.push_str(" (none of them is in the analysed closure)");
@@ -138,7 +166,7 @@ pub fn check_refs(
         let hint = fix_hint(fs, sp, owner.as_deref());
         out.push(
             Finding::new(severity, Kind::Missing, Cause::StoreReference, sp.clone())
-                .needed_by(shown)
+                .needed_by(chain)
                 .message(msg)
                 .hint(hint)
                 .on_host(std::path::Path::new(sp).exists()),

@@ -25,6 +25,8 @@ mod untar;
 mod unzip;
 mod writer;
 
+pub use unpack::{PROGRESS, Progress};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
@@ -217,13 +219,20 @@ fn decide(
             Some(d)
         }
         (Choice::Archive(k), Detected::Unknown) => {
+            let content = Content::of(req);
+            summary.detected_format = Some(content.name().to_owned());
             summary.findings.push(
                 Finding::error(Kind::UnsafeEntry, Cause::Format, base)
                     .message(format!(
-                        "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive (first bytes {:02x?})",
-                        &detected_prefix(req)
+                        "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive: {}",
+                        content.describe()
                     ))
-                    .nomad_error(sniff::nomad_open_error(k)),
+                    .nomad_error(match (&content, k) {
+                        // Go's gzip.NewReader reads the header with io.ReadFull, which
+                        // returns io.EOF for empty input, not ErrHeader.
+                        (Content::Empty, ArchiveKind::TarGz) => "EOF",
+                        _ => sniff::nomad_open_error(k),
+                    }),
             );
             None
         }
@@ -256,10 +265,12 @@ fn decide(
                     Some(d)
                 }
                 Detected::Unknown => {
+                    let content = Content::of(req);
+                    summary.detected_format = Some(content.name().to_owned());
                     summary.findings.push(
                         Finding::error(Kind::UnsafeEntry, Cause::Format, base).message(format!(
-                            "{what}; its content is not an archive either (first bytes {:02x?})",
-                            &detected_prefix(req)
+                            "{what}; its content is not an archive either: {}",
+                            content.describe()
                         )),
                     );
                     None
@@ -312,11 +323,45 @@ pub fn place_as_is(src: &Path, dest: &Path, name: &str) -> Result<(u64, u64), Ar
     Ok((entries, bytes))
 }
 
-fn detected_prefix(req: &ExtractRequest<'_>) -> Vec<u8> {
-    use std::io::Read;
-    let mut v = Vec::new();
-    if let Ok(f) = std::fs::File::open(req.bundle) {
-        let _ = f.take(8).read_to_end(&mut v);
+/// What a file that is no archive holds, as a person would say it.
+enum Content {
+    Empty,
+    Text(String),
+    Data(Vec<u8>),
+}
+
+impl Content {
+    fn of(req: &ExtractRequest<'_>) -> Content {
+        use std::io::Read;
+        let mut v = Vec::new();
+        if let Ok(f) = std::fs::File::open(req.bundle) {
+            let _ = f.take(512).read_to_end(&mut v);
+        }
+        if v.is_empty() {
+            return Content::Empty;
+        }
+        match std::str::from_utf8(&v) {
+            Ok(t) if !t.contains('\0') => {
+                Content::Text(t.lines().next().unwrap_or("").chars().take(60).collect())
+            }
+            _ => Content::Data(v.into_iter().take(8).collect()),
+        }
     }
-    v
+
+    /// `bundle.detected_format`.
+    fn name(&self) -> &'static str {
+        match self {
+            Content::Empty => "empty",
+            Content::Text(_) => "text",
+            Content::Data(_) => "data",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Content::Empty => "the file is empty (0 bytes)".into(),
+            Content::Text(first) => format!("it is text, starting {first:?}"),
+            Content::Data(b) => format!("unknown data (first bytes {b:02x?})"),
+        }
+    }
 }

@@ -57,6 +57,19 @@ pub struct Position {
     pub unpacked: Arc<AtomicU64>,
 }
 
+/// What a progress display shows while a bundle unpacks: entries so far (over every
+/// extraction of the process) and the bytes of the current bundle read. Two relaxed
+/// atomic writes per entry; nothing reads them unless a display is on.
+pub struct Progress {
+    pub entries: AtomicU64,
+    pub read: AtomicU64,
+}
+
+pub static PROGRESS: Progress = Progress {
+    entries: AtomicU64::new(0),
+    read: AtomicU64::new(0),
+};
+
 const FLATTEN_HINT: &str = "store links as files: build the bundle with `tar -h --hard-dereference` (the example repo writes `tar cvzhP --hard-dereference`)";
 
 pub struct Unpacker<'r> {
@@ -191,6 +204,9 @@ impl<'r> Unpacker<'r> {
             "{what}: {err}, having read {raw} bytes of `{}` and unpacked {unpacked} bytes of its {} stream{within}",
             self.req.source_name, self.container
         ));
+        // How far unpacking got, for the report: a truncated stream may end inside the
+        // first file, before any of its bytes were written.
+        self.written = self.written.max(unpacked);
         // What Go's readers return for the same input (io.ErrUnexpectedEOF, tar.ErrHeader).
         if truncated {
             f = f.nomad_error("unexpected EOF");
@@ -256,6 +272,10 @@ impl<'r> Unpacker<'r> {
             ));
         }
         self.summary.entries += 1;
+        PROGRESS.entries.fetch_add(1, Ordering::Relaxed);
+        PROGRESS
+            .read
+            .store(self.pos.raw.load(Ordering::Relaxed), Ordering::Relaxed);
         if self.summary.entries > safety.max_entries {
             return Err(self.reject(
                 Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.clone()).message(format!(
@@ -768,19 +788,17 @@ impl<'r> Unpacker<'r> {
                 }
             }
         }
-        if self.absolute > 0 {
+        // With `destination = "/"` re-rooting changes nothing: no note.
+        if self.absolute > 0 && self.req.dest_in_task != "/" {
             let first = self.first_absolute.take().unwrap_or_default();
             let dest = self.req.dest_in_task;
-            let mut f = Finding::info(Kind::Artifact, Cause::AbsoluteName, first.clone()).message(format!(
+            let f = Finding::info(Kind::Artifact, Cause::AbsoluteName, first.clone()).message(format!(
                 "{} entr{} with an absolute name (first: `{first}`): Nomad re-roots them under the destination `{dest}` (go-getter joins every name to it)",
                 self.absolute,
                 if self.absolute == 1 { "y" } else { "ies" }
+            )).hint(format!(
+                "they land under `{dest}`, not at their absolute paths; use `destination = \"/\"` for a /nix/store closure"
             ));
-            if dest != "/" {
-                f = f.hint(format!(
-                    "they land under `{dest}`, not at their absolute paths; use `destination = \"/\"` for a /nix/store closure"
-                ));
-            }
             self.summary.findings.push(f);
         }
         self.summary.unpacked_bytes = self.written;

@@ -17,8 +17,9 @@ mod output;
 mod record;
 pub mod spec;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -50,7 +51,13 @@ enum Plan {
     },
 }
 
-type Shared = Arc<OnceLock<Result<Mutex<Prepared>, CheckError>>>;
+/// A task dir shared by the checks of one bundle, and the paths it had once unpacked.
+struct SharedDir {
+    prepared: Prepared,
+    unpacked: BTreeSet<PathBuf>,
+}
+
+type Shared = Arc<OnceLock<Result<Mutex<SharedDir>, CheckError>>>;
 
 struct Ctx {
     spec: Spec,
@@ -165,7 +172,7 @@ pub fn test_main(args: TestArgs) -> Result<ExitCode, Error> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match format {
-        TestFormat::Json => output::json(&statuses, &mut out),
+        TestFormat::Json => output::json(&ctx.spec, &statuses, &mut out),
         TestFormat::Junit => output::junit(&ctx.spec, &statuses)
             .and_then(|xml| std::io::Write::write_all(&mut out, xml.as_bytes())),
         TestFormat::Pretty | TestFormat::Terse => Ok(()),
@@ -198,6 +205,11 @@ pub fn test_main(args: TestArgs) -> Result<ExitCode, Error> {
         std::process::exit(TESTS_FAILED);
     }
     Ok(ExitCode::Pass)
+}
+
+/// The `--format` a `test` command line asks for (its default when the flags are bad).
+pub fn requested_format(args: &TestArgs) -> TestFormat {
+    own_flags(args).map(|(f, _, _)| f).unwrap_or(args.format)
 }
 
 /// `--format` and `--junit` are ours wherever they appear; everything else is libtest's.
@@ -313,7 +325,7 @@ fn plan(c: &Check) -> Result<Plan, String> {
         argv.extend(args.iter().map(OsString::from));
     }
     let cli = Cli::try_parse_from(&argv).map_err(|e| e.render().to_string())?;
-    let opts = CheckOptions::from_args(&cli.check).map_err(|e| e.to_string())?;
+    let opts = cli.check.options().map_err(|e| e.to_string())?;
     Ok(Plan::Ready(Box::new(opts)))
 }
 
@@ -476,10 +488,13 @@ impl Ctx {
                 .message(format!("unpacking {}", bundle_name(check)));
             tracing::debug!(bundle = %bundle_name(check), check = %check.name, "unpacking the bundle for every check that shares it");
             check::prepare(opts)
-                .map(Mutex::new)
+                .map(|prepared| {
+                    let unpacked = tree_paths(&prepared.taskdir.alloc_dir);
+                    Mutex::new(SharedDir { prepared, unpacked })
+                })
                 .map_err(CheckError::from)
         });
-        let prepared = match prepared {
+        let shared = match prepared {
             Ok(p) => lock(p),
             Err(e) => {
                 return match &check.kind {
@@ -488,6 +503,7 @@ impl Ctx {
                 };
             }
         };
+        let prepared = &shared.prepared;
         self.progress.message(format!("checking {}", check.name));
         match &check.kind {
             CheckKind::File {
@@ -497,15 +513,16 @@ impl Ctx {
                 content,
             } => {
                 let mut report = prepared.report.clone();
+                report.task = check::task_info(opts, &Default::default());
                 report.settle_verdict();
                 let failures =
                     check_file(&prepared.taskdir, path, *exists, *mode, content.as_ref());
                 evaluate_file(check, Ok((report, failures)))
             }
             _ => {
-                let result = check::finish(&prepared, opts).map_err(CheckError::from);
+                let result = check::finish(prepared, opts).map_err(CheckError::from);
                 if check.runs() {
-                    clear_logs(&prepared);
+                    restore(&prepared.taskdir.alloc_dir, &shared.unpacked);
                 }
                 evaluate(check, result)
             }
@@ -539,18 +556,44 @@ fn bundle_name(c: &Check) -> String {
     }
 }
 
-/// A run leaves its logs in `alloc/logs`; the next check of the same task dir starts
-/// without them, as a fresh allocation would.
-fn clear_logs(p: &Prepared) {
-    let logs = p.taskdir.shared_alloc().join("logs");
-    if let Ok(rd) = std::fs::read_dir(&logs) {
+/// Every path under `dir`, links not followed.
+fn tree_paths(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
-            let path = e.path();
-            let _ = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(p.clone());
+            }
+            out.insert(p);
+        }
+    }
+    out
+}
+
+/// Put a shared task dir back as it was unpacked, so the next check of the same bundle
+/// sees what a fresh allocation would: a run leaves its logs in `alloc/logs`, the
+/// mount points the sandbox made (an empty `etc/passwd` for a chroot_env file, `dev/`,
+/// `proc/`) and whatever the task wrote. An empty mount point left in the task dir
+/// hides the chroot_env file behind it from the next check's analysis (the artifact
+/// wins over chroot_env), which made findings depend on which checks ran before.
+/// Files the task changed in place are not restored.
+fn restore(dir: &Path, unpacked: &BTreeSet<PathBuf>) {
+    let now = tree_paths(dir);
+    let new: Vec<&PathBuf> = now.difference(unpacked).collect();
+    // Deepest first: a new directory is emptied before it is removed.
+    for p in new.into_iter().rev() {
+        let removed = match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir(p),
+            Ok(_) => std::fs::remove_file(p),
+            Err(_) => continue,
+        };
+        if let Err(e) = removed {
+            tracing::warn!(path = %p.display(), error = %e, "cannot remove what a run left in a shared task dir");
         }
     }
 }

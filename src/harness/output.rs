@@ -126,21 +126,31 @@ fn testcase(check: &Check, rec: &Record) -> TestCase {
     tc
 }
 
+/// `test --format json` (`docs/report-format.md`, "test --format json").
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    schema_version: u32,
+    tool: crate::finding::Tool,
+    spec: String,
+    /// `pass` when every check that ran passed, else `fail` (libtest's exit 101).
+    verdict: crate::finding::Verdict,
+    error: Option<&'a str>,
+    checks: Vec<JsonEntry<'a>>,
+}
+
 #[derive(Serialize)]
 struct JsonEntry<'a> {
     check: &'a str,
     line: usize,
     outcome: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     failures: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     duration_ms: u64,
     report: Option<&'a Report>,
 }
 
-/// A JSON array: one object per check that ran or was ignored, in spec order.
-pub fn json(results: &[(&Check, Status<'_>)], out: &mut dyn Write) -> io::Result<()> {
+/// The JSON document: one entry per check that ran or was ignored, in spec order.
+pub fn json(spec: &Spec, results: &[(&Check, Status<'_>)], out: &mut dyn Write) -> io::Result<()> {
     let entries: Vec<JsonEntry<'_>> = results
         .iter()
         .map(|(check, status)| match status {
@@ -171,7 +181,22 @@ pub fn json(results: &[(&Check, Status<'_>)], out: &mut dyn Write) -> io::Result
             }
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &entries)?;
+    let failed = entries
+        .iter()
+        .any(|e| e.outcome == "failed" || e.outcome == "could-not-run");
+    let doc = JsonDoc {
+        schema_version: crate::finding::SCHEMA_VERSION,
+        tool: crate::finding::Tool::default(),
+        spec: spec.path.display().to_string(),
+        verdict: if failed {
+            crate::finding::Verdict::Fail
+        } else {
+            crate::finding::Verdict::Pass
+        },
+        error: None,
+        checks: entries,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
 }
 

@@ -1,5 +1,7 @@
-//! `nomad-chroot-check record BUNDLE [-- COMMAND…] > checks.toml`: check a bundle once
-//! and write what it did as a spec, a baseline for `test`.
+//! `nomad-chroot-check record BUNDLE [-o checks.toml] [-- COMMAND…]`: check a bundle once
+//! and write what it did as a spec, a baseline for `test`. Paths in the spec are
+//! relative to the spec's own directory (`-o`'s, else the current one), as `test` reads
+//! them.
 //!
 //! The spec states what was observed, not what is right: a bundle that fails today
 //! records `expect = "fail"`. Paths the run looked for and did not find are recorded as
@@ -11,7 +13,7 @@ use std::path::Path;
 use clap::Parser as _;
 
 use crate::check;
-use crate::cli::{CheckArgs, Cli, ExtractModeArg, JobTypeArg, RecordArgs};
+use crate::cli::{CheckArgs, Cli, CommonArgs, ExtractModeArg, Format, JobTypeArg, RecordArgs};
 use crate::config::CheckOptions;
 use crate::error::{Error, ExitCode};
 use crate::finding::{Cause, Kind, Report, Severity, Verdict};
@@ -20,6 +22,16 @@ use super::eval::{Outcome, decisive_findings, evaluate};
 use super::spec::Spec;
 
 pub fn record_main(args: RecordArgs) -> Result<ExitCode, Error> {
+    // The spec's directory exists before its relative paths are checked.
+    if let Some(dir) = args
+        .output
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create `{}`", dir.display()), e))?;
+    }
     let static_opts = options(&args, &[])?;
     let prepared = check::prepare(&static_opts)?;
     let static_report = check::finish(&prepared, &static_opts)?;
@@ -38,11 +50,41 @@ pub fn record_main(args: RecordArgs) -> Result<ExitCode, Error> {
         }
     }
     let text = spec_text(&args, &static_report, run_report.as_ref())?;
-    for problem in self_check(&text, &static_report, run_report.as_ref()) {
+    for problem in self_check(&text, &spec_dir(&args), &static_report, run_report.as_ref()) {
         eprintln!("nomad-chroot-check: warning: the recorded spec would not pass: {problem}");
     }
-    print!("{text}");
+    match &args.output {
+        Some(path) => {
+            super::output::write_file(path, &text)?;
+            eprintln!(
+                "nomad-chroot-check: wrote {}; run `nomad-chroot-check test {}`",
+                path.display(),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
     Ok(ExitCode::Pass)
+}
+
+/// The directory the spec's relative paths start from: `-o`'s, else the current one.
+fn spec_dir(args: &RecordArgs) -> std::path::PathBuf {
+    let dir = args
+        .output
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned())
+}
+
+/// `path` as the spec must name it: relative to the spec's directory.
+fn spec_path(args: &RecordArgs, path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    pathdiff::diff_paths(&abs, spec_dir(args))
+        .unwrap_or(abs)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn options(args: &RecordArgs, command: &[String]) -> Result<CheckOptions, Error> {
@@ -53,8 +95,15 @@ fn options(args: &RecordArgs, command: &[String]) -> Result<CheckOptions, Error>
     check.bundle = Some(args.bundle.clone());
     check.command = command.to_vec();
     check.destination = args.destination.clone();
-    check.common = args.common.clone();
-    CheckOptions::from_args(&check)
+    check.common = CommonArgs {
+        format: Format::Text,
+        client: args.client.clone(),
+        no_run: args.no_run,
+        keep: false,
+        deny: Vec::new(),
+        run: args.run.clone(),
+    };
+    check.options()
 }
 
 fn toml_str(s: &str) -> String {
@@ -87,9 +136,9 @@ pub fn spec_text(
     static_report: &Report,
     run_report: Option<&Report>,
 ) -> Result<String, Error> {
-    let common = &args.common;
+    let common = &args.client;
     let mut s = String::new();
-    let bundle = args.bundle.to_string_lossy();
+    let bundle = spec_path(args, &args.bundle);
     let _ = writeln!(
         s,
         "# Baseline recorded by nomad-chroot-check {} from `{bundle}` (Nomad {}).",
@@ -118,7 +167,7 @@ pub fn spec_text(
         let paths: Vec<String> = common
             .client_config
             .iter()
-            .map(|p| p.to_string_lossy().into_owned())
+            .map(|p| spec_path(args, p))
             .collect();
         let _ = writeln!(s, "client_config = {}", toml_list(&paths));
     }
@@ -142,7 +191,7 @@ pub fn spec_text(
         // Parse what we would write and judge the report with it, so `expect` is what
         // `test` will compute (allow_missing and exit_code both change the verdict).
         let draft = format!("{s}{}", body("pass"));
-        let spec = Spec::parse(&draft, Path::new("<recorded>"), Path::new(".")).map_err(|e| {
+        let spec = Spec::parse(&draft, Path::new("<recorded>"), &spec_dir(args)).map_err(|e| {
             Error::Usage(format!(
                 "internal error: the recorded spec does not parse: {e}"
             ))
@@ -156,7 +205,7 @@ pub fn spec_text(
 }
 
 fn run_check_text(args: &RecordArgs, report: &Report, expect: &str) -> String {
-    let r = &args.common.run;
+    let r = &args.run;
     let service = r.job_type == JobTypeArg::Service;
     let mut s = String::new();
     let _ = writeln!(s, "\n[[check]]");
@@ -180,14 +229,14 @@ fn run_check_text(args: &RecordArgs, report: &Report, expect: &str) -> String {
     if r.timeout != "60s" {
         let _ = writeln!(s, "timeout = {}", toml_str(&r.timeout));
     }
-    if args.common.no_run {
+    if args.no_run {
         let _ = writeln!(s, "no_run = true");
     } else if service {
         let _ = writeln!(s, "service = true");
         let _ = writeln!(s, "healthy_after = {}", toml_str(&r.healthy_after));
     }
     match &report.run {
-        None if !args.common.no_run => {
+        None if !args.no_run => {
             let _ = writeln!(
                 s,
                 "# Not run: the static check found that the task cannot start."
@@ -260,8 +309,13 @@ fn run_check_text(args: &RecordArgs, report: &Report, expect: &str) -> String {
 }
 
 /// Judge the reports a spec was recorded from with that spec; what would not pass.
-pub fn self_check(text: &str, static_report: &Report, run_report: Option<&Report>) -> Vec<String> {
-    let spec = match Spec::parse(text, Path::new("<recorded>"), Path::new(".")) {
+pub fn self_check(
+    text: &str,
+    dir: &Path,
+    static_report: &Report,
+    run_report: Option<&Report>,
+) -> Vec<String> {
+    let spec = match Spec::parse(text, Path::new("<recorded>"), dir) {
         Ok(s) => s,
         Err(e) => return vec![e.to_string()],
     };
@@ -353,14 +407,14 @@ mod tests {
         );
         assert!(text.contains("expect = \"pass\""), "{text}");
         assert_eq!(
-            self_check(&text, &static_report, Some(&run_report)),
+            self_check(&text, &spec_dir(&a), &static_report, Some(&run_report)),
             Vec::<String>::new()
         );
 
         // A different run does not pass the baseline.
         let mut other = run_report.clone();
         other.run.as_mut().unwrap().stdout_tail = "v2.0\n".into();
-        let problems = self_check(&text, &static_report, Some(&other));
+        let problems = self_check(&text, &spec_dir(&a), &static_report, Some(&other));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0].contains("stdout does not match"),
@@ -385,6 +439,6 @@ mod tests {
         let text = spec_text(&a, &broken, Some(&broken)).unwrap();
         assert_eq!(text.matches("expect = \"fail\"").count(), 2, "{text}");
         assert!(text.contains("# Not run: the static check found"), "{text}");
-        assert!(self_check(&text, &broken, Some(&broken)).is_empty());
+        assert!(self_check(&text, &spec_dir(&a), &broken, Some(&broken)).is_empty());
     }
 }

@@ -246,10 +246,13 @@ impl Spec {
                 .message()
                 .trim()
                 .replacen("unknown field", "unknown key", 1);
-            let message = if message.starts_with("unknown key") {
-                format!("{message} (see the README's \"Test specs\" section)")
-            } else {
-                message
+            let message = match unknown_key(&message) {
+                Some((key, known)) => format!(
+                    "unknown key `{key}`{}; a check takes {} (see the README's \"Test specs\" section)",
+                    crate::suggest::did_you_mean(key, known.iter().copied()),
+                    known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ),
+                None => message,
             };
             p.err(e.span(), message)
         })?;
@@ -770,6 +773,14 @@ impl Parser<'_> {
 }
 
 /// The first key that is set.
+/// serde's "unknown key `x`, expected one of `a`, `b`": the key and the keys it knows.
+fn unknown_key(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown key `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let known = rest.split('`').skip(1).step_by(2).collect::<Vec<_>>();
+    Some((key, known))
+}
+
 fn first_set<'a>(keys: &[(&'a str, bool)]) -> Option<&'a str> {
     keys.iter().find(|(_, set)| *set).map(|(k, _)| *k)
 }

@@ -617,7 +617,7 @@ pub fn plan(args: &JobArgs) -> Result<JobPlan, Error> {
                 )
             })
             .collect();
-        return Err(Error::Usage(format!(
+        return Err(Error::NotApplicable(format!(
             "job \"{}\" {NO_EXEC_TASK}{}; nomad-chroot-check checks exec tasks only",
             job.name,
             if found.is_empty() {
@@ -722,7 +722,8 @@ pub fn plan_task(
     for key in task.config.keys() {
         if !model::EXEC_CONFIG_KEYS.contains(&key.as_str()) {
             return Err(Error::Usage(format!(
-                "task \"{tname}\": config.{key} is not an exec driver option (the exec driver takes {})",
+                "task \"{tname}\": config.{key} is not an exec driver option{} (the exec driver takes {})",
+                crate::suggest::did_you_mean(key, model::EXEC_CONFIG_KEYS.iter().copied()),
                 model::EXEC_CONFIG_KEYS.join(", ")
             )));
         }
@@ -1278,8 +1279,8 @@ pub fn render(
             )?;
             writeln!(out)
         }
-        Format::Junit => {
-            report::render_many(reports, &format!("job {}", plan.job), Format::Junit, out)
+        Format::Junit | Format::Sarif => {
+            report::render_many(reports, &format!("job {}", plan.job), format, out)
         }
         Format::Text => {
             for r in reports {
@@ -1356,66 +1357,29 @@ impl fmt::Display for Summary<'_> {
     }
 }
 
-/// The document `--format json` prints when no task could be checked: a spec refused,
-/// no exec task, an unmapped artifact.
-#[derive(Serialize)]
-struct JobOutcome<'a> {
-    schema_version: u32,
-    /// The job's name, when the spec was read that far.
-    job: Option<&'a str>,
-    /// `reject` (the input cannot be used), `not-applicable` (no exec task to check),
-    /// `error` (this machine could not check).
-    verdict: &'static str,
-    error: String,
-    tasks: [(); 0],
-    skipped: [(); 0],
-}
-
-/// How a planning error is reported: `not-applicable` for a job without an exec task.
-fn outcome_verdict(e: &Error) -> &'static str {
-    match e.exit_code() {
-        _ if e.to_string().contains(NO_EXEC_TASK) => "not-applicable",
-        ExitCode::Error => "error",
-        _ => "reject",
-    }
-}
-
 const NO_EXEC_TASK: &str = "has no task with driver = \"exec\"";
 
 pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
     if args.run_job {
         return crate::mesh::main(args);
     }
-    let plan = match plan(&args) {
-        Ok(p) => p,
-        Err(e) if args.common.format == Format::Json => {
-            // One JSON document on stdout for every outcome; the message also goes
-            // to stderr as for every error.
-            eprintln!("nomad-chroot-check: {e}");
-            let doc = JobOutcome {
-                schema_version: SCHEMA_VERSION,
-                job: None,
-                verdict: outcome_verdict(&e),
-                error: e.to_string(),
-                tasks: [],
-                skipped: [],
+    // A spec refused or without an exec task is an error: main prints its document
+    // (`verdict` reject, or not-applicable) for --format json.
+    let plan = plan(&args)?;
+    let n = plan.tasks.len();
+    let reports: Vec<Report> = plan
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let name = match &t.opts.task.group {
+                Some(g) => format!("{g}/{}", t.opts.task.name),
+                None => t.opts.task.name.clone(),
             };
-            let stdout = io::stdout();
-            let mut lock = stdout.lock();
-            let written = serde_json::to_writer_pretty(&mut lock, &doc)
-                .map_err(io::Error::from)
-                .and_then(|()| writeln!(lock))
-                .and_then(|()| lock.flush());
-            if let Err(w) = written {
-                if w.kind() != io::ErrorKind::BrokenPipe {
-                    return Err(Error::io("cannot write the report", w));
-                }
-            }
-            return Ok(e.exit_code());
-        }
-        Err(e) => return Err(e),
-    };
-    let reports: Vec<Report> = plan.tasks.iter().map(check_task).collect();
+            crate::progress::task_line(i, n, &name);
+            check_task(t)
+        })
+        .collect();
     let stdout = io::stdout();
     let mut lock = stdout.lock();
     match render(&plan, &reports, args.common.format, &mut lock).and_then(|()| lock.flush()) {

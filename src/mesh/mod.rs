@@ -79,7 +79,8 @@ pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
     let mut out = stdout.lock();
     let r = match args.common.format {
         Format::Json => report.render_json(&mut out),
-        Format::Text | Format::Junit => report.render_text(&mut out),
+        // A timeline has no JUnit or SARIF form: the text, as `job` falls back.
+        Format::Text | Format::Junit | Format::Sarif => report.render_text(&mut out),
     };
     match r.and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::finding::{Cause, Finding, Kind, Report, Severity, Verdict};
+use crate::finding::{Cause, Finding, Kind, Report, Severity, TreeNode, Verdict};
 
 /// Groups longer than this show their first entries and a count.
 const GROUP_LIMIT: usize = 12;
@@ -26,18 +26,22 @@ pub fn finding_line(f: &Finding) -> String {
 }
 
 fn label(f: &Finding) -> String {
-    let kind = serde_json::to_value(f.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let cause = serde_json::to_value(f.cause)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    format!("{kind}/{cause}")
+    format!("{}/{}", f.kind.name(), f.cause.name())
 }
 
-pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// `--quiet`'s line: the head line and, unless it passed, the first root cause.
+pub fn verdict_line(r: &Report) -> String {
+    let mut line = head_line(r);
+    if let Some(first) = r.summary.first().filter(|_| r.verdict != Verdict::Pass) {
+        line.push_str(": ");
+        line.push_str(first);
+    }
+    line
+}
+
+/// `PASS: bundle.tar.gz (task web, Nomad 2.0)`; the task only when it has a name of
+/// its own (a job's, or `--task`).
+fn head_line(r: &Report) -> String {
     let verdict = match r.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
@@ -45,21 +49,33 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         Verdict::Error => "ERROR",
     };
     let task = match &r.task.group {
-        Some(g) => format!("{g}/{}", r.task.name),
-        None => r.task.name.clone(),
+        Some(g) => format!("task {g}/{}, ", r.task.name),
+        None if r.task.name != crate::config::DEFAULT_TASK_NAME => {
+            format!("task {}, ", r.task.name)
+        }
+        None => String::new(),
     };
-    writeln!(
-        out,
-        "{verdict}: {} (task {task}, Nomad {})",
+    format!(
+        "{verdict}: {} ({task}Nomad {})",
         r.bundle.path, r.nomad_version
-    )?;
+    )
+}
+
+pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{}", head_line(r))?;
     for line in &r.summary {
         writeln!(out, "  {line}")?;
     }
+    let format = match &r.bundle.detected_format {
+        Some(d) if *d != r.bundle.format => {
+            format!("{} by its name, {d} by content", r.bundle.format)
+        }
+        _ => r.bundle.format.clone(),
+    };
     writeln!(
         out,
-        "  bundle: {} entries, {} bytes, {} (unpacked as {})",
-        r.bundle.entries, r.bundle.unpacked_bytes, r.bundle.format, r.bundle.extract
+        "  bundle: {} entries, {} bytes, {format} (unpacked as {})",
+        r.bundle.entries, r.bundle.unpacked_bytes, r.bundle.extract
     )?;
     if let Some(cmd) = &r.task.command {
         let mut line = format!("  command: {cmd}");
@@ -81,9 +97,57 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  {line}")?;
     }
 
+    if !r.host_dependencies.is_empty() {
+        let top: Vec<&str> = r
+            .host_dependencies
+            .iter()
+            .take(3)
+            .map(|d| d.path.as_str())
+            .collect();
+        writeln!(
+            out,
+            "  host: {} file{} from this machine through chroot_env ({}{}): every client needs the same",
+            r.host_dependencies.len(),
+            if r.host_dependencies.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            top.join(", "),
+            if r.host_dependencies.len() > top.len() {
+                ", …"
+            } else {
+                ""
+            }
+        )?;
+    }
+
+    for cause in &r.root_causes {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "root cause ({}, the first line above) explains {} finding{}:",
+            cause.id,
+            cause.findings,
+            if cause.findings == 1 { "" } else { "s" }
+        )?;
+        writeln!(out, "  fix: {}", cause.hint)?;
+        for f in r
+            .findings
+            .iter()
+            .filter(|f| f.root_cause == Some(cause.id))
+            .take(GROUP_LIMIT)
+        {
+            writeln!(out, "  - {}: {}", label(f), f.path)?;
+        }
+        if cause.findings > GROUP_LIMIT {
+            writeln!(out, "  … and {} more", cause.findings - GROUP_LIMIT)?;
+        }
+    }
+
     let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, Kind, Cause), Vec<&Finding>> =
         BTreeMap::new();
-    for f in &r.findings {
+    for f in r.findings.iter().filter(|f| f.root_cause.is_none()) {
         groups
             .entry((std::cmp::Reverse(f.severity), f.kind, f.cause))
             .or_default()
@@ -170,6 +234,11 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
+    if let Some(tree) = &r.tree {
+        writeln!(out)?;
+        writeln!(out, "dependency tree:")?;
+        render_tree(tree, out)?;
+    }
     if let Some(dir) = &r.kept_work_dir {
         writeln!(out)?;
         writeln!(out, "work dir kept at {dir}")?;
@@ -216,4 +285,51 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
+}
+
+/// The tree as text, one file per line with its source.
+fn render_tree(nodes: &[TreeNode], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    fn line(
+        n: &TreeNode,
+        prefix: &str,
+        last: bool,
+        top: bool,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let branch = if top {
+            ""
+        } else if last {
+            "└── "
+        } else {
+            "├── "
+        };
+        let what = match (n.source, &n.path, &n.host_path) {
+            ("missing", _, Some(h)) => format!("MISSING (this host has {h})"),
+            ("missing", _, None) => "MISSING".to_owned(),
+            ("host", Some(p), Some(h)) if p != h => format!("{p} [host: {h}]"),
+            ("host", Some(p), _) => format!("{p} [host]"),
+            (_, Some(p), _) if *p == n.name => "[bundle]".to_owned(),
+            (_, Some(p), _) => format!("{p} [bundle]"),
+            (_, None, _) => String::new(),
+        };
+        let role = match n.role {
+            "interpreter" => " (ELF interpreter)",
+            "script-interpreter" => " (#!)",
+            _ => "",
+        };
+        writeln!(out, "{prefix}{branch}{}{role} => {what}", n.name)?;
+        let child_prefix = if top {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}{}", if last { "    " } else { "│   " })
+        };
+        for (i, c) in n.children.iter().enumerate() {
+            line(c, &child_prefix, i + 1 == n.children.len(), false, out)?;
+        }
+        Ok(())
+    }
+    for n in nodes {
+        line(n, "", true, true, out)?;
+    }
+    Ok(())
 }

@@ -291,6 +291,7 @@ fn run_with(
     }
     // A child started ahead with this same setup has its namespaces and init ready;
     // one with another (which `check::run` never makes) is dropped unused.
+    let prelaunched = launch.is_some();
     let mut launch = match launch {
         Some(l) if l.setup.as_ref().is_none_or(|s| *s == setup) => l,
         _ => Launch::spawn((!interactive).then_some(&log_paths))?,
@@ -323,6 +324,7 @@ fn run_with(
     }
     .and_then(|()| launch.send(&init));
     let (child, plan_w, result_r) = launch.into_parts();
+    tracing::debug!(%child, ahead = prelaunched, "plan sent to the sandbox child");
     drop(plan_w);
     if let Some(s) = sup.as_mut() {
         (s.on_spawn)(child);
@@ -352,6 +354,7 @@ fn run_with(
         reap(child);
     }
     let reply = reply.unwrap_or_default();
+    tracing::debug!(bytes = reply.len(), "the sandbox child reported");
     let oom = cg_guard.0.as_ref().is_some_and(|c| c.oom_killed());
     // The task is gone, so its group is empty. Removing it (three rmdirs on v1) runs
     // beside the rest of the check, the work dir's removal and the report; the process
@@ -946,10 +949,23 @@ pub fn shell_main(
     args: crate::cli::ShellArgs,
 ) -> Result<crate::error::ExitCode, crate::error::Error> {
     use crate::error::Error;
-    let c = &args.common;
+    let c = &args.client;
+    // A shell is neither a batch job nor a service: flags that choose between them
+    // would be accepted and silently ignored.
+    let ignored = args.run.lifecycle_flags();
+    if !ignored.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} do{} not apply to `shell`: an interactive shell runs until you leave it",
+            ignored.join(", "),
+            if ignored.len() == 1 { "es" } else { "" }
+        )));
+    }
     let (version, client, chroot_env, limits, safety) = c.resolve()?;
-    let task = c.task_spec(&[])?;
-    let mut run = c.run_options()?.unwrap_or_else(default_run_options);
+    let task = args.run.task_spec(&[])?;
+    let mut run = args
+        .run
+        .run_options(false)?
+        .unwrap_or_else(default_run_options);
     run.trace = false;
     let taskdir = TaskDir::build(&task.name, version, chroot_env.clone())?;
     let (host_dest, task_dest) = taskdir.destination(&args.destination)?;
