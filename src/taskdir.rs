@@ -279,6 +279,23 @@ impl TaskDir {
         Ok((host, task_path))
     }
 
+    /// Where a Nomad client has the directory the task sees at `task_path`
+    /// (`<data_dir>/alloc/<alloc id>/<task>/local`; `/alloc/…` is the shared alloc dir),
+    /// with [`nomad::CLIENT_DATA_DIR`] and an allocation ID's length.
+    pub fn nomad_client_path(&self, task_path: &str) -> String {
+        let alloc = format!(
+            "{}/alloc/{}",
+            crate::nomad::CLIENT_DATA_DIR,
+            crate::nomad::ALLOC_ID_SHAPE
+        );
+        let rel = task_path.trim_end_matches('/');
+        if rel == "/alloc" || rel.starts_with("/alloc/") {
+            format!("{alloc}{rel}")
+        } else {
+            format!("{alloc}/{}{rel}", self.task_name)
+        }
+    }
+
     /// Stop removing the work dir at the end and return where it is (`--keep`).
     pub fn keep(&mut self) -> PathBuf {
         if let Some(w) = self.work.take() {

@@ -132,6 +132,10 @@ impl Work {
             archive: case.archive,
             dest: &self.dest,
             dest_in_task: &case.dest_in_task,
+            nomad_dest: &format!(
+                "/opt/nomad/data/alloc/00000000-0000-0000-0000-000000000000/task{}",
+                case.dest_in_task
+            ),
             mode: case.mode,
             version: case.version,
             limits: case.limits,
@@ -1043,6 +1047,7 @@ fn example_repo_layout_at_the_task_root() {
         archive: None,
         dest: &host,
         dest_in_task: &task,
+        nomad_dest: &td.nomad_client_path(&task),
         mode: ExtractMode::Nomad,
         version,
         limits: ArtifactLimits::nomad_default(version),

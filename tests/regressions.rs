@@ -126,6 +126,7 @@ fn extract_bytes(
         archive: None,
         dest: &dest,
         dest_in_task: "/local",
+        nomad_dest: "/opt/nomad/data/alloc/00000000-0000-0000-0000-000000000000/task/local",
         mode,
         version,
         limits: ArtifactLimits::nomad_default(version),

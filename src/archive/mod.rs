@@ -97,6 +97,9 @@ pub struct ExtractSummary {
     pub links: BTreeMap<String, LinkEntry>,
     /// `/nix/store/<hash>-<name>` → task paths of the files that mention it.
     pub store_refs: BTreeMap<String, BTreeSet<String>>,
+    /// The error Nomad's download fails with (go-getter's text, paths as the task sees
+    /// them); `None` when Nomad unpacks the artifact.
+    pub nomad_failure: Option<String>,
 }
 
 pub struct ExtractRequest<'a> {
@@ -107,6 +110,9 @@ pub struct ExtractRequest<'a> {
     pub dest: &'a Path,
     /// The same directory as the task sees it (`/local`, `/`).
     pub dest_in_task: &'a str,
+    /// The same directory on a Nomad client (`<data_dir>/alloc/<id>/<task>/local`):
+    /// go-getter joins every name to it, and the kernel refuses paths of PATH_MAX bytes.
+    pub nomad_dest: &'a str,
     pub mode: ExtractMode,
     pub version: NomadVersion,
     pub limits: ArtifactLimits,

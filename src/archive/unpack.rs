@@ -165,6 +165,9 @@ impl<'r> Unpacker<'r> {
 
     /// Record a rejection: the archive is refused and the pass stops.
     pub fn reject(&mut self, f: Finding) -> Halt {
+        if self.summary.nomad_failure.is_none() {
+            self.summary.nomad_failure = f.nomad_error.clone();
+        }
         self.summary.findings.push(f);
         self.summary.rejected = true;
         Halt::Rejected

@@ -944,6 +944,7 @@ pub fn shell_main(
         archive: None,
         dest: &host_dest,
         dest_in_task: &task_dest,
+        nomad_dest: &taskdir.nomad_client_path(&task_dest),
         mode: c.extract_mode(),
         version,
         limits,
