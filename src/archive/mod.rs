@@ -16,14 +16,25 @@
 //! directory in a work dir we created, so no other process is expected to race us; the
 //! handles make a race harmless anyway.
 
+mod decode;
 mod dest;
+mod gotar;
+mod gozip;
 mod pipe;
+mod sink;
 pub mod sniff;
+mod space;
 pub mod storeref;
 mod unpack;
 mod untar;
 mod unzip;
 mod writer;
+
+pub use space::NoSpace;
+
+/// go-getter's copy of the download, which its messages name (`$TMPDIR/getterNNN/archive`,
+/// and Nomad sets TMPDIR to the task's `tmp/`), as the task would see it.
+pub const GETTER_SRC: &str = "/tmp/getter*/archive";
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -134,13 +145,37 @@ pub enum ArchiveError {
         #[source]
         source: std::io::Error,
     },
+    /// The work dir's filesystem cannot hold the unpacked tree.
+    #[error("{0}")]
+    NoSpace(NoSpace),
 }
 
 impl ArchiveError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             ArchiveError::Open { .. } => ExitCode::Reject,
-            ArchiveError::Write { .. } => ExitCode::Error,
+            ArchiveError::Write { .. } | ArchiveError::NoSpace(_) => ExitCode::Error,
+        }
+    }
+
+    /// A write that failed; running out of room says so and what to do.
+    fn write(path: String, source: std::io::Error) -> ArchiveError {
+        match source.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+                let dir = std::path::Path::new(&path)
+                    .parent()
+                    .map(|p| p.to_owned())
+                    .unwrap_or_default();
+                let free = space::Space::of(&dir).map(|s| s.free()).unwrap_or(0);
+                ArchiveError::NoSpace(NoSpace {
+                    needed: 0,
+                    free,
+                    inodes: false,
+                    basis: "the disk filled up while writing",
+                    dir,
+                })
+            }
+            _ => ArchiveError::Write { path, source },
         }
     }
 }
@@ -169,16 +204,48 @@ pub fn extract(req: &ExtractRequest<'_>) -> Result<ExtractSummary, ArchiveError>
     let choice = sniff::choose(req.source_name, req.archive, req.version);
     let detected = sniff::detect(&head[..got]);
     let mut summary = ExtractSummary::default();
-    let Some(kind) = decide(req, choice, detected, &mut summary) else {
+    let Some(kind) = decide(req, choice, detected, &mut summary)? else {
         summary.rejected = true;
         return Ok(summary);
     };
-    let mut u = unpack::Unpacker::new(req, summary, kind)?;
+    // What the archive says it holds, against the room we have, before any of it.
+    if let Some((bytes, basis)) = space::declared_size(kind, &file) {
+        let room = space::Space::of(req.dest).map_err(|e| ArchiveError::Write {
+            path: req.dest.display().to_string(),
+            source: e,
+        })?;
+        room.expect(bytes, basis).map_err(ArchiveError::NoSpace)?;
+    }
+    let disk = sink::Disk::open(req.dest).map_err(|e| ArchiveError::Write {
+        path: req.dest.display().to_string(),
+        source: e,
+    })?;
+    let container = match kind {
+        ArchiveKind::Zip => unpack::Container::Zip,
+        _ => unpack::Container::Tar,
+    };
+    let mut u = unpack::Unpacker::new(req, summary, container, disk)?;
     let outcome = match kind {
         ArchiveKind::Zip => unzip::run(&mut u, file),
         _ => untar::run(&mut u, file, kind),
     };
     u.finish(outcome)
+}
+
+/// What go-getter's decompressor for `kind` says when it opens the bundle and reads its
+/// first entry: `None` when it can (then it unpacks it, whatever the bytes looked like).
+fn nomad_open_failure(req: &ExtractRequest<'_>, kind: ArchiveKind) -> Result<Option<String>, ArchiveError> {
+    let file = std::fs::File::open(req.bundle).map_err(|source| ArchiveError::Open {
+        path: req.bundle.display().to_string(),
+        source,
+    })?;
+    Ok(match kind {
+        ArchiveKind::Zip => gozip::open(file).err().map(|e| e.0),
+        _ => match decode::open(kind, file, Default::default()) {
+            Err(e) => Some(format!("{}{}", e.prefix.replace("{src}", GETTER_SRC), e.error)),
+            Ok(r) => gotar::Reader::new(r).next().err().map(|e| e.to_string()),
+        },
+    })
 }
 
 /// Compare what go-getter would do (by name) with what the bytes are; record the
@@ -189,7 +256,7 @@ fn decide(
     choice: sniff::Choice,
     detected: sniff::Detected,
     summary: &mut ExtractSummary,
-) -> Option<ArchiveKind> {
+) -> Result<Option<ArchiveKind>, ArchiveError> {
     use sniff::{Choice, Detected};
     let name = req.source_name;
     let base = name.rsplit('/').next().unwrap_or(name);
@@ -205,74 +272,102 @@ fn decide(
             sniff::key_of(d)
         )
     };
-    match (choice, detected) {
-        (Choice::Archive(k), Detected::Archive(d)) if k == d => Some(k),
-        (Choice::Archive(k), Detected::Archive(d)) => {
-            summary.detected_format = Some(sniff::format_name(d).to_owned());
-            summary.findings.push(
-                Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
-                    .message(format!(
-                        "go-getter picks its `{}` decompressor for `{base}` but the content is {}: Nomad fails the download; checked as {} anyway",
-                        sniff::key_of(k),
-                        sniff::format_name(d),
-                        sniff::format_name(d)
-                    ))
-                    .nomad_error(sniff::nomad_open_error(k))
-                    .hint(rename_hint(d)),
+    let nomad = req.mode == ExtractMode::Nomad;
+    let fails = |summary: &mut ExtractSummary, text: &str| {
+        if nomad && summary.nomad_failure.is_none() {
+            summary.nomad_failure = Some(text.to_owned());
+        }
+    };
+    if let Choice::Archive(k) = choice {
+        if detected == Detected::Archive(k) {
+            return Ok(Some(k));
+        }
+        let Some(text) = nomad_open_failure(req, k)? else {
+            // go-getter's reader takes the bytes: Nomad unpacks them that way.
+            return Ok(Some(k));
+        };
+        fails(summary, &text);
+        return Ok(match detected {
+            Detected::Archive(d) => {
+                summary.detected_format = Some(sniff::format_name(d).to_owned());
+                summary.findings.push(
+                    Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
+                        .message(format!(
+                            "go-getter picks its `{}` decompressor for `{base}` but the content is {}: Nomad fails the download with `{text}`; checked as {} anyway",
+                            sniff::key_of(k),
+                            sniff::format_name(d),
+                            sniff::format_name(d)
+                        ))
+                        .nomad_error(text)
+                        .hint(rename_hint(d)),
+                );
+                Some(d)
+            }
+            Detected::Unknown => {
+                summary.findings.push(
+                    Finding::error(Kind::UnsafeEntry, Cause::Format, base)
+                        .message(format!(
+                            "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive (first bytes {:02x?}): Nomad fails the download with `{text}`",
+                            &detected_prefix(req)
+                        ))
+                        .nomad_error(text),
+                );
+                None
+            }
+        });
+    }
+    let what = match choice {
+        Choice::SingleFile(ext) => {
+            // decompress_gzip.go & co: `if dir { return fmt.Errorf("gzip-compressed files
+            // can only unarchive to a single file") }`, and an artifact's default mode
+            // `any` unpacks into a directory.
+            let text = format!(
+                "{}-compressed files can only unarchive to a single file",
+                sniff::single_file_format(ext)
             );
+            fails(summary, &text);
+            format!(
+                "go-getter's `{ext}` decompressor cannot unpack `{base}` into the destination directory: with the artifact's default `mode = \"any\"` Nomad fails the download with `{text}` (`mode = \"file\"` would decompress it to one file)"
+            )
+        }
+        _ => format!(
+            "`{base}` has no suffix go-getter knows for Nomad {} (tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, zip{}), so Nomad saves it as one file and does not unpack it",
+            req.version,
+            if req.version.getter_knows_plain_tar_and_zstd() {
+                ", tar, tar.zst, tzst"
+            } else {
+                ""
+            }
+        ),
+    };
+    let failure = summary.nomad_failure.clone();
+    Ok(match detected {
+        Detected::Archive(d) => {
+            summary.detected_format = Some(sniff::format_name(d).to_owned());
+            let mut f = Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
+                .message(format!(
+                    "{what}; the content is {}, checked as such",
+                    sniff::format_name(d)
+                ))
+                .hint(rename_hint(d));
+            if let Some(t) = failure {
+                f = f.nomad_error(t);
+            }
+            summary.findings.push(f);
             Some(d)
         }
-        (Choice::Archive(k), Detected::Unknown) => {
-            summary.findings.push(
-                Finding::error(Kind::UnsafeEntry, Cause::Format, base)
-                    .message(format!(
-                        "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive (first bytes {:02x?})",
-                        &detected_prefix(req)
-                    ))
-                    .nomad_error(sniff::nomad_open_error(k)),
-            );
+        Detected::Unknown => {
+            let mut f = Finding::error(Kind::UnsafeEntry, Cause::Format, base).message(format!(
+                "{what}; its content is not an archive either (first bytes {:02x?})",
+                &detected_prefix(req)
+            ));
+            if let Some(t) = failure {
+                f = f.nomad_error(t);
+            }
+            summary.findings.push(f);
             None
         }
-        (other, d) => {
-            let what = match other {
-                Choice::SingleFile(ext) => format!(
-                    "go-getter's `{ext}` decompressor only decompresses `{base}` into one file: Nomad does not unpack it"
-                ),
-                _ => format!(
-                    "`{base}` has no suffix go-getter knows for Nomad {} (tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, zip{}), so Nomad saves it as one file and does not unpack it",
-                    req.version,
-                    if req.version.getter_knows_plain_tar_and_zstd() {
-                        ", tar, tar.zst, tzst"
-                    } else {
-                        ""
-                    }
-                ),
-            };
-            match d {
-                Detected::Archive(d) => {
-                    summary.detected_format = Some(sniff::format_name(d).to_owned());
-                    summary.findings.push(
-                        Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
-                            .message(format!(
-                                "{what}; the content is {}, checked as such",
-                                sniff::format_name(d)
-                            ))
-                            .hint(rename_hint(d)),
-                    );
-                    Some(d)
-                }
-                Detected::Unknown => {
-                    summary.findings.push(
-                        Finding::error(Kind::UnsafeEntry, Cause::Format, base).message(format!(
-                            "{what}; its content is not an archive either (first bytes {:02x?})",
-                            &detected_prefix(req)
-                        )),
-                    );
-                    None
-                }
-            }
-        }
-    }
+    })
 }
 
 fn detected_prefix(req: &ExtractRequest<'_>) -> Vec<u8> {

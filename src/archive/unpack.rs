@@ -1,19 +1,30 @@
-//! The per-entry policy shared by the tar and zip readers: go-getter's rules
-//! (`hashicorp/go-getter:decompress_tar.go` `untar`, `decompress_zip.go`), our caps, and
-//! the writes through [`super::dest`].
+//! The per-entry decisions shared by the tar and zip readers: go-getter's rules
+//! (`hashicorp/go-getter:decompress_tar.go` `untar`, `decompress_zip.go`), the kernel's
+//! limits on the paths a Nomad client would use, our own caps, and the findings. What
+//! is decided is carried out by a [`Sink`]; nothing here touches the disk.
+//!
+//! go-getter unpacks an entry with a handful of calls on `filepath.Join(dst, name)`,
+//! and the first that fails fails the download with its `*PathError`: `MkdirAll(path)`
+//! for a directory; for anything else `os.Stat` of the parent and `MkdirAll` of it when
+//! it is missing (zip: `MkdirAll` of the parent always), then `OpenFile(path,
+//! O_RDWR|O_CREATE|O_TRUNC)`, the copy, `Chmod` and `Chtimes`. Which call fails, on
+//! which path and with which errno is mirrored exactly, from what the tree holds so far
+//! and from how long the path is on the client (`ExtractRequest::nomad_dest`): the
+//! kernel refuses a path of PATH_MAX (4096) bytes and a component over NAME_MAX (255),
+//! and Go refuses a path holding a NUL before any system call.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::os::fd::AsFd;
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
 
-use super::dest::{self, Dest, Existing, WalkError};
+use super::dest::{Existing, MTime, WalkError};
+use super::sink::{MakeError, Sink};
+use super::space::Space;
 use super::storeref::{self, StoreRefScanner};
-use super::writer::{self, Writers};
-use super::{ArchiveError, ArchiveKind, ExtractMode, ExtractRequest, ExtractSummary, LinkEntry};
+use super::{ArchiveError, ExtractMode, ExtractRequest, ExtractSummary, GETTER_SRC, LinkEntry};
 use crate::finding::{Cause, Finding, Kind};
 use crate::taskdir::{Layer, LayerOrigin};
 
@@ -41,12 +52,66 @@ pub struct Entry {
     /// The member name as stored.
     pub name: Vec<u8>,
     pub body: Body,
-    /// Header mode, permission bits and setuid/setgid/sticky (type bits removed).
+    /// Permission bits and setuid/setgid/sticky (Go's `FileMode` bits that `Chmod`
+    /// passes on; type bits removed).
     pub mode: u32,
-    /// Header mtime when `> 0` (go-getter ignores the others).
-    pub mtime: Option<i64>,
-    /// Header size: what go-getter adds to its running size total.
-    pub size: u64,
+    /// The mtime when it is after the epoch (go-getter ignores the others).
+    pub mtime: Option<MTime>,
+    /// `FileInfo().Size()`: what go-getter adds to its running size total (the
+    /// expanded size of a sparse file; whatever a header-only type's field says).
+    pub size: i64,
+    /// The bytes this entry will write at most, for the free-space check.
+    pub data: u64,
+}
+
+/// A piece of an entry's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chunk {
+    /// This many bytes at the start of the buffer.
+    Data(usize),
+    /// This many zero bytes (a sparse file's hole), not in the buffer.
+    Hole(u64),
+    End,
+}
+
+/// An entry's data, with Go's error texts.
+pub trait Data {
+    fn chunk(&mut self, buf: &mut [u8]) -> io::Result<Chunk>;
+}
+
+/// Any reader as entry data.
+pub struct Plain<R> {
+    r: R,
+    /// An error that came after some bytes: returned on the next call.
+    pending: Option<io::Error>,
+}
+
+impl<R> Plain<R> {
+    pub fn new(r: R) -> Plain<R> {
+        Plain { r, pending: None }
+    }
+}
+
+impl<R: Read> Data for Plain<R> {
+    fn chunk(&mut self, buf: &mut [u8]) -> io::Result<Chunk> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            match self.r.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if n > 0 => {
+                    self.pending = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(if n == 0 { Chunk::End } else { Chunk::Data(n) })
+    }
 }
 
 /// Bytes consumed so far, for error messages: of the bundle file, and of the
@@ -57,48 +122,59 @@ pub struct Position {
     pub unpacked: Arc<AtomicU64>,
 }
 
+/// Which go-getter decompressor is unpacking: their rules differ in places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    Tar,
+    Zip,
+}
+
+impl Container {
+    fn name(self) -> &'static str {
+        match self {
+            Container::Tar => "tar",
+            Container::Zip => "zip",
+        }
+    }
+}
+
+/// The kernel's limits on a path (`PATH_MAX`, counting its NUL) and a component
+/// (`NAME_MAX`), as they apply to the paths go-getter passes on the client.
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
 const FLATTEN_HINT: &str = "store links as files: build the bundle with `tar -h --hard-dereference` (the example repo writes `tar cvzhP --hard-dereference`)";
 
-pub struct Unpacker<'r> {
+/// A non-directory entry whose parent is ready and that is about to be written.
+pub struct Pending {
+    comps: Vec<Vec<u8>>,
+    body: Body,
+    mode: u32,
+    mtime: Option<MTime>,
+    task_path: String,
+    shown: String,
+}
+
+pub struct Unpacker<'r, S: Sink> {
     pub req: &'r ExtractRequest<'r>,
     pub summary: ExtractSummary,
-    /// `tar` or `zip`: go-getter's messages name the container.
-    pub container: &'static str,
+    pub container: Container,
     pub pos: Position,
-    dest: Dest,
+    sink: S,
+    space: Space,
     scanner: StoreRefScanner,
-    writers: Writers,
     /// Directory entries: path → (mode, mtime); applied after all entries.
-    dirs: HashMap<Vec<Vec<u8>>, (u32, Option<i64>)>,
+    dirs: HashMap<Vec<Vec<u8>>, (u32, Option<MTime>)>,
     absolute: u64,
     first_absolute: Option<String>,
     /// go-getter's `done`: a non-directory entry was unpacked.
     pub wrote_non_dir: bool,
-    nomad_size: u64,
+    /// go-getter's running `fileSize` (Go's int64 arithmetic).
+    nomad_size: i64,
     written: u64,
     layers: Vec<Layer>,
     /// The entry being read, for error messages.
     pub current: Option<String>,
-}
-
-/// Read until `buf` is full or the entry ends.
-fn fill(data: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match data.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-fn with<'a>(parents: &[&'a [u8]], last: &'a [u8]) -> Vec<&'a [u8]> {
-    let mut all = parents.to_vec();
-    all.push(last);
-    all
 }
 
 pub fn lossy(b: &[u8]) -> String {
@@ -118,18 +194,45 @@ fn components(name: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-impl<'r> Unpacker<'r> {
+fn refs(comps: &[Vec<u8>]) -> Vec<&[u8]> {
+    comps.iter().map(Vec::as_slice).collect()
+}
+
+/// Go's text for an errno (`syscall.Errno.Error()`).
+fn errno_text(e: Errno) -> String {
+    match e {
+        Errno::ENOTDIR => "not a directory".into(),
+        Errno::EISDIR => "is a directory".into(),
+        Errno::ENAMETOOLONG => "file name too long".into(),
+        Errno::EINVAL => "invalid argument".into(),
+        Errno::EEXIST => "file exists".into(),
+        Errno::EACCES => "permission denied".into(),
+        Errno::ENOENT => "no such file or directory".into(),
+        Errno::EROFS => "read-only file system".into(),
+        Errno::ELOOP => "too many levels of symbolic links".into(),
+        e => {
+            let d = e.desc();
+            let mut c = d.chars();
+            c.next()
+                .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+impl<'r, S: Sink> Unpacker<'r, S> {
     pub fn new(
         req: &'r ExtractRequest<'r>,
         mut summary: ExtractSummary,
-        kind: ArchiveKind,
+        container: Container,
+        sink: S,
     ) -> Result<Self, ArchiveError> {
         if summary.format.is_empty() {
-            summary.format = super::sniff::format_name(kind).to_owned();
+            summary.format = container.name().to_owned();
         }
-        let dest = Dest::open(req.dest).map_err(|e| ArchiveError::Write {
+        let space = Space::of(req.dest).map_err(|source| ArchiveError::Write {
             path: req.dest.display().to_string(),
-            source: e.into(),
+            source,
         })?;
         let layers = req
             .chroot_env
@@ -140,18 +243,11 @@ impl<'r> Unpacker<'r> {
         Ok(Unpacker {
             req,
             summary,
-            container: if kind == ArchiveKind::Zip {
-                "zip"
-            } else {
-                "tar"
-            },
+            container,
             pos: Position::default(),
-            dest,
+            sink,
+            space,
             scanner: StoreRefScanner::new(),
-            writers: Writers::new().map_err(|e| ArchiveError::Write {
-                path: req.dest.display().to_string(),
-                source: e,
-            })?,
             dirs: HashMap::new(),
             absolute: 0,
             first_absolute: None,
@@ -163,9 +259,10 @@ impl<'r> Unpacker<'r> {
         })
     }
 
-    /// Record a rejection: the archive is refused and the pass stops.
+    /// Record a rejection: the archive is refused and the pass stops. A finding that
+    /// carries go-getter's error is what Nomad's download fails with.
     pub fn reject(&mut self, f: Finding) -> Halt {
-        if self.summary.nomad_failure.is_none() {
+        if self.summary.nomad_failure.is_none() && self.req.mode == ExtractMode::Nomad {
             self.summary.nomad_failure = f.nomad_error.clone();
         }
         self.summary.findings.push(f);
@@ -173,8 +270,15 @@ impl<'r> Unpacker<'r> {
         Halt::Rejected
     }
 
-    /// A read error of the archive stream: corrupt or truncated input.
-    pub fn corrupt(&mut self, err: &std::io::Error) -> Halt {
+    /// The archive's own figure for the room it needs, before any entry.
+    pub fn expect(&mut self, bytes: u64, basis: &'static str) -> Step {
+        self.space
+            .expect(bytes, basis)
+            .map_err(|n| Halt::Fatal(ArchiveError::NoSpace(n)))
+    }
+
+    /// The archive's bytes are wrong or end early; `err`'s text is go-getter's.
+    pub fn corrupt(&mut self, err: &dyn std::fmt::Display, truncated: bool) -> Halt {
         let raw = self.pos.raw.load(Ordering::Relaxed);
         let unpacked = self.pos.unpacked.load(Ordering::Relaxed);
         let (path, within) = match &self.current {
@@ -184,26 +288,27 @@ impl<'r> Unpacker<'r> {
                 " between entries".to_owned(),
             ),
         };
-        let truncated = err.kind() == std::io::ErrorKind::UnexpectedEof;
         let what = if truncated {
             "truncated archive"
         } else {
             "corrupt archive"
         };
-        let mut f = Finding::error(Kind::UnsafeEntry, Cause::Corrupt, path).message(format!(
-            "{what}: {err}, having read {raw} bytes of `{}` and unpacked {unpacked} bytes of its {} stream{within}",
-            self.req.source_name, self.container
-        ));
-        // What Go's readers return for the same input (io.ErrUnexpectedEOF, tar.ErrHeader).
-        if truncated {
-            f = f.nomad_error("unexpected EOF");
-        } else if err.to_string().contains("checksum") && self.container == "tar" {
-            f = f.nomad_error("archive/tar: invalid tar header");
-        }
+        let f = Finding::error(Kind::UnsafeEntry, Cause::Corrupt, path)
+            .message(format!(
+                "{what}: {err}, having read {raw} bytes of `{}` and unpacked {unpacked} bytes of its {} stream{within}",
+                self.req.source_name,
+                self.container.name()
+            ))
+            .nomad_error(err.to_string());
         self.reject(f)
     }
 
-    fn fatal(&self, path: &str, e: impl Into<std::io::Error>) -> Halt {
+    /// The stream's error for the current entry (an `io::Error` with Go's text).
+    pub fn stream_error(&mut self, e: &io::Error) -> Halt {
+        self.corrupt(e, e.kind() == io::ErrorKind::UnexpectedEof)
+    }
+
+    fn fatal(&self, path: &str, e: impl Into<io::Error>) -> Halt {
         Halt::Fatal(ArchiveError::Write {
             path: format!("{}/{}", self.req.dest.display(), path),
             source: e.into(),
@@ -219,15 +324,124 @@ impl<'r> Unpacker<'r> {
         if p.is_empty() { "/".to_owned() } else { p }
     }
 
-    /// One entry, in go-getter's order: `..`, size limit, then unpack.
-    pub fn entry(&mut self, e: Entry, data: &mut dyn Read) -> Step {
+    /// Nomad's download fails at `comps` with `op`'s errno.
+    fn path_error(&mut self, op: &str, comps: &[&[u8]], e: Errno, shown: &str) -> Halt {
+        let at = self.task_path(comps);
+        let msg = format!("{op} {at}: {}", errno_text(e));
+        let why = match (e, op) {
+            (Errno::ENOTDIR, "mkdir") => format!(
+                "`{at}` is a file (an earlier entry, perhaps a flattened link), so the directory `{}` cannot be made",
+                self.task_path(&components(shown.as_bytes()))
+            ),
+            (Errno::ENOTDIR, _) => format!(
+                "a directory on the way to `{at}` is a file (an earlier entry, perhaps a flattened link)"
+            ),
+            (Errno::EISDIR, _) => format!(
+                "`{at}` is a directory (an earlier entry, or the destination itself) and this entry is not"
+            ),
+            (Errno::ENAMETOOLONG, _) => format!(
+                "a name in `{shown}` is longer than Linux allows: 255 bytes a component, 4095 a path, and on a Nomad client the path starts with the destination's `{}`",
+                self.req.nomad_dest
+            ),
+            (Errno::EINVAL, _) => {
+                "the entry's name contains a NUL byte, which no path can hold".to_owned()
+            }
+            _ => format!("{op} fails with {}", errno_text(e)),
+        };
+        let mut f = Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
+            .message(format!("{why}: Nomad fails the download with `{msg}`"))
+            .nomad_error(msg);
+        if e == Errno::ENOTDIR {
+            f = f.hint(FLATTEN_HINT);
+        }
+        self.reject(f)
+    }
+
+    fn symlink_in_the_way(&mut self, comps: &[&[u8]], shown: &str) -> Halt {
+        let at = self.task_path(comps);
+        self.reject(
+            Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(format!(
+                "`{shown}` would be written through the symlink at `{at}`; links are never followed while unpacking"
+            )),
+        )
+    }
+
+    /// The length of `comps`' path on the Nomad client.
+    fn host_len(&self, comps: &[&[u8]]) -> usize {
+        self.req.nomad_dest.trim_end_matches('/').len()
+            + comps.iter().map(|c| 1 + c.len()).sum::<usize>()
+    }
+
+    /// The first prefix (its length) that no system call on the client can name, and
+    /// why: a NUL (Go's `EINVAL`), PATH_MAX or NAME_MAX (`ENAMETOOLONG`).
+    fn unnameable(&self, comps: &[&[u8]]) -> Option<(usize, Errno)> {
+        if self.req.mode != ExtractMode::Nomad {
+            return None;
+        }
+        (1..=comps.len()).find_map(|m| {
+            let c = comps[m - 1];
+            if c.contains(&0) {
+                Some((m, Errno::EINVAL))
+            } else if self.host_len(&comps[..m]) >= PATH_MAX || c.len() > NAME_MAX {
+                Some((m, Errno::ENAMETOOLONG))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// `os.MkdirAll(dst/comps, 0755)`: the shallowest prefix that is not a directory
+    /// or cannot be made decides.
+    fn mkdir_all(&mut self, comps: &[&[u8]], shown: &str) -> Step {
+        let bad = self.unnameable(comps);
+        let reach = bad.map_or(comps.len(), |(m, _)| m - 1);
+        match self.sink.mkdir_all(&comps[..reach]) {
+            Ok(()) => match bad {
+                Some((m, e)) => Err(self.path_error("mkdir", &comps[..m], e, shown)),
+                None => Ok(()),
+            },
+            Err(WalkError::NotDir(i)) => {
+                Err(self.path_error("mkdir", &comps[..=i], Errno::ENOTDIR, shown))
+            }
+            Err(WalkError::Symlink(i)) => Err(self.symlink_in_the_way(&comps[..=i], shown)),
+            Err(WalkError::Io(i, Errno::ENAMETOOLONG)) => Err(self.path_error(
+                "mkdir",
+                &comps[..=i],
+                Errno::ENAMETOOLONG,
+                shown,
+            )),
+            Err(WalkError::Io(i, e)) => {
+                let at = self.task_path(&comps[..=i]);
+                Err(self.fatal(&at, e))
+            }
+        }
+    }
+
+    /// `decompress_tar.go`: `if _, err := os.Stat(dir); os.IsNotExist(err) { MkdirAll }`.
+    /// Any other outcome of the `Stat` (a file on the way, a name too long) leaves the
+    /// error to the `OpenFile` that follows.
+    fn tar_parent(&mut self, parents: &[&[u8]], shown: &str) -> Step {
+        if self.req.mode == ExtractMode::Tar {
+            return self.mkdir_all(parents, shown);
+        }
+        if self.unnameable(parents).is_some() {
+            return Ok(());
+        }
+        match self.sink.probe(parents) {
+            Ok(None) => self.mkdir_all(parents, shown),
+            Ok(Some(_)) | Err(WalkError::NotDir(_)) => Ok(()),
+            Err(WalkError::Symlink(i)) => Err(self.symlink_in_the_way(&parents[..=i], shown)),
+            Err(WalkError::Io(..)) => Ok(()),
+        }
+    }
+
+    /// One entry, in go-getter's order: `..`, the size limit, then the directories it
+    /// needs. Directories are done; anything else comes back to be written with
+    /// [`Unpacker::write`] (zip opens the entry in between).
+    pub fn begin(&mut self, e: Entry) -> Step<Option<Pending>> {
         crate::cleanup::checkpoint();
         let shown = lossy(&e.name);
         self.current = Some(shown.clone());
-        let mode_name = |m: ExtractMode| match m {
-            ExtractMode::Nomad => "Nomad",
-            ExtractMode::Tar => "tar mode",
-        };
         // decompress_tar.go / decompress_zip.go: "Disallow parent traversal".
         if contains_dot_dot(&e.name) {
             let msg = format!("entry contains '..': {shown}");
@@ -238,151 +452,170 @@ impl<'r> Unpacker<'r> {
                     .hint("build the archive from inside the tree (`tar -C DIR …`) so no member name climbs out"),
             ));
         }
-        let safety = self.req.safety;
-        if e.name.len() > safety.max_name_len {
-            return Err(self.reject(
-                Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.clone()).message(format!(
-                    "entry name is {} bytes long, over the cap of {} (--max-name-len)",
-                    e.name.len(),
-                    safety.max_name_len
-                )),
-            ));
-        }
-        let comps = components(&e.name);
-        if comps.len() > safety.max_depth {
-            return Err(self.reject(
-                Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.clone()).message(format!(
-                    "entry is {} directories deep, over the cap of {} (--max-depth)",
-                    comps.len(),
-                    safety.max_depth
-                )),
-            ));
-        }
-        self.summary.entries += 1;
-        if self.summary.entries > safety.max_entries {
-            return Err(self.reject(
-                Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.clone()).message(format!(
-                    "entry #{} is over the cap of {} entries (--max-entries)",
-                    self.summary.entries, safety.max_entries
-                )),
-            ));
-        }
         // `fileSize += fileInfo.Size(); if fileSizeLimit > 0 && fileSize > fileSizeLimit`.
+        self.nomad_size = self.nomad_size.wrapping_add(e.size);
         if let Some(limit) = self.req.limits.size {
-            self.nomad_size = self.nomad_size.saturating_add(e.size);
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             if self.nomad_size > limit {
-                let msg = format!("{} archive larger than limit: {limit}", self.container);
+                let msg = format!("{} archive larger than limit: {limit}", self.container.name());
                 return Err(self.reject(
                     Finding::error(Kind::Artifact, Cause::SizeLimit, shown)
                         .message(format!(
-                            "{msg} (the declared sizes reach {} bytes at this entry; client `artifact {{ decompression_size_limit }}`)",
+                            "{msg} (the sizes declared so far reach {} bytes at this entry, directories and links included; client `artifact {{ decompression_size_limit }}`)",
                             self.nomad_size
                         ))
                         .nomad_error(msg),
                 ));
             }
         }
-        if self.written.saturating_add(e.size) > safety.max_unpacked_bytes {
-            return Err(self.size_cap(&shown, self.written.saturating_add(e.size)));
-        }
-        // Only zip names (tar names end at a NUL) and link targets can hold a NUL byte;
-        // Go's `os.OpenFile`/`MkdirAll` refuse such a path with EINVAL.
-        let link_nul = match &e.body {
-            Body::Symlink(t) | Body::HardLink(t) => {
-                self.req.mode == ExtractMode::Tar && t.contains(&0)
-            }
-            _ => false,
-        };
-        if e.name.contains(&0) || link_nul {
-            let what = if link_nul { "link target" } else { "name" };
-            let msg = format!("open {}: invalid argument", self.req.dest_in_task);
-            return Err(self.reject(
-                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.clone())
-                    .message(format!(
-                        "the entry's {what} contains a NUL byte, which no path can hold: Nomad fails the download (`{msg}`)"
-                    ))
-                    .nomad_error(msg),
-            ));
+        let comps = components(&e.name);
+        self.caps(&e, &comps, &shown)?;
+        if let Err(no) = self.space.add(e.data, "the sizes the archive's headers declare so far") {
+            return Err(Halt::Fatal(ArchiveError::NoSpace(no)));
         }
         if e.name.first() == Some(&b'/') {
             self.absolute += 1;
             self.first_absolute.get_or_insert_with(|| shown.clone());
         }
-        let task_path = self.task_path(&comps);
-
         if let Body::Dir = e.body {
             self.mkdir_all(&comps, &shown)?;
-            self.dirs.insert(
-                comps.iter().map(|c| c.to_vec()).collect(),
-                (e.mode & 0o1777, e.mtime),
-            );
-            return Ok(());
+            // go-getter never chmods a zip's directories: they stay as MkdirAll made them.
+            if self.container == Container::Tar {
+                self.dirs.insert(
+                    comps.iter().map(|c| c.to_vec()).collect(),
+                    (e.mode & 0o1777, e.mtime),
+                );
+            }
+            return Ok(None);
         }
         self.wrote_non_dir = true;
-        let Some((&last, parents)) = comps.split_last() else {
-            let msg = format!("open {}: is a directory", self.req.dest_in_task);
-            return Err(self.reject(
-                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown)
-                    .message(format!(
-                        "a non-directory entry names the destination itself; Nomad fails with `{msg}`"
-                    ))
-                    .nomad_error(msg),
-            ));
+        let task_path = self.task_path(&comps);
+        if let Some((_, parents)) = comps.split_last() {
+            match self.container {
+                Container::Tar => self.tar_parent(parents, &shown)?,
+                // decompress_zip.go: `os.MkdirAll(filepath.Dir(path), …)`, always.
+                Container::Zip => self.mkdir_all(parents, &shown)?,
+            }
+        }
+        Ok(Some(Pending {
+            comps: comps.iter().map(|c| c.to_vec()).collect(),
+            body: e.body,
+            mode: e.mode,
+            mtime: e.mtime,
+            task_path,
+            shown,
+        }))
+    }
+
+    /// Our own caps, beyond go-getter's: each says what Nomad would do.
+    fn caps(&mut self, e: &Entry, comps: &[&[u8]], shown: &str) -> Step {
+        let safety = self.req.safety;
+        let nomad = "Nomad itself would go on";
+        let over = |this: &mut Self, msg: String| {
+            Err(this.reject(
+                Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.to_owned()).message(msg),
+            ))
         };
-        self.collision(&task_path);
-        if e.mode & 0o6000 != 0 {
+        if e.name.len() > safety.max_name_len {
+            return over(
+                self,
+                format!(
+                    "entry name is {} bytes long, over our cap of {} (--max-name-len); {nomad} (Go reads names up to 1 MiB)",
+                    e.name.len(),
+                    safety.max_name_len
+                ),
+            );
+        }
+        // Deeper than PATH_MAX allows is Nomad's own failure, reported as such later.
+        if comps.len() > safety.max_depth && self.unnameable(comps).is_none() {
+            return over(
+                self,
+                format!(
+                    "entry is {} directories deep, over our cap of {} (--max-depth); {nomad}",
+                    comps.len(),
+                    safety.max_depth
+                ),
+            );
+        }
+        self.summary.entries += 1;
+        if self.summary.entries > safety.max_entries {
+            return over(
+                self,
+                format!(
+                    "entry #{} is over our cap of {} entries (--max-entries); {nomad} up to its decompression_file_count_limit ({})",
+                    self.summary.entries,
+                    safety.max_entries,
+                    self.req
+                        .limits
+                        .file_count
+                        .map_or("off".to_owned(), |n| n.to_string())
+                ),
+            );
+        }
+        let total = self.written.saturating_add(e.data);
+        if total > safety.max_unpacked_bytes {
+            return Err(self.size_cap(shown, total));
+        }
+        Ok(())
+    }
+
+    fn size_cap(&mut self, shown: &str, total: u64) -> Halt {
+        let cap = self.req.safety.max_unpacked_bytes;
+        self.reject(
+            Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.to_owned()).message(format!(
+                "unpacking `{shown}` would bring the unpacked size to {total} bytes, over our cap of {cap} (--max-unpacked-bytes); Nomad itself would go on up to its decompression_size_limit ({})",
+                self.req.limits.size.map_or("off".to_owned(), |n| n.to_string())
+            )),
+        )
+    }
+
+    /// Write a non-directory entry: `copyReader`'s `OpenFile`, the copy, the mode and
+    /// mtime; or, with `--extract tar`, the link.
+    pub fn write(&mut self, p: Pending, data: &mut dyn Data) -> Step {
+        let comps = refs(&p.comps);
+        let Some((&last, parents)) = comps.split_last() else {
+            return Err(self.path_error("open", &[], Errno::EISDIR, &p.shown));
+        };
+        self.collision(&p.task_path);
+        if p.mode & 0o6000 != 0 {
             // client/allocrunner/taskrunner/getter/params.go: Umask = setuid|setgid.
             let (kind, who) = match self.req.mode {
                 ExtractMode::Nomad => (Kind::Artifact, "Nomad strips"),
                 ExtractMode::Tar => (Kind::UnsafeEntry, "we never create setuid files; stripped"),
             };
             self.summary.findings.push(
-                Finding::warning(kind, Cause::Setuid, task_path.clone()).message(format!(
+                Finding::warning(kind, Cause::Setuid, p.task_path.clone()).message(format!(
                     "mode {:04o}: {who} the setuid/setgid bits, the file is unpacked {:04o}",
-                    e.mode,
-                    e.mode & 0o1777
+                    p.mode,
+                    p.mode & 0o1777
                 )),
             );
         }
-        let mode = e.mode & 0o1777;
-        let hard_link = matches!(e.body, Body::HardLink(_));
-        match (e.body, self.req.mode) {
-            (Body::File, _) => {
-                self.write_file(parents, last, mode, e.mtime, data, &task_path, &shown)
-            }
-            (Body::Symlink(target), ExtractMode::Nomad) if self.container == "zip" => {
-                // decompress_zip.go copies the stored body, which is the target text.
-                self.flattened(&task_path, &target, false, true);
-                self.write_file(parents, last, mode, e.mtime, data, &task_path, &shown)
-            }
-            // decompress_tar.go copies a link header's empty body: an empty regular file.
-            (Body::Symlink(target), ExtractMode::Nomad)
-            | (Body::HardLink(target), ExtractMode::Nomad) => {
-                self.flattened(&task_path, &target, hard_link, false);
-                self.write_file(
-                    parents,
-                    last,
-                    mode,
-                    e.mtime,
-                    &mut std::io::empty(),
-                    &task_path,
-                    &shown,
-                )
-            }
+        let mode = p.mode & 0o1777;
+        match (&p.body, self.req.mode) {
             (Body::Symlink(target), ExtractMode::Tar) => {
-                self.record_link(&task_path, &target, false);
-                for r in storeref::scan_all(&target) {
+                self.record_link(&p.task_path, target, false);
+                for r in storeref::scan_all(target) {
                     self.summary
                         .store_refs
                         .entry(r)
                         .or_default()
-                        .insert(task_path.clone());
+                        .insert(p.task_path.clone());
                 }
-                self.symlink(parents, last, &target, &shown)
+                return self.symlink(parents, last, target, &p.shown);
             }
             (Body::HardLink(target), ExtractMode::Tar) => {
-                self.record_link(&task_path, &target, true);
-                self.hard_link(parents, last, &target, &shown)
+                self.record_link(&p.task_path, target, true);
+                return self.hard_link(parents, last, target, &p.shown);
+            }
+            (Body::Symlink(target), ExtractMode::Nomad) => {
+                // decompress_zip.go copies the stored body (the target text);
+                // decompress_tar.go a link header's empty body.
+                let zip = self.container == Container::Zip;
+                self.flattened(&p.task_path, target, false, zip);
+            }
+            (Body::HardLink(target), ExtractMode::Nomad) => {
+                self.flattened(&p.task_path, target, true, false);
             }
             (special @ (Body::CharDev | Body::BlockDev | Body::Fifo), m) => {
                 let what = match special {
@@ -391,33 +624,224 @@ impl<'r> Unpacker<'r> {
                     _ => "FIFO",
                 };
                 let f = match m {
-                    ExtractMode::Nomad => Finding::warning(Kind::Artifact, Cause::Device, task_path.clone())
+                    ExtractMode::Nomad => Finding::warning(Kind::Artifact, Cause::Device, p.task_path.clone())
                         .message(format!("{what} becomes an empty file when Nomad extracts the artifact")),
-                    ExtractMode::Tar => Finding::warning(Kind::UnsafeEntry, Cause::Device, task_path.clone())
-                        .message(format!("{what} not created ({} never creates device nodes or FIFOs): unpacked as an empty file", mode_name(m))),
+                    ExtractMode::Tar => Finding::warning(Kind::UnsafeEntry, Cause::Device, p.task_path.clone())
+                        .message(format!("{what} not created (tar mode never creates device nodes or FIFOs): unpacked as an empty file")),
                 };
                 self.summary.findings.push(f);
-                self.write_file(
-                    parents,
-                    last,
-                    mode,
-                    e.mtime,
-                    &mut std::io::empty(),
-                    &task_path,
-                    &shown,
-                )
             }
-            (Body::Dir, _) => Ok(()),
+            _ => {}
+        }
+        let file = self.open(&comps, mode, &p.shown, &p.task_path)?;
+        let mut len = 0;
+        let outcome = self.copy(&file, data, &p.shown, &mut len);
+        // What was copied stays, as after go-getter's failed copy (v1.7; v1.8 removes
+        // the file: either way the download has failed).
+        self.sink.close(file, len, mode, p.mtime);
+        outcome?;
+        for r in self.scanner.finish() {
+            self.summary
+                .store_refs
+                .entry(r)
+                .or_default()
+                .insert(p.task_path.clone());
+        }
+        Ok(())
+    }
+
+    /// `os.OpenFile(path, O_RDWR|O_CREATE|O_TRUNC, mode)`: Go's checks of the name,
+    /// the kernel's of the path, then the walk (a file on the way, a directory there).
+    fn open(&mut self, comps: &[&[u8]], mode: u32, shown: &str, task_path: &str) -> Step<S::File> {
+        let (last, parents) = comps.split_last().expect("a named entry");
+        if self.req.mode == ExtractMode::Nomad {
+            let fail = |this: &mut Self, e| Err(this.path_error("open", comps, e, shown));
+            if comps.iter().any(|c| c.contains(&0)) {
+                return fail(self, Errno::EINVAL);
+            }
+            if self.host_len(comps) >= PATH_MAX {
+                return fail(self, Errno::ENAMETOOLONG);
+            }
+            if let Some(l) = comps.iter().position(|c| c.len() > NAME_MAX) {
+                // The walk meets a file before the long name, or the long name.
+                let e = match self.sink.probe(&comps[..l]) {
+                    Ok(Some(false)) | Err(WalkError::NotDir(_)) => Errno::ENOTDIR,
+                    _ => Errno::ENAMETOOLONG,
+                };
+                return fail(self, e);
+            }
+        }
+        let existing = match self.req.mode {
+            ExtractMode::Nomad => Existing::Truncate,
+            ExtractMode::Tar => Existing::Replace,
+        };
+        match self.sink.create(parents, last, mode, existing, task_path) {
+            Ok(f) => Ok(f),
+            Err(MakeError::Walk(WalkError::NotDir(_))) => {
+                Err(self.path_error("open", comps, Errno::ENOTDIR, shown))
+            }
+            Err(MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i))) => {
+                Err(self.symlink_in_the_way(&comps[..=i], shown))
+            }
+            Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
+                Err(self.open_failure(e, comps, shown))
+            }
+            Err(MakeError::Target(WalkError::NotDir(_))) => {
+                Err(self.path_error("open", comps, Errno::ENOTDIR, shown))
+            }
+            Err(MakeError::At(e)) => Err(self.open_failure(e, comps, shown)),
         }
     }
 
-    fn size_cap(&mut self, shown: &str, total: u64) -> Halt {
+    fn open_failure(&mut self, e: Errno, comps: &[&[u8]], shown: &str) -> Halt {
+        match e {
+            Errno::ELOOP => {
+                let full = self.task_path(comps);
+                self.reject(
+                    Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(
+                        format!(
+                            "`{full}` is already a symlink: Nomad would write through it; we refuse to"
+                        ),
+                    ),
+                )
+            }
+            Errno::EISDIR | Errno::ENOTEMPTY | Errno::EEXIST => {
+                self.path_error("open", comps, Errno::EISDIR, shown)
+            }
+            Errno::ENAMETOOLONG | Errno::ENOTDIR => self.path_error("open", comps, e, shown),
+            e => {
+                let full = self.task_path(comps);
+                self.fatal(&full, e)
+            }
+        }
+    }
+
+    /// `io.Copy` into the file; `off` ends as its length.
+    fn copy(&mut self, file: &S::File, data: &mut dyn Data, shown: &str, off: &mut u64) -> Step {
+        self.scanner.reset();
         let cap = self.req.safety.max_unpacked_bytes;
-        self.reject(
-            Finding::error(Kind::UnsafeEntry, Cause::Limit, shown.to_owned()).message(format!(
-                "unpacking `{shown}` would bring the unpacked size to {total} bytes, over the cap of {cap} (--max-unpacked-bytes)"
+        loop {
+            let mut buf = self.sink.buffer();
+            let chunk = match data.chunk(&mut buf) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.sink.recycle(buf);
+                    return Err(self.stream_error(&e));
+                }
+            };
+            let n = match chunk {
+                Chunk::End => {
+                    self.sink.recycle(buf);
+                    return Ok(());
+                }
+                Chunk::Hole(n) => {
+                    self.sink.recycle(buf);
+                    // Zeros end any store path being read.
+                    self.scanner.feed(&[0]);
+                    n
+                }
+                Chunk::Data(n) => {
+                    self.scanner.feed(&buf[..n]);
+                    self.sink.write(file, *off, buf, n);
+                    n as u64
+                }
+            };
+            *off += n;
+            self.written += n;
+            self.summary.unpacked_bytes = self.written;
+            if self.written > cap {
+                return Err(self.size_cap(shown, self.written));
+            }
+        }
+    }
+
+    fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
+        if target.is_empty() {
+            // symlink(2) refuses an empty target with ENOENT; GNU tar reports it, skips
+            // the entry and exits 2 at the end.
+            let mut all = parents.to_vec();
+            all.push(last);
+            let full = self.task_path(&all);
+            self.summary.findings.push(
+                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
+                    .message(format!(
+                        "the symlink `{full}` has an empty target: `tar xf` cannot create it \
+                         (symlink: No such file or directory), skips it and fails"
+                    ))
+                    .hint("give the link a target, or leave it out of the archive"),
+            );
+            return Ok(());
+        }
+        let mut all = parents.to_vec();
+        all.push(last);
+        match self.sink.symlink(parents, last, target) {
+            Ok(()) => Ok(()),
+            Err(MakeError::Walk(WalkError::NotDir(_))) => {
+                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
+            }
+            Err(MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i))) => {
+                Err(self.symlink_in_the_way(&all[..=i], shown))
+            }
+            Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
+                Err(self.open_failure(e, &all, shown))
+            }
+            Err(MakeError::Target(WalkError::NotDir(_))) => {
+                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
+            }
+            Err(MakeError::At(e)) => Err(self.open_failure(e, &all, shown)),
+        }
+    }
+
+    /// GNU tar: a hard link names an earlier member; its target is resolved inside the
+    /// destination only, never through a symlink.
+    fn hard_link(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
+        let t = lossy(target);
+        let tcomps = components(target);
+        let escape = |why: String| {
+            Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(why)
+        };
+        if contains_dot_dot(target) {
+            return Err(self.reject(escape(format!(
+                "hard link target `{t}` contains `..`: it could point outside the destination"
+            ))));
+        }
+        if tcomps.is_empty() {
+            return Err(self.reject(escape(format!("hard link target `{t}` is not a file"))));
+        }
+        let mut all = parents.to_vec();
+        all.push(last);
+        match self.sink.hard_link(&tcomps, parents, last) {
+            Ok(()) => Ok(()),
+            Err(MakeError::Target(WalkError::Symlink(i))) => {
+                let at = self.task_path(&tcomps[..=i]);
+                Err(self.reject(escape(format!(
+                    "hard link target `{t}` lies behind the symlink `{at}`; links are never followed while unpacking"
+                ))))
+            }
+            Err(MakeError::Target(_)) | Err(MakeError::At(Errno::ENOENT)) => {
+                Err(self.reject(escape(format!(
+                    "hard link target `{t}` is not an earlier entry of the archive"
+                ))))
+            }
+            // linkat(2) on a directory (GNU tar: "Cannot hard link to `a`: Operation
+            // not permitted"): the bundle's fault, not the work dir's.
+            Err(MakeError::At(Errno::EPERM)) => Err(self.reject(
+                Finding::error(Kind::UnsafeEntry, Cause::UnpackFailure, shown.to_owned()).message(
+                    format!(
+                        "hard link target `{t}` is a directory; a hard link cannot name a directory"
+                    ),
+                ),
             )),
-        )
+            Err(MakeError::Walk(WalkError::NotDir(_))) => {
+                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
+            }
+            Err(MakeError::Walk(WalkError::Symlink(i))) => {
+                Err(self.symlink_in_the_way(&all[..=i], shown))
+            }
+            Err(MakeError::Walk(WalkError::Io(_, e))) | Err(MakeError::At(e)) => {
+                Err(self.open_failure(e, &all, shown))
+            }
+        }
     }
 
     fn record_link(&mut self, task_path: &str, target: &[u8], hard: bool) {
@@ -489,262 +913,28 @@ impl<'r> Unpacker<'r> {
         }
     }
 
-    fn walk_failure(&mut self, err: WalkError, comps: &[&[u8]], shown: &str) -> Halt {
-        match err {
-            WalkError::Symlink(i) => {
-                let at = self.task_path(&comps[..=i]);
-                self.reject(
-                    Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(format!(
-                        "`{shown}` would be written through the symlink at `{at}`; links are never followed while unpacking"
-                    )),
-                )
-            }
-            WalkError::NotDir(i) => {
-                let at = self.task_path(&comps[..=i]);
-                let full = self.task_path(comps);
-                let msg = format!("open {full}: not a directory");
-                self.reject(
-                    Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
-                        .message(format!(
-                            "`{at}` is a file (an earlier entry, perhaps a flattened link), so `{full}` cannot be created: Nomad fails the download with `{msg}`"
-                        ))
-                        .nomad_error(msg)
-                        .hint(FLATTEN_HINT),
-                )
-            }
-            WalkError::Io(i, Errno::ENAMETOOLONG) => {
-                let at = self.task_path(&comps[..=i]);
-                self.name_too_long(&at, shown, "mkdir")
-            }
-            WalkError::Io(i, e) => {
-                let at = self.task_path(&comps[..=i]);
-                self.fatal(&at, e)
-            }
-        }
-    }
-
-    fn mkdir_all(&mut self, comps: &[&[u8]], shown: &str) -> Step {
-        match self.dest.dir(comps, true) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.walk_failure(e, comps, shown)),
-        }
-    }
-
-    fn parent(
-        &mut self,
-        parents: &[&[u8]],
-        last: &[u8],
-        shown: &str,
-    ) -> Step<std::os::fd::OwnedFd> {
-        match self.dest.dir(parents, true) {
-            Ok(fd) => fd.try_clone_to_owned().map_err(|e| self.fatal(shown, e)),
-            Err(e) => Err(self.walk_failure(e, &with(parents, last), shown)),
-        }
-    }
-
-    fn create_failure(&mut self, e: Errno, parents: &[&[u8]], last: &[u8], shown: &str) -> Halt {
-        let mut all = parents.to_vec();
-        all.push(last);
-        let full = self.task_path(&all);
-        match e {
-            Errno::ELOOP => self.reject(
-                Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(
-                    format!(
-                        "`{full}` is already a symlink: Nomad would write through it; we refuse to"
-                    ),
-                ),
-            ),
-            Errno::EISDIR | Errno::ENOTEMPTY | Errno::EEXIST => {
-                let msg = format!("open {full}: is a directory");
-                self.reject(
-                    Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
-                        .message(format!(
-                            "`{full}` is a directory (an earlier entry) and this entry is not: Nomad fails the download with `{msg}`"
-                        ))
-                        .nomad_error(msg),
-                )
-            }
-            Errno::ENAMETOOLONG => self.name_too_long(&full, shown, "open"),
-            e => self.fatal(&full, e),
-        }
-    }
-
-    /// A component over `NAME_MAX` (255 bytes), or a link target over `PATH_MAX`: the
-    /// bundle's fault, and Nomad's download fails the same way.
-    fn name_too_long(&mut self, at: &str, shown: &str, call: &str) -> Halt {
-        let msg = format!("{call} {at}: file name too long");
-        self.reject(
-            Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
-                .message(format!(
-                    "a name in `{shown}` is longer than Linux allows (255 bytes a component, 4095 a link target): Nomad fails the download with `{msg}`"
-                ))
-                .nomad_error(msg),
+    /// `empty archive: <src>`: no entry but directories (go-getter's `done` never set).
+    pub fn empty(&mut self) -> Halt {
+        let msg = format!("empty archive: {GETTER_SRC}");
+        let f = Finding::error(
+            Kind::Artifact,
+            Cause::EmptyArchive,
+            self.req.source_name.to_owned(),
         )
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the entry split into parts, so `self` stays borrowable while `data` is read"
-    )]
-    fn write_file(
-        &mut self,
-        parents: &[&[u8]],
-        last: &[u8],
-        mode: u32,
-        mtime: Option<i64>,
-        data: &mut dyn Read,
-        task_path: &str,
-        shown: &str,
-    ) -> Step {
-        let existing = match self.req.mode {
-            ExtractMode::Nomad => Existing::Truncate,
-            ExtractMode::Tar => Existing::Replace,
-        };
-        let writers = &mut self.writers;
-        let created = self.dest.dir(parents, true).map(|dir| {
-            match dest::create_file(dir, last, mode, Existing::Fail) {
-                // The path was unpacked before: let its queued writes land first.
-                Err(Errno::EEXIST) => {
-                    writers.flush();
-                    dest::create_file(dir, last, mode, existing)
-                }
-                r => r,
-            }
-        });
-        let file = match created {
-            Ok(Ok(f)) => f,
-            Ok(Err(e)) => return Err(self.create_failure(e, parents, last, shown)),
-            Err(e) => return Err(self.walk_failure(e, &with(parents, last), shown)),
-        };
-        let file = Arc::new(file);
-        let path: Arc<str> = Arc::from(task_path);
-        let slot = self.writers.slot();
-        self.scanner.reset();
-        let cap = self.req.safety.max_unpacked_bytes;
-        let mut off = 0u64;
-        let outcome: Step = loop {
-            let mut buf = self.writers.block();
-            let n = match fill(data, &mut buf) {
-                Ok(0) => {
-                    self.writers.give_back(buf);
-                    break Ok(());
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    self.writers.give_back(buf);
-                    break Err(self.corrupt(&e));
-                }
-            };
-            self.written += n as u64;
-            if self.written > cap {
-                self.writers.give_back(buf);
-                break Err(self.size_cap(shown, self.written));
-            }
-            self.scanner.feed(&buf[..n]);
-            self.writers.write(slot, &file, off, buf, n, &path);
-            off += n as u64;
-            if n < writer::BLOCK {
-                break Ok(());
-            }
-        };
-        self.writers.finish(slot, file, mode, mtime, path);
-        outcome?;
-        if let Some((p, e)) = self.writers.failure() {
-            return Err(self.fatal(&p, e));
-        }
-        self.summary.unpacked_bytes = self.written;
-        for r in self.scanner.finish() {
-            self.summary
-                .store_refs
-                .entry(r)
-                .or_default()
-                .insert(task_path.to_owned());
-        }
-        Ok(())
-    }
-
-    fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
-        if target.is_empty() {
-            // symlink(2) refuses an empty target with ENOENT; GNU tar reports it, skips
-            // the entry and exits 2 at the end.
-            let full = self.task_path(&with(parents, last));
-            self.summary.findings.push(
-                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
-                    .message(format!(
-                        "the symlink `{full}` has an empty target: `tar xf` cannot create it \
-                         (symlink: No such file or directory), skips it and fails"
-                    ))
-                    .hint("give the link a target, or leave it out of the archive"),
-            );
-            return Ok(());
-        }
-        let made = self
-            .dest
-            .dir(parents, true)
-            .map(|dir| dest::symlink(dir, last, target));
-        match made {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.create_failure(e, parents, last, shown)),
-            Err(e) => Err(self.walk_failure(e, &with(parents, last), shown)),
-        }
-    }
-
-    /// GNU tar: a hard link names an earlier member; its target is resolved inside the
-    /// destination only, never through a symlink.
-    fn hard_link(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
-        let t = lossy(target);
-        let tcomps = components(target);
-        let escape = |why: String| {
-            Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(why)
-        };
-        if contains_dot_dot(target) {
-            return Err(self.reject(escape(format!(
-                "hard link target `{t}` contains `..`: it could point outside the destination"
-            ))));
-        }
-        let Some((&tlast, tparents)) = tcomps.split_last() else {
-            return Err(self.reject(escape(format!("hard link target `{t}` is not a file"))));
-        };
-        let tdir = match self.dest.dir(tparents, false) {
-            Ok(fd) => fd.try_clone_to_owned().map_err(|e| self.fatal(shown, e))?,
-            Err(WalkError::Symlink(i)) => {
-                let at = self.task_path(&tcomps[..=i]);
-                return Err(self.reject(escape(format!(
-                    "hard link target `{t}` lies behind the symlink `{at}`; links are never followed while unpacking"
-                ))));
-            }
-            Err(_) => {
-                return Err(self.reject(escape(format!(
-                    "hard link target `{t}` is not an earlier entry of the archive"
-                ))));
-            }
-        };
-        let dir = self.parent(parents, last, shown)?;
-        match dest::hard_link(tdir.as_fd(), tlast, dir.as_fd(), last) {
-            Ok(()) => Ok(()),
-            Err(Errno::ENOENT) => Err(self.reject(escape(format!(
-                "hard link target `{t}` is not an earlier entry of the archive"
-            )))),
-            // linkat(2) on a directory (GNU tar: "Cannot hard link to `a`: Operation
-            // not permitted"): the bundle's fault, not the work dir's.
-            Err(Errno::EPERM) => Err(self.reject(
-                Finding::error(Kind::UnsafeEntry, Cause::UnpackFailure, shown.to_owned()).message(
-                    format!(
-                        "hard link target `{t}` is a directory; a hard link cannot name a directory"
-                    ),
-                ),
-            )),
-            Err(e) => Err(self.create_failure(e, parents, last, shown)),
-        }
+        .message(format!(
+            "`{}` holds no file (`{msg}`): Nomad fails the download",
+            self.req.source_name
+        ))
+        .nomad_error(msg);
+        self.reject(f)
     }
 
     /// go-getter's final pass over directory entries (modes, then times), the
     /// absolute-name note, and the result.
     pub fn finish(mut self, outcome: Step) -> Result<ExtractSummary, ArchiveError> {
         self.current = None;
-        self.writers.flush();
-        if let Some((path, source)) = self.writers.failure() {
-            return Err(ArchiveError::Write { path, source });
+        if let Some((path, source)) = self.sink.settle() {
+            return Err(ArchiveError::write(path, source));
         }
         match outcome {
             Err(Halt::Fatal(e)) => return Err(e),
@@ -754,17 +944,11 @@ impl<'r> Unpacker<'r> {
                 // Deepest first, so every directory is opened before its own (maybe
                 // read-only) mode is applied and children stay reachable.
                 dirs.sort_by(|a, b| b.0.cmp(&a.0));
-                self.dest.forget();
                 for (path, (mode, mtime)) in dirs {
-                    let comps: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
-                    let shown = self.task_path(&comps);
-                    let Ok(fd) = self.dest.dir(&comps, false) else {
-                        // Replaced by a link or file later in the archive (tar mode).
-                        continue;
-                    };
-                    if let Err(e) = dest::finish_dir(fd, mode, mtime) {
+                    let comps = refs(&path);
+                    if let Err(e) = self.sink.finish_dir(&comps, mode, mtime) {
                         return Err(ArchiveError::Write {
-                            path: shown,
+                            path: self.task_path(&comps),
                             source: e.into(),
                         });
                     }

@@ -146,7 +146,9 @@ impl Hdr {
             }
             _ => {}
         }
-        for (at, bytes) in &self.patches {
+        let (sum_field, rest): (Vec<_>, Vec<_>) =
+            self.patches.iter().partition(|(at, _)| (148..156).contains(at));
+        for (at, bytes) in rest {
             b[*at..*at + bytes.len()].copy_from_slice(bytes);
         }
         let (unsigned, signed) = sums(&b);
@@ -157,6 +159,10 @@ impl Hdr {
         };
         let s = format!("{:06o}\0 ", sum as u64 & 0o777777);
         b[148..156].copy_from_slice(s.as_bytes());
+        // A patch of the checksum field itself replaces it.
+        for (at, bytes) in sum_field {
+            b[*at..*at + bytes.len()].copy_from_slice(bytes);
+        }
         b
     }
 }
