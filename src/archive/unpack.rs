@@ -375,14 +375,12 @@ impl<'r, S: Sink> Unpacker<'r, S> {
     /// The first prefix (its length) that no system call on the client can name, and
     /// why: a NUL (Go's `EINVAL`), PATH_MAX or NAME_MAX (`ENAMETOOLONG`).
     fn unnameable(&self, comps: &[&[u8]]) -> Option<(usize, Errno)> {
-        if self.req.mode != ExtractMode::Nomad {
-            return None;
-        }
+        let nomad = self.req.mode == ExtractMode::Nomad;
         (1..=comps.len()).find_map(|m| {
             let c = comps[m - 1];
             if c.contains(&0) {
                 Some((m, Errno::EINVAL))
-            } else if self.host_len(&comps[..m]) >= PATH_MAX || c.len() > NAME_MAX {
+            } else if nomad && (self.host_len(&comps[..m]) >= PATH_MAX || c.len() > NAME_MAX) {
                 Some((m, Errno::ENAMETOOLONG))
             } else {
                 None
@@ -592,6 +590,15 @@ impl<'r, S: Sink> Unpacker<'r, S> {
             );
         }
         let mode = p.mode & 0o1777;
+        if let (Body::Symlink(t) | Body::HardLink(t), ExtractMode::Tar) = (&p.body, self.req.mode) {
+            if t.contains(&0) {
+                return Err(self.reject(
+                    Finding::error(Kind::Artifact, Cause::UnpackFailure, p.shown.clone()).message(
+                        "the entry's link target contains a NUL byte, which no path can hold",
+                    ),
+                ));
+            }
+        }
         match (&p.body, self.req.mode) {
             (Body::Symlink(target), ExtractMode::Tar) => {
                 self.record_link(&p.task_path, target, false);
@@ -654,11 +661,11 @@ impl<'r, S: Sink> Unpacker<'r, S> {
     /// the kernel's of the path, then the walk (a file on the way, a directory there).
     fn open(&mut self, comps: &[&[u8]], mode: u32, shown: &str, task_path: &str) -> Step<S::File> {
         let (last, parents) = comps.split_last().expect("a named entry");
+        let fail = |this: &mut Self, e| Err(this.path_error("open", comps, e, shown));
+        if comps.iter().any(|c| c.contains(&0)) {
+            return fail(self, Errno::EINVAL);
+        }
         if self.req.mode == ExtractMode::Nomad {
-            let fail = |this: &mut Self, e| Err(this.path_error("open", comps, e, shown));
-            if comps.iter().any(|c| c.contains(&0)) {
-                return fail(self, Errno::EINVAL);
-            }
             if self.host_len(comps) >= PATH_MAX {
                 return fail(self, Errno::ENAMETOOLONG);
             }

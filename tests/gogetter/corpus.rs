@@ -585,13 +585,15 @@ fn names(c: &mut Corpus) {
     c.add("name/component-256-in-parent", "tar", pax_file(&format!("{c256}/f")));
     c.add("name/component-256-under-dir", "tar", pax_file(&format!("d/{c256}")));
     c.add("name/dir-component-256", "tar", pax_dir(&format!("d/{c256}/e")));
-    // Deep paths: 200 levels is far below PATH_MAX; 2100 levels is past it.
+    // Deep paths: 200 levels is far below PATH_MAX, 1100 more levels than a process
+    // usually has descriptors; 2100 levels is past PATH_MAX, so are 160 of 25 bytes.
     let deep = |n: usize| vec!["d"; n].join("/");
     c.add("name/deep-200-file", "tar.gz", gz(&pax_file(&format!("{}/f", deep(200)))));
     c.add("name/deep-200-dir", "tar.gz", gz(&pax_dir(&deep(200))));
-    c.add("name/deep-1500-file", "tar.gz", gz(&pax_file(&format!("{}/f", deep(1500)))));
+    c.add("name/deep-1100-file", "tar.gz", gz(&pax_file(&format!("{}/f", deep(1100)))));
     c.add("name/deep-2100-file", "tar.gz", gz(&pax_file(&format!("{}/f", deep(2100)))));
-    c.add("name/deep-2100-dir", "tar.gz", gz(&pax_dir(&deep(2100))));
+    let d25 = vec!["d".repeat(25); 160].join("/");
+    c.add("name/deep-dir-over-4096", "tar.gz", gz(&pax_dir(&d25)));
     // PATH_MAX reached by long components: 17 × 250 bytes.
     let wide = vec!["w".repeat(250); 17].join("/");
     c.add("name/path-over-4096-file", "tar", pax_file(&wide));
