@@ -161,6 +161,8 @@ pub enum SecretsMode {
 #[derive(Debug)]
 pub struct TaskDir {
     work: Option<tempfile::TempDir>,
+    /// Held while the check runs: a sweep by another checker leaves the dir alone.
+    claim: Option<crate::cleanup::Claim>,
     /// `<alloc_dir>/<alloc_id>`: holds `alloc/` and the task dir.
     pub alloc_dir: PathBuf,
     /// `<alloc_dir>/<alloc_id>/<task>`: the chroot root.
@@ -180,12 +182,13 @@ impl TaskDir {
     ) -> Result<TaskDir, TaskDirError> {
         validate_task_name(task_name)?;
         let parent = std::env::temp_dir();
-        sweep_stale_work_dirs(&parent);
+        crate::cleanup::sweep_work_dirs(&parent, WORK_DIR_PREFIX);
         let work = tempfile::Builder::new()
             .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
             .tempdir_in(&parent)
             .map_err(|source| TaskDirError::WorkDir { parent, source })?;
         crate::cleanup::register(work.path());
+        let claim = crate::cleanup::claim(work.path());
         let alloc_dir = work.path().to_path_buf();
         let root = alloc_dir.join(task_name);
 
@@ -222,6 +225,7 @@ impl TaskDir {
 
         Ok(TaskDir {
             work: Some(work),
+            claim,
             alloc_dir,
             root,
             task_name: task_name.to_owned(),
@@ -296,13 +300,29 @@ impl TaskDir {
         }
     }
 
-    /// Stop removing the work dir at the end and return where it is (`--keep`).
+    /// Stop removing the work dir at the end and return where it is (`--keep`): it is
+    /// the user's from now on, renamed out of the pattern later checks sweep
+    /// (`nomad-chroot-check-kept.<pid>.<random>`). Nothing runs in it any more.
     pub fn keep(&mut self) -> PathBuf {
-        if let Some(w) = self.work.take() {
-            crate::cleanup::unregister(w.path());
-            return w.keep();
+        let Some(w) = self.work.take() else {
+            return self.alloc_dir.clone();
+        };
+        crate::cleanup::unregister(w.path());
+        let path = w.keep();
+        let kept = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| crate::cleanup::kept_name(WORK_DIR_PREFIX, n))
+            .map(|n| path.with_file_name(n));
+        self.claim = None;
+        match kept {
+            Some(k) if fs::rename(&path, &k).is_ok() => {
+                self.alloc_dir = k.clone();
+                self.root = k.join(&self.task_name);
+                k
+            }
+            _ => path,
         }
-        self.alloc_dir.clone()
     }
 }
 
@@ -310,74 +330,19 @@ impl Drop for TaskDir {
     fn drop(&mut self) {
         if let Some(w) = self.work.take() {
             let path = w.keep();
-            // One pass, usually. Nix store trees are read-only (0555 dirs), which stops
-            // a user who is not root: then make them writable and go again (walking the
-            // tree first every time would double the cost of removing it).
-            if fs::remove_dir_all(&path).is_err() {
-                make_writable(&path);
-                let _ = fs::remove_dir_all(&path);
-            }
+            crate::cleanup::remove_tree(&path);
             crate::cleanup::unregister(&path);
         }
     }
 }
 
 /// Work dirs are named `nomad-chroot-check.<pid>.<random>`: the pid lets a later check
-/// remove what a checker killed with SIGKILL (which no handler can catch) left behind.
+/// remove what a checker killed with SIGKILL (which no handler can catch) left behind
+/// ([`crate::cleanup::sweep_work_dirs`]).
 const WORK_DIR_PREFIX: &str = "nomad-chroot-check.";
 
-/// Remove work dirs under `parent` whose checker is dead. Only dirs we own, with our
-/// prefix and a pid that no longer exists; a reused pid merely keeps a dir until later.
-fn sweep_stale_work_dirs(parent: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    let me = nix::unistd::geteuid().as_raw();
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(WORK_DIR_PREFIX))
-            .and_then(|rest| rest.split_once('.'))
-            .and_then(|(pid, _)| pid.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
-        let dead = matches!(
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-            Err(nix::errno::Errno::ESRCH)
-        );
-        if ours && dead && pid > 0 {
-            let path = e.path();
-            make_writable(&path);
-            let _ = fs::remove_dir_all(&path);
-        }
-    }
-}
-
 /// Give the owner write permission on every directory below `path` (for removal).
-pub fn make_writable(path: &Path) {
-    fn walk(p: &Path) {
-        let Ok(meta) = fs::symlink_metadata(p) else {
-            return;
-        };
-        if !meta.is_dir() {
-            return;
-        }
-        let mode = meta.permissions().mode();
-        if mode & 0o700 != 0o700 {
-            let _ = fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o700));
-        }
-        if let Ok(rd) = fs::read_dir(p) {
-            for e in rd.flatten() {
-                walk(&e.path());
-            }
-        }
-    }
-    walk(path);
-}
+pub use crate::cleanup::make_writable;
 
 fn create_dir_mode(dir: &Path, mode: u32) -> Result<(), TaskDirError> {
     fs::create_dir_all(dir)

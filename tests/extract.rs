@@ -1166,3 +1166,68 @@ fn repeated_path_keeps_the_last_entry() {
         assert_eq!(fs::metadata(w.d("f")).unwrap().mode() & 0o777, 0o600);
     }
 }
+
+/// `--keep`: the kept work dir is the user's. The next check (which sweeps work dirs
+/// of dead checkers) leaves it alone, even when it looks old; it sweeps a dead
+/// checker's dir, and never one a live check holds, whatever its pid says (a check in
+/// another pid namespace sharing `/tmp`).
+#[test]
+fn kept_dir_survives_the_next_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Work::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = w.bundle("ok.tar.gz", &sample_tree().gz());
+    let check = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-chroot-check"))
+            .env("TMPDIR", tmp.path())
+            .arg(&bundle)
+            .args(["--no-run", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let json = check(&["--keep"]);
+    let kept = PathBuf::from(json["kept_work_dir"].as_str().expect("a kept dir"));
+    let name = kept.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("nomad-chroot-check-kept."), "{name}");
+    let sh = kept.join("task/local/bin/sh");
+    assert!(sh.is_file(), "{}", sh.display());
+
+    // A pid that no longer runs, and dirs as checkers leave them, all made long ago.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = tmp.path().join(format!("nomad-chroot-check.{dead}.abc123"));
+    let held = tmp.path().join(format!("nomad-chroot-check.{dead}.def456"));
+    for d in [&stale, &held] {
+        fs::create_dir_all(d.join("task/local/ro")).unwrap();
+        fs::set_permissions(d.join("task/local/ro"), fs::Permissions::from_mode(0o555))
+            .unwrap();
+    }
+    let long_ago = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
+    for d in [&stale, &held, &kept] {
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            d.as_path(),
+            &long_ago,
+            &long_ago,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
+    }
+    // A live check elsewhere holds its dir.
+    let lock = nix::fcntl::Flock::lock(
+        fs::File::open(&held).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+
+    let json = check(&[]);
+    assert_eq!(json["kept_work_dir"], serde_json::Value::Null);
+    assert!(sh.is_file(), "the kept dir is gone after the next check");
+    assert!(!stale.exists(), "a dead checker's dir was not swept");
+    assert!(held.exists(), "a held dir was swept");
+    drop(lock);
+    crate::make_writable(tmp.path());
+}
