@@ -420,13 +420,31 @@ mod tests {
             .path()
             .join(format!("{WORK_DIR_PREFIX}{}.abc", std::process::id()));
         let other = parent.path().join("nomad-chroot-check-notes");
-        for d in [&stale, &live, &other] {
+        let kept = parent
+            .path()
+            .join(crate::cleanup::kept_name(WORK_DIR_PREFIX, "nomad-chroot-check.2147483646.def").unwrap());
+        let fresh = parent
+            .path()
+            .join(format!("{WORK_DIR_PREFIX}2147483646.new"));
+        for d in [&stale, &live, &other, &kept, &fresh] {
             fs::create_dir_all(d.join("nix/store")).unwrap();
         }
         fs::set_permissions(stale.join("nix/store"), fs::Permissions::from_mode(0o555)).unwrap();
-        sweep_stale_work_dirs(parent.path());
+        // Made long ago (a dir younger than a minute may be a checker's not yet claimed).
+        let long_ago = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
+        for d in [&stale, &live, &other, &kept] {
+            nix::sys::stat::utimensat(
+                nix::fcntl::AT_FDCWD,
+                d.as_path(),
+                &long_ago,
+                &long_ago,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+        crate::cleanup::sweep_work_dirs(parent.path(), WORK_DIR_PREFIX);
         assert!(!stale.exists());
-        assert!(live.exists() && other.exists());
+        assert!(live.exists() && other.exists() && kept.exists() && fresh.exists());
     }
 
     #[test]

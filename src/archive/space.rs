@@ -19,8 +19,11 @@ use std::path::{Path, PathBuf};
 
 use super::ArchiveKind;
 
-/// Left free on top of the need: the filesystem's own metadata, and other programs.
-const RESERVE: u64 = 16 << 20;
+/// Left free on top of the need, for the filesystem's own metadata and other programs:
+/// 16 MiB, or a 32nd of the free space on a small filesystem.
+fn reserve(free: u64) -> u64 {
+    (16u64 << 20).min(free / 32)
+}
 
 /// Not enough room: what was needed, what is free, where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +122,7 @@ impl Space {
 
     /// The archive's own figure for its uncompressed size, before anything is written.
     pub fn expect(&self, bytes: u64, basis: &'static str) -> Result<(), NoSpace> {
-        if bytes.saturating_add(RESERVE) > self.free {
+        if bytes.saturating_add(reserve(self.free)) > self.free {
             return Err(self.no_space(bytes, false, basis));
         }
         Ok(())
@@ -130,7 +133,7 @@ impl Space {
         let blocks = bytes.div_ceil(self.block).saturating_mul(self.block);
         self.need = self.need.saturating_add(blocks);
         self.need_inodes += 1;
-        if self.need.saturating_add(RESERVE) > self.free {
+        if self.need.saturating_add(reserve(self.free)) > self.free {
             return Err(self.no_space(self.need, false, basis));
         }
         if self.need_inodes > self.free_inodes {
@@ -317,7 +320,7 @@ mod tests {
     fn the_need_grows_by_whole_blocks_and_stops_at_the_free_space() {
         let mut s = Space {
             dir: "/x".into(),
-            free: RESERVE + 10_000,
+            free: (16 << 20) + 10_000,
             free_inodes: 3,
             block: 4096,
             need: 0,
@@ -325,9 +328,13 @@ mod tests {
         };
         s.add(1, "h").unwrap();
         s.add(4096, "h").unwrap();
-        let e = s.add(4097, "h").unwrap_err();
-        assert_eq!((e.needed, e.inodes), (4096 * 4, false));
+        let e = s.add(16 << 20, "h").unwrap_err();
+        assert_eq!((e.needed, e.inodes), (8192 + (16 << 20), false));
+        // The failed entry counted; one more inode is one too many.
+        s.need = 0;
         let msg = e.to_string();
-        assert!(msg.contains("TMPDIR=") && msg.contains("16.0 KiB (16384 bytes)"), "{msg}");
+        assert!(msg.contains("TMPDIR=") && msg.contains("16.0 MiB (16785408 bytes)"), "{msg}");
+        let e = s.add(1, "h").unwrap_err();
+        assert_eq!((e.needed, e.inodes), (4, true));
     }
 }
