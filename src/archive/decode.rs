@@ -105,74 +105,120 @@ fn fill(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-// ---------------------------------------------------------------- deflate
+// ---------------------------------------------------------------- raw decoders
 
-/// Raw deflate, stopping exactly at the end of the stream (what follows is the
-/// caller's): `unexpected EOF` when the input ends first, Go's `flate: corrupt input
-/// before offset N` on bad data.
-pub struct Inflate<R> {
-    r: R,
-    z: flate2::Decompress,
-    done: bool,
+/// One call into a decompression library: input bytes taken, output bytes made, and
+/// whether its stream has ended (or its error, in Go's words).
+struct Step {
+    used: usize,
+    made: usize,
+    end: io::Result<bool>,
 }
 
-impl<R: BufRead> Inflate<R> {
-    pub fn new(r: R) -> Inflate<R> {
-        Inflate {
+trait Engine {
+    fn step(&mut self, input: &[u8], out: &mut [u8], eof: bool) -> Step;
+}
+
+/// A library's stream over a `BufRead`, stopping exactly at the end of the stream (what
+/// follows is the caller's), and giving out the data it made before an error first, as
+/// Go's readers do: the error comes with the next read, which a tar reader that has
+/// reached its end-of-archive blocks never makes. An input that ends before the stream
+/// does is `unexpected EOF`.
+struct Raw<R, E> {
+    r: R,
+    e: E,
+    done: bool,
+    pending: Option<io::Error>,
+}
+
+impl<R: BufRead, E: Engine> Raw<R, E> {
+    fn new(r: R, e: E) -> Raw<R, E> {
+        Raw {
             r,
-            z: flate2::Decompress::new(false),
+            e,
             done: false,
+            pending: None,
         }
     }
-
-    pub fn finished(&self) -> bool {
-        self.done
-    }
-
-    fn reset(&mut self) {
-        self.z.reset(false);
-        self.done = false;
-    }
 }
 
-impl<R: BufRead> Read for Inflate<R> {
+impl<R: BufRead, E: Engine> Read for Raw<R, E> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         if self.done || out.is_empty() {
             return Ok(0);
         }
         loop {
             let input = self.r.fill_buf()?;
-            let ended = input.is_empty();
-            let (in0, out0) = (self.z.total_in(), self.z.total_out());
-            let status = self
-                .z
-                .decompress(input, out, flate2::FlushDecompress::None)
-                .map_err(|_| {
-                    data(format!(
-                        "flate: corrupt input before offset {}",
-                        self.z.total_in()
-                    ))
-                });
-            let used = (self.z.total_in() - in0) as usize;
+            let eof = input.is_empty();
+            let Step { used, made, end } = self.e.step(input, out, eof);
             self.r.consume(used);
-            let made = (self.z.total_out() - out0) as usize;
-            match status? {
-                flate2::Status::StreamEnd => {
+            match end {
+                Ok(true) => {
                     self.done = true;
                     return Ok(made);
                 }
-                _ if made > 0 => return Ok(made),
-                _ if ended => return Err(eof()),
-                // Neither input taken nor output made: zlib cannot go on.
-                _ if used == 0 => {
-                    return Err(data(format!(
-                        "flate: corrupt input before offset {}",
-                        self.z.total_in()
-                    )));
+                Ok(false) if made > 0 => return Ok(made),
+                Ok(false) if eof => return Err(eof_error()),
+                // Neither input taken nor output made: the library cannot go on.
+                Ok(false) if used == 0 => return Err(data("corrupt input")),
+                Ok(false) => {}
+                Err(e) if made > 0 => {
+                    self.pending = Some(e);
+                    return Ok(made);
                 }
-                _ => {}
+                Err(e) => return Err(e),
             }
         }
+    }
+}
+
+fn eof_error() -> io::Error {
+    eof()
+}
+
+// ---------------------------------------------------------------- deflate
+
+struct Flate(flate2::Decompress);
+
+impl Engine for Flate {
+    fn step(&mut self, input: &[u8], out: &mut [u8], _eof: bool) -> Step {
+        let (i, o) = (self.0.total_in(), self.0.total_out());
+        let r = self.0.decompress(input, out, flate2::FlushDecompress::None);
+        Step {
+            used: (self.0.total_in() - i) as usize,
+            made: (self.0.total_out() - o) as usize,
+            // Go's `CorruptInputError(f.roffset)`: zlib stops after the same byte.
+            end: r
+                .map(|s| s == flate2::Status::StreamEnd)
+                .map_err(|_| data(format!("flate: corrupt input before offset {}", self.0.total_in()))),
+        }
+    }
+}
+
+/// Raw deflate (Go's `compress/flate`).
+pub struct Inflate<R>(Raw<R, Flate>);
+
+impl<R: BufRead> Inflate<R> {
+    pub fn new(r: R) -> Inflate<R> {
+        Inflate(Raw::new(r, Flate(flate2::Decompress::new(false))))
+    }
+
+    pub fn finished(&self) -> bool {
+        self.0.done
+    }
+
+    fn reset(&mut self) {
+        self.0.e.0.reset(false);
+        self.0.done = false;
+    }
+}
+
+impl<R: BufRead> Read for Inflate<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.0.read(out)
     }
 }
 
@@ -274,7 +320,7 @@ impl<R: BufRead> Read for Gzip<R> {
             }
             // The trailer, then another member or the end.
             let mut t = [0u8; 8];
-            let r = &mut self.inflate.r;
+            let r = &mut self.inflate.0.r;
             if fill(r, &mut t)? < 8 {
                 return Err(eof());
             }
@@ -370,22 +416,40 @@ impl<R: BufRead> BufRead for Pushback<R> {
     }
 }
 
+struct Lzma(liblzma::stream::Stream);
+
+impl Engine for Lzma {
+    fn step(&mut self, input: &[u8], out: &mut [u8], eof: bool) -> Step {
+        use liblzma::stream::{Action, Status};
+        let (i, o) = (self.0.total_in(), self.0.total_out());
+        let action = if eof { Action::Finish } else { Action::Run };
+        let r = self.0.process(input, out, action);
+        Step {
+            used: (self.0.total_in() - i) as usize,
+            made: (self.0.total_out() - o) as usize,
+            end: r
+                .map(|s| s == Status::StreamEnd)
+                .map_err(|e| data(format!("xz: {e}"))),
+        }
+    }
+}
+
 /// `ulikunitz/xz.Reader`: one stream after the other (with padding between), each
 /// decoded by liblzma; what follows the last stream is only read, and refused, when
 /// more data is asked for.
 struct Xz {
-    stream: Option<liblzma::bufread::XzDecoder<Pushback<Source>>>,
+    stream: Option<Raw<Pushback<Source>, Lzma>>,
     between: Option<Pushback<Source>>,
 }
 
-fn xz_stream(header: [u8; 12], src: Source) -> io::Result<liblzma::bufread::XzDecoder<Pushback<Source>>> {
+fn xz_stream(header: [u8; 12], src: Source) -> io::Result<Raw<Pushback<Source>, Lzma>> {
     let stream = liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY_LIMIT, 0)
         .map_err(|e| data(format!("xz: {e}")))?;
     let r = Pushback {
         front: io::Cursor::new(header.to_vec()),
         inner: src,
     };
-    Ok(liblzma::bufread::XzDecoder::new_stream(r, stream))
+    Ok(Raw::new(r, Lzma(stream)))
 }
 
 /// `xz.NewReader`: the first stream's header is checked up front.
@@ -404,14 +468,11 @@ impl Read for Xz {
         }
         loop {
             if let Some(d) = self.stream.as_mut() {
-                let n = d.read(out).map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => eof(),
-                    _ => data(format!("xz: {e}")),
-                })?;
+                let n = d.read(out)?;
                 if n > 0 {
                     return Ok(n);
                 }
-                self.between = self.stream.take().map(|d| d.into_inner());
+                self.between = self.stream.take().map(|d| d.r);
             }
             let Some(mut src) = self.between.take() else {
                 return Ok(0);
@@ -420,6 +481,89 @@ impl Read for Xz {
                 None => return Ok(0),
                 // The previous stream consumed its own header: only the source is left.
                 Some(h) => self.stream = Some(xz_stream(h, src.inner)?),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- bzip2
+
+struct Bz(bzip2::Decompress);
+
+impl Engine for Bz {
+    fn step(&mut self, input: &[u8], out: &mut [u8], _eof: bool) -> Step {
+        let (i, o) = (self.0.total_in(), self.0.total_out());
+        let r = self.0.decompress(input, out);
+        Step {
+            used: (self.0.total_in() - i) as usize,
+            made: (self.0.total_out() - o) as usize,
+            end: r
+                .map(|s| s == bzip2::Status::StreamEnd)
+                .map_err(|e| data(format!("bzip2 data invalid: {e}"))),
+        }
+    }
+}
+
+/// `compress/bzip2`'s `setup`: `BZh` and a level; `Ok(None)` at the end of the input
+/// between streams.
+fn bzip2_magic(r: &mut impl Read, first: bool) -> io::Result<Option<[u8; 4]>> {
+    let mut m = [0u8; 4];
+    let got = fill(r, &mut m)?;
+    let invalid = |why: &str| data(format!("bzip2 data invalid: {why}"));
+    if got == 0 && !first {
+        return Ok(None);
+    }
+    if !first && got >= 2 && m[..2] != *b"BZ" {
+        return Err(invalid("bad magic value in continuation file"));
+    }
+    if got < 4 {
+        return Err(eof());
+    }
+    if m[..2] != *b"BZ" {
+        return Err(invalid("bad magic value"));
+    }
+    if m[2] != b'h' {
+        return Err(invalid("non-Huffman entropy encoding"));
+    }
+    if !(b'1'..=b'9').contains(&m[3]) {
+        return Err(invalid("invalid compression level"));
+    }
+    Ok(Some(m))
+}
+
+/// Go's `bzip2.Reader`: streams one after the other, each decoded by libbz2.
+struct Bzip2 {
+    stream: Option<Raw<Pushback<Source>, Bz>>,
+    between: Option<Pushback<Source>>,
+}
+
+fn bz_stream(magic: [u8; 4], src: Source) -> Raw<Pushback<Source>, Bz> {
+    let r = Pushback {
+        front: io::Cursor::new(magic.to_vec()),
+        inner: src,
+    };
+    Raw::new(r, Bz(bzip2::Decompress::new(false)))
+}
+
+impl Read for Bzip2 {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(d) = self.stream.as_mut() {
+                let n = d.read(out)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.between = self.stream.take().map(|d| d.r);
+            }
+            let Some(mut src) = self.between.take() else {
+                return Ok(0);
+            };
+            match bzip2_magic(&mut src, false)? {
+                None => return Ok(0),
+                Some(m) => self.stream = Some(bz_stream(m, src.inner)),
             }
         }
     }
@@ -436,10 +580,7 @@ impl<R: Read> Read for Mapped<R> {
         self.inner.read(out).map_err(|e| match e.kind() {
             io::ErrorKind::UnexpectedEof => eof(),
             io::ErrorKind::Interrupted => e,
-            _ => match self.what {
-                "bzip2" => data(format!("bzip2 data invalid: {e}")),
-                w => data(format!("{w}: {e}")),
-            },
+            _ => data(format!("{}: {e}", self.what)),
         })
     }
 }
@@ -459,25 +600,10 @@ impl Lazy {
         let next: Lazy = match self {
             Lazy::Bzip2(src) => {
                 let mut r = src.take().expect("started once");
-                let mut m = [0u8; 4];
-                if fill(&mut r, &mut m)? < 4 {
-                    return Err(eof());
-                }
-                // compress/bzip2 `setup`.
-                let invalid = |why: &str| data(format!("bzip2 data invalid: {why}"));
-                if m[..2] != *b"BZ" {
-                    return Err(invalid("bad magic value"));
-                }
-                if m[2] != b'h' {
-                    return Err(invalid("non-Huffman entropy encoding"));
-                }
-                if !(b'1'..=b'9').contains(&m[3]) {
-                    return Err(invalid("invalid compression level"));
-                }
-                let inner = BufReader::new(io::Cursor::new(m).chain(r));
-                Lazy::Started(Box::new(Mapped {
-                    inner: bzip2::bufread::MultiBzDecoder::new(inner),
-                    what: "bzip2",
+                let m = bzip2_magic(&mut r, true)?.ok_or_else(eof)?;
+                Lazy::Started(Box::new(Bzip2 {
+                    stream: Some(bz_stream(m, r)),
+                    between: None,
                 }))
             }
             Lazy::Zstd(src) => {
@@ -493,6 +619,9 @@ impl Lazy {
                             return Err(data("invalid input: magic number mismatch"));
                         }
                         let inner = BufReader::new(io::Cursor::new(m).chain(r));
+                        // Frame checksums are checked: a frame whose content does not
+                        // match is refused even where Go's decoder, which reports it only
+                        // to a reader that reads past the data, would let a tar through.
                         Lazy::Started(Box::new(Mapped {
                             inner: zstd::stream::read::Decoder::with_buffer(inner)?,
                             what: "zstd",

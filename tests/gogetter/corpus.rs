@@ -1243,6 +1243,18 @@ fn truncation(c: &mut Corpus) {
     let mut corrupt = gz(&full);
     corrupt[20] ^= 0xff;
     c.add("corrupt/gz-deflate-byte", "tar.gz", corrupt);
+    // Bad deflate data further in: Go's `flate: corrupt input before offset N` counts
+    // the bytes its decoder took, and data before the error still comes out first.
+    let varied = Tar::new()
+        .file("a", 0o644, &content(60, 20_000))
+        .file("b", 0o644, &content(61, 20_000))
+        .end();
+    let z = gz(&varied);
+    for (i, at) in [z.len() / 5, z.len() / 3, z.len() / 2, z.len() * 4 / 5].into_iter().enumerate() {
+        let mut b = z.clone();
+        b[at..at + 3].copy_from_slice(&[0xa5, 0x5a, 0xff]);
+        c.add(&format!("corrupt/gz-deflate-{i}"), "tar.gz", b);
+    }
     let mut hdr = gz(&full);
     hdr[3] = 0xe0; // reserved flag bits
     c.add("corrupt/gz-reserved-flags", "tar.gz", hdr);
@@ -1654,6 +1666,13 @@ fn zips(c: &mut Corpus) {
             ..f().method(0)
         }),
     );
+    let zipped = one(f());
+    let body = zipped.len() / 4;
+    for (i, at) in [body, body * 2].into_iter().enumerate() {
+        let mut b = zipped.clone();
+        b[at..at + 3].copy_from_slice(&[0xa5, 0x5a, 0xff]);
+        c.add(&format!("zip/deflate-corrupt-{i}"), "zip", b);
+    }
     c.add(
         "zip/dir-with-data",
         "zip",
