@@ -420,9 +420,10 @@ mod tests {
             .path()
             .join(format!("{WORK_DIR_PREFIX}{}.abc", std::process::id()));
         let other = parent.path().join("nomad-chroot-check-notes");
-        let kept = parent
-            .path()
-            .join(crate::cleanup::kept_name(WORK_DIR_PREFIX, "nomad-chroot-check.2147483646.def").unwrap());
+        let kept = parent.path().join(
+            crate::cleanup::kept_name(WORK_DIR_PREFIX, "nomad-chroot-check.2147483646.def")
+                .unwrap(),
+        );
         let fresh = parent
             .path()
             .join(format!("{WORK_DIR_PREFIX}2147483646.new"));

@@ -99,7 +99,11 @@ fn zeros_cost_no_blocks() -> Result<(), Failed> {
     let size = 256 * MIB;
     let striped = |block: u64| {
         // Data in the odd MiBs, zeros in the even ones.
-        let fill = if block % 2 == 1 { (block % 251) as u8 + 1 } else { 0 };
+        let fill = if block % 2 == 1 {
+            (block % 251) as u8 + 1
+        } else {
+            0
+        };
         vec![fill; MIB as usize]
     };
     tar_gz(
@@ -119,9 +123,10 @@ fn zeros_cost_no_blocks() -> Result<(), Failed> {
     })?;
     let zeros = dest.join("zeros");
     let m = fs::metadata(&zeros).unwrap();
-    ensure(m.len() == size && m.mode() & 0o7777 == 0o640 && m.mtime() == 1_700_000_000, || {
-        format!("size {} mode {:o} mtime {}", m.len(), m.mode(), m.mtime())
-    })?;
+    ensure(
+        m.len() == size && m.mode() & 0o7777 == 0o640 && m.mtime() == 1_700_000_000,
+        || format!("size {} mode {:o} mtime {}", m.len(), m.mode(), m.mtime()),
+    )?;
     ensure(allocated(&zeros) < MIB, || {
         format!("{} bytes allocated for a file of zeros", allocated(&zeros))
     })?;
@@ -207,7 +212,13 @@ fn small_filesystem_stops_early(tmp: PathBuf) -> Result<(), Failed> {
     // Its gzip trailer says nothing useful (a last member of a few zero blocks), so
     // only its headers tell, as they stream.
     let big_gz = tmp.join("big.tar.gz");
-    tar_gz(&big_gz, &[("a", 0o644, 10 * MIB, Some(&data)), ("b", 0o644, 10 * MIB, Some(&data))]);
+    tar_gz(
+        &big_gz,
+        &[
+            ("a", 0o644, 10 * MIB, Some(&data)),
+            ("b", 0o644, 10 * MIB, Some(&data)),
+        ],
+    );
     let mut tail = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     tail.write_all(&[0; 1024]).unwrap();
     fs::OpenOptions::new()
@@ -220,7 +231,8 @@ fn small_filesystem_stops_early(tmp: PathBuf) -> Result<(), Failed> {
     {
         let mut b = tar::Builder::new(&mut raw);
         let body = vec![7u8; 40 * MIB as usize];
-        b.append(&header("big", 0o644, body.len() as u64), &body[..]).unwrap();
+        b.append(&header("big", 0o644, body.len() as u64), &body[..])
+            .unwrap();
         b.finish().unwrap();
     }
     let big_xz = tmp.join("big.tar.xz");
@@ -236,15 +248,21 @@ fn small_filesystem_stops_early(tmp: PathBuf) -> Result<(), Failed> {
     ] {
         let (code, err, left, free) = on_small_fs(bundle);
         ensure(code != 99, || format!("mount failed: {err}"))?;
-        ensure(code == 3, || format!("exit {code} for {}: {err}", bundle.display()))?;
+        ensure(code == 3, || {
+            format!("exit {code} for {}: {err}", bundle.display())
+        })?;
         for want in ["not enough room", "TMPDIR=", basis, "are free there"] {
             ensure(err.contains(want), || format!("`{want}` not in: {err}"))?;
         }
         ensure(left.is_empty(), || format!("left in the work fs: {left}"))?;
-        ensure(free > 12 * MIB, || format!("only {free} bytes left free: it filled up"))?;
+        ensure(free > 12 * MIB, || {
+            format!("only {free} bytes left free: it filled up")
+        })?;
     }
     let (code, err, left, _) = on_small_fs(&small);
-    ensure(code == 0 || code == 1, || format!("exit {code} for a bundle that fits: {err}"))?;
+    ensure(code == 0 || code == 1, || {
+        format!("exit {code} for a bundle that fits: {err}")
+    })?;
     ensure(left.is_empty(), || format!("left in the work fs: {left}"))?;
     Ok(())
 }

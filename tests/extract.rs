@@ -1202,8 +1202,7 @@ fn kept_dir_survives_the_next_check() {
     let held = tmp.path().join(format!("nomad-chroot-check.{dead}.def456"));
     for d in [&stale, &held] {
         fs::create_dir_all(d.join("task/local/ro")).unwrap();
-        fs::set_permissions(d.join("task/local/ro"), fs::Permissions::from_mode(0o555))
-            .unwrap();
+        fs::set_permissions(d.join("task/local/ro"), fs::Permissions::from_mode(0o555)).unwrap();
     }
     let long_ago = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
     for d in [&stale, &held, &kept] {

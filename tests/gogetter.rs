@@ -181,7 +181,8 @@ fn tree(root: &Path, from: SystemTime, to: SystemTime) -> Vec<Node> {
             "other"
         };
         let t = m.mtime() as f64 + m.mtime_nsec() as f64 / 1e9;
-        let mtime = (!(lo..=hi).contains(&t)).then(|| format!("{}.{:09}", m.mtime(), m.mtime_nsec()));
+        let mtime =
+            (!(lo..=hi).contains(&t)).then(|| format!("{}.{:09}", m.mtime(), m.mtime_nsec()));
         let (size, sum) = match kind {
             "file" => (Some(m.len()), Some(sha256(&fs::read(&p).unwrap()))),
             "symlink" => (
@@ -316,9 +317,15 @@ fn oracle(bin: &Path, c: &Case) -> Outcome {
 /// One JSON object a line, so a re-recording diffs case by case.
 fn write_records(path: &Path, r: &Records) {
     let mut s = String::from("{\n");
-    s += &format!("\"gogetter\": {},\n", serde_json::to_string(&r.gogetter).unwrap());
+    s += &format!(
+        "\"gogetter\": {},\n",
+        serde_json::to_string(&r.gogetter).unwrap()
+    );
     s += &format!("\"nomad\": {},\n", serde_json::to_string(&r.nomad).unwrap());
-    s += &format!("\"oracle\": {},\n", serde_json::to_string(&r.oracle).unwrap());
+    s += &format!(
+        "\"oracle\": {},\n",
+        serde_json::to_string(&r.oracle).unwrap()
+    );
     s += "\"cases\": [\n";
     let lines: Vec<String> = r
         .cases
@@ -338,11 +345,7 @@ fn record(bin: &Path, out: &Path) {
     let mut recs = Vec::new();
     for c in &cases {
         let o = oracle(bin, c);
-        eprintln!(
-            "{:60} {}",
-            c.id,
-            o.error.as_deref().unwrap_or("OK")
-        );
+        eprintln!("{:60} {}", c.id, o.error.as_deref().unwrap_or("OK"));
         recs.push(Record {
             id: c.id.clone(),
             name: c.name.clone(),
@@ -418,14 +421,22 @@ fn compare(want: &Outcome, got: &Outcome) -> BTreeMap<&'static str, String> {
     if want.ok != got.ok {
         d.insert(
             "verdict",
-            format!("go-getter: {}\n      ours: {}", describe(want), describe(got)),
+            format!(
+                "go-getter: {}\n      ours: {}",
+                describe(want),
+                describe(got)
+            ),
         );
         return d;
     }
     if want.error != got.error {
         d.insert(
             "error",
-            format!("go-getter: {}\n      ours: {}", describe(want), describe(got)),
+            format!(
+                "go-getter: {}\n      ours: {}",
+                describe(want),
+                describe(got)
+            ),
         );
     }
     if want.tree_digest != got.tree_digest {
@@ -472,7 +483,11 @@ fn replay(
         .into());
     };
     let have = sha256(&case.bytes);
-    if have != rec.sha256 || case.name != rec.name || case.files_limit != rec.files_limit || case.size_limit != rec.size_limit {
+    if have != rec.sha256
+        || case.name != rec.name
+        || case.files_limit != rec.files_limit
+        || case.size_limit != rec.size_limit
+    {
         return Err(format!(
             "`{}` changed since it was recorded (bytes {have}, recorded {}): re-record with ci/gogetter-record",
             rec.id, rec.sha256
@@ -525,12 +540,19 @@ fn main() {
         let cases = cases.clone();
         let recorded: Vec<(String, Vec<String>)> = records
             .iter()
-            .map(|r| (r.gogetter.clone(), r.cases.iter().map(|c| c.id.clone()).collect()))
+            .map(|r| {
+                (
+                    r.gogetter.clone(),
+                    r.cases.iter().map(|c| c.id.clone()).collect(),
+                )
+            })
             .collect();
         let div = divergences.clone();
         trials.push(Trial::test("corpus_is_recorded_in_full", move || {
             if cases.len() < 250 {
-                return Err(format!("the corpus has {} archives, fewer than 250", cases.len()).into());
+                return Err(
+                    format!("the corpus has {} archives, fewer than 250", cases.len()).into(),
+                );
             }
             if recorded.len() < 2 {
                 return Err("want records for two go-getter versions".into());
@@ -543,7 +565,9 @@ fn main() {
             }
             for d in &div {
                 if !cases.contains_key(&d.id) || !recorded.iter().any(|(t, _)| *t == d.gogetter) {
-                    return Err(format!("divergences.json names unknown {} {}", d.gogetter, d.id).into());
+                    return Err(
+                        format!("divergences.json names unknown {} {}", d.gogetter, d.id).into(),
+                    );
                 }
             }
             Ok(())

@@ -72,20 +72,28 @@ pub fn open(
     file: File,
     raw: Arc<AtomicU64>,
 ) -> Result<Box<dyn Read + Send>, OpenError> {
-    let src: Source = BufReader::with_capacity(READ_BUF, Counted { inner: file, n: raw });
-    let opening = |prefix: &'static str| move |e: io::Error| OpenError {
-        prefix,
-        error: e.to_string(),
+    let src: Source = BufReader::with_capacity(
+        READ_BUF,
+        Counted {
+            inner: file,
+            n: raw,
+        },
+    );
+    let opening = |prefix: &'static str| {
+        move |e: io::Error| OpenError {
+            prefix,
+            error: e.to_string(),
+        }
     };
     Ok(match kind {
         ArchiveKind::Tar => Box::new(src),
-        ArchiveKind::TarGz => Box::new(
-            Gzip::new(src).map_err(opening("Error opening a gzip reader for {src}: "))?,
-        ),
+        ArchiveKind::TarGz => {
+            Box::new(Gzip::new(src).map_err(opening("Error opening a gzip reader for {src}: "))?)
+        }
         ArchiveKind::TarBz2 => Box::new(Lazy::Bzip2(Some(src))),
-        ArchiveKind::TarXz => Box::new(
-            xz(src).map_err(opening("Error opening an xz reader for {src}: "))?,
-        ),
+        ArchiveKind::TarXz => {
+            Box::new(xz(src).map_err(opening("Error opening an xz reader for {src}: "))?)
+        }
         ArchiveKind::TarZst => Box::new(Lazy::Zstd(Some(src))),
         ArchiveKind::Zip => unreachable!("zip is read by gozip"),
     })
@@ -191,9 +199,12 @@ impl Engine for Flate {
             used: (self.0.total_in() - i) as usize,
             made: (self.0.total_out() - o) as usize,
             // Go's `CorruptInputError(f.roffset)`: zlib stops after the same byte.
-            end: r
-                .map(|s| s == flate2::Status::StreamEnd)
-                .map_err(|_| data(format!("flate: corrupt input before offset {}", self.0.total_in()))),
+            end: r.map(|s| s == flate2::Status::StreamEnd).map_err(|_| {
+                data(format!(
+                    "flate: corrupt input before offset {}",
+                    self.0.total_in()
+                ))
+            }),
         }
     }
 }
@@ -681,7 +692,10 @@ mod tests {
         assert_eq!(read_all(r).unwrap_err(), "unexpected EOF");
 
         assert_eq!(
-            Gzip::new(io::Cursor::new(Vec::new())).err().unwrap().to_string(),
+            Gzip::new(io::Cursor::new(Vec::new()))
+                .err()
+                .unwrap()
+                .to_string(),
             "EOF"
         );
         assert_eq!(

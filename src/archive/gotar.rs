@@ -136,7 +136,6 @@ enum Current {
     },
 }
 
-
 impl Current {
     fn physical(&self) -> u64 {
         match self {
@@ -636,7 +635,13 @@ impl<R: Read> Reader<R> {
     }
 
     /// `handleSparseFile`: old GNU sparse headers and PAX sparse records.
-    fn sparse(&mut self, h: &mut Header, block: &[u8; BLOCK], fmt: Format, pax: &Pax) -> Result<()> {
+    fn sparse(
+        &mut self,
+        h: &mut Header,
+        block: &[u8; BLOCK],
+        fmt: Format,
+        pax: &Pax,
+    ) -> Result<()> {
         let data = if h.typeflag == b'S' {
             Some(self.old_gnu_map(h, block, fmt)?)
         } else {
@@ -658,7 +663,12 @@ impl<R: Read> Reader<R> {
     }
 
     /// `readOldGNUSparseMap`: four entries in the header, 21 in each extension block.
-    fn old_gnu_map(&mut self, h: &mut Header, block: &[u8; BLOCK], fmt: Format) -> Result<Vec<(i64, i64)>> {
+    fn old_gnu_map(
+        &mut self,
+        h: &mut Header,
+        block: &[u8; BLOCK],
+        fmt: Format,
+    ) -> Result<Vec<(i64, i64)>> {
         if fmt != Format::Gnu {
             return Err(Error::Header);
         }
@@ -738,15 +748,16 @@ impl<R: Read> Reader<R> {
         let mut buf: Vec<u8> = Vec::new();
         let mut at = 0;
         let mut newlines = 0i64;
-        let feed = |me: &mut Self, buf: &mut Vec<u8>, newlines: &mut i64, want: i64| -> Result<()> {
-            while *newlines < want {
-                let mut blk = [0u8; BLOCK];
-                me.read_plain_full(&mut blk)?;
-                buf.extend_from_slice(&blk);
-                *newlines += blk.iter().filter(|&&c| c == b'\n').count() as i64;
-            }
-            Ok(())
-        };
+        let feed =
+            |me: &mut Self, buf: &mut Vec<u8>, newlines: &mut i64, want: i64| -> Result<()> {
+                while *newlines < want {
+                    let mut blk = [0u8; BLOCK];
+                    me.read_plain_full(&mut blk)?;
+                    buf.extend_from_slice(&blk);
+                    *newlines += blk.iter().filter(|&&c| c == b'\n').count() as i64;
+                }
+                Ok(())
+            };
         let token = |buf: &Vec<u8>, at: &mut usize, newlines: &mut i64| -> Vec<u8> {
             *newlines -= 1;
             let rest = &buf[*at..];
@@ -852,9 +863,21 @@ mod tests {
         assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_int(b"9223372036854775808"), None);
         assert_eq!(parse_int(b""), None);
-        assert_eq!(pax_time(b"-0.5"), Some(Time { sec: -1, nsec: 500_000_000 }));
+        assert_eq!(
+            pax_time(b"-0.5"),
+            Some(Time {
+                sec: -1,
+                nsec: 500_000_000
+            })
+        );
         assert_eq!(pax_time(b"12."), Some(Time { sec: 12, nsec: 0 }));
-        assert_eq!(pax_time(b"1.1234567891"), Some(Time { sec: 1, nsec: 123_456_789 }));
+        assert_eq!(
+            pax_time(b"1.1234567891"),
+            Some(Time {
+                sec: 1,
+                nsec: 123_456_789
+            })
+        );
     }
 
     #[test]

@@ -332,10 +332,7 @@ fn directory_header(c: &mut Cursor<'_>) -> Result<Entry, Error> {
 
 /// Go's `zip.OpenReader`.
 pub fn open(file: File) -> Result<Archive, Error> {
-    let size = file
-        .metadata()
-        .map_err(|e| Error(e.to_string()))?
-        .len();
+    let size = file.metadata().map_err(|e| Error(e.to_string()))?.len();
     let (end, mut base) = directory_end(&file, size)?;
     let mut entries = Vec::new();
     let mut c = Cursor {

@@ -234,7 +234,10 @@ pub fn extract(req: &ExtractRequest<'_>) -> Result<ExtractSummary, ArchiveError>
 
 /// What go-getter's decompressor for `kind` says when it opens the bundle and reads its
 /// first entry: `None` when it can (then it unpacks it, whatever the bytes looked like).
-fn nomad_open_failure(req: &ExtractRequest<'_>, kind: ArchiveKind) -> Result<Option<String>, ArchiveError> {
+fn nomad_open_failure(
+    req: &ExtractRequest<'_>,
+    kind: ArchiveKind,
+) -> Result<Option<String>, ArchiveError> {
     let file = std::fs::File::open(req.bundle).map_err(|source| ArchiveError::Open {
         path: req.bundle.display().to_string(),
         source,
@@ -242,7 +245,11 @@ fn nomad_open_failure(req: &ExtractRequest<'_>, kind: ArchiveKind) -> Result<Opt
     Ok(match kind {
         ArchiveKind::Zip => gozip::open(file).err().map(|e| e.0),
         _ => match decode::open(kind, file, Default::default()) {
-            Err(e) => Some(format!("{}{}", e.prefix.replace("{src}", GETTER_SRC), e.error)),
+            Err(e) => Some(format!(
+                "{}{}",
+                e.prefix.replace("{src}", GETTER_SRC),
+                e.error
+            )),
             Ok(r) => gotar::Reader::new(r).next().err().map(|e| e.to_string()),
         },
     })

@@ -61,8 +61,7 @@ pub trait Sink {
     fn close(&mut self, file: Self::File, len: u64, mode: u32, mtime: Option<MTime>);
 
     /// A symlink (`--extract tar` only).
-    fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8])
-    -> Result<(), MakeError>;
+    fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8]) -> Result<(), MakeError>;
 
     /// A hard link to the earlier entry `target` (`--extract tar` only).
     fn hard_link(
@@ -74,8 +73,12 @@ pub trait Sink {
 
     /// Apply a directory entry's mode and mtime; `Ok(false)` when it is no longer a
     /// directory.
-    fn finish_dir(&mut self, comps: &[&[u8]], mode: u32, mtime: Option<MTime>)
-    -> Result<bool, Errno>;
+    fn finish_dir(
+        &mut self,
+        comps: &[&[u8]],
+        mode: u32,
+        mtime: Option<MTime>,
+    ) -> Result<bool, Errno>;
 
     /// Wait for every write so far; the first that failed, with its path.
     fn settle(&mut self) -> Option<(String, io::Error)>;
@@ -153,15 +156,11 @@ impl Sink for Disk {
     }
 
     fn close(&mut self, f: DiskFile, len: u64, mode: u32, mtime: Option<MTime>) {
-        self.writers.finish(f.slot, f.file, len, mode, mtime, f.path);
+        self.writers
+            .finish(f.slot, f.file, len, mode, mtime, f.path);
     }
 
-    fn symlink(
-        &mut self,
-        parents: &[&[u8]],
-        last: &[u8],
-        target: &[u8],
-    ) -> Result<(), MakeError> {
+    fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8]) -> Result<(), MakeError> {
         let dir = self.dest.dir(parents, true).map_err(MakeError::Walk)?;
         dest::symlink(dir, last, target).map_err(MakeError::At)
     }

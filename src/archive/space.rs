@@ -333,7 +333,10 @@ mod tests {
         // The failed entry counted; one more inode is one too many.
         s.need = 0;
         let msg = e.to_string();
-        assert!(msg.contains("TMPDIR=") && msg.contains("16.0 MiB (16785408 bytes)"), "{msg}");
+        assert!(
+            msg.contains("TMPDIR=") && msg.contains("16.0 MiB (16785408 bytes)"),
+            "{msg}"
+        );
         let e = s.add(1, "h").unwrap_err();
         assert_eq!((e.needed, e.inodes), (4, true));
     }

@@ -402,12 +402,9 @@ impl<'r, S: Sink> Unpacker<'r, S> {
                 Err(self.path_error("mkdir", &comps[..=i], Errno::ENOTDIR, shown))
             }
             Err(WalkError::Symlink(i)) => Err(self.symlink_in_the_way(&comps[..=i], shown)),
-            Err(WalkError::Io(i, Errno::ENAMETOOLONG)) => Err(self.path_error(
-                "mkdir",
-                &comps[..=i],
-                Errno::ENAMETOOLONG,
-                shown,
-            )),
+            Err(WalkError::Io(i, Errno::ENAMETOOLONG)) => {
+                Err(self.path_error("mkdir", &comps[..=i], Errno::ENAMETOOLONG, shown))
+            }
             Err(WalkError::Io(i, e)) => {
                 let at = self.task_path(&comps[..=i]);
                 Err(self.fatal(&at, e))
@@ -455,7 +452,10 @@ impl<'r, S: Sink> Unpacker<'r, S> {
         if let Some(limit) = self.req.limits.size {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             if self.nomad_size > limit {
-                let msg = format!("{} archive larger than limit: {limit}", self.container.name());
+                let msg = format!(
+                    "{} archive larger than limit: {limit}",
+                    self.container.name()
+                );
                 return Err(self.reject(
                     Finding::error(Kind::Artifact, Cause::SizeLimit, shown)
                         .message(format!(
@@ -468,7 +468,10 @@ impl<'r, S: Sink> Unpacker<'r, S> {
         }
         let comps = components(&e.name);
         self.caps(&e, &comps, &shown)?;
-        if let Err(no) = self.space.add(e.data, "the sizes the archive's headers declare so far") {
+        if let Err(no) = self
+            .space
+            .add(e.data, "the sizes the archive's headers declare so far")
+        {
             return Err(Halt::Fatal(ArchiveError::NoSpace(no)));
         }
         if e.name.first() == Some(&b'/') {
@@ -687,9 +690,9 @@ impl<'r, S: Sink> Unpacker<'r, S> {
             Err(MakeError::Walk(WalkError::NotDir(_))) => {
                 Err(self.path_error("open", comps, Errno::ENOTDIR, shown))
             }
-            Err(MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i))) => {
-                Err(self.symlink_in_the_way(&comps[..=i], shown))
-            }
+            Err(
+                MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i)),
+            ) => Err(self.symlink_in_the_way(&comps[..=i], shown)),
             Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
                 Err(self.open_failure(e, comps, shown))
             }
@@ -786,9 +789,9 @@ impl<'r, S: Sink> Unpacker<'r, S> {
             Err(MakeError::Walk(WalkError::NotDir(_))) => {
                 Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
             }
-            Err(MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i))) => {
-                Err(self.symlink_in_the_way(&all[..=i], shown))
-            }
+            Err(
+                MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i)),
+            ) => Err(self.symlink_in_the_way(&all[..=i], shown)),
             Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
                 Err(self.open_failure(e, &all, shown))
             }

@@ -177,7 +177,11 @@ fn run_gnu<S: Sink>(u: &mut Unpacker<'_, S>, stream: impl Read) -> Step {
         }
         let name = entry.path_bytes().into_owned();
         let mode_raw = header.mode().unwrap_or(0o644);
-        let mtime = header.mtime().ok().filter(|t| *t > 0).map(|t| (t as i64, 0));
+        let mtime = header
+            .mtime()
+            .ok()
+            .filter(|t| *t > 0)
+            .map(|t| (t as i64, 0));
         let size = header.size().unwrap_or(0);
         let link = entry.link_name_bytes().map(|l| l.into_owned());
         let mode_dir = mode_raw & 0o170000 == 0o040000;

@@ -9,10 +9,10 @@
 use std::fs::File;
 use std::io::Read;
 
+use super::ExtractMode;
 use super::gozip::{self, ERR_FORMAT};
 use super::sink::Sink;
 use super::unpack::{Body, Entry, Plain, Step, Unpacker, lossy};
-use super::ExtractMode;
 use crate::finding::{Cause, Finding, Kind};
 
 fn zip_error<S: Sink>(u: &mut Unpacker<'_, S>, e: &gozip::Error) -> super::unpack::Halt {
@@ -103,4 +103,3 @@ pub fn run<S: Sink>(u: &mut Unpacker<'_, S>, file: File) -> Step {
     u.current = None;
     Ok(())
 }
-

@@ -68,7 +68,11 @@ fn sample_tar() -> Vec<u8> {
         .link(b'1', "app/bin/run2", "app/bin/run")
         .file("app/etc/conf", 0o644, &content(1, 1500))
         .dir("app/etc/", 0o750)
-        .file("/nix/store/0c8r9ihpqy4mkvdgb8rwmhi5dnrb2v2l-hello/bin/hello", 0o555, b"\x7fELF")
+        .file(
+            "/nix/store/0c8r9ihpqy4mkvdgb8rwmhi5dnrb2v2l-hello/bin/hello",
+            0o555,
+            b"\x7fELF",
+        )
         .end()
 }
 
@@ -147,8 +151,14 @@ fn mislabelled(c: &mut Corpus) {
         ("bz2", bz2(&t)),
         ("xz", xz(&t)),
         ("zst", zst(&t)),
-        ("zip", zip(&[Ze::file("f", 0o644, b"content\n")], &ZipOpts::default())),
-        ("text", b"<html><body>404 Not Found</body></html>\n".to_vec()),
+        (
+            "zip",
+            zip(&[Ze::file("f", 0o644, b"content\n")], &ZipOpts::default()),
+        ),
+        (
+            "text",
+            b"<html><body>404 Not Found</body></html>\n".to_vec(),
+        ),
     ];
     let archive_names = [
         ("tar", "tar"),
@@ -161,7 +171,11 @@ fn mislabelled(c: &mut Corpus) {
     for (what, bytes) in &contents {
         for (matching, suffix) in archive_names {
             if *what != matching {
-                c.add(&format!("mislabelled/{what}-as-{suffix}"), suffix, bytes.clone());
+                c.add(
+                    &format!("mislabelled/{what}-as-{suffix}"),
+                    suffix,
+                    bytes.clone(),
+                );
             }
         }
     }
@@ -184,7 +198,11 @@ fn empty(c: &mut Corpus) {
     let end = Tar::new().end();
     c.add("empty/tar-end-only", "tar", end.clone());
     for (s, f) in COMPRESSORS {
-        c.add(&format!("empty/tar.{s}-end-only"), &format!("tar.{s}"), f(&end));
+        c.add(
+            &format!("empty/tar.{s}-end-only"),
+            &format!("tar.{s}"),
+            f(&end),
+        );
     }
     c.add("empty/tar-one-zero-block", "tar", vec![0; 512]);
     c.add("empty/tar.gz-of-nothing", "tar.gz", gz(b""));
@@ -202,7 +220,10 @@ fn empty(c: &mut Corpus) {
     c.add(
         "empty/zip-only-dirs",
         "zip",
-        zip(&[Ze::dir("a/", 0o755), Ze::dir("a/b/", 0o700)], &ZipOpts::default()),
+        zip(
+            &[Ze::dir("a/", 0o755), Ze::dir("a/b/", 0o700)],
+            &ZipOpts::default(),
+        ),
     );
 }
 
@@ -214,16 +235,28 @@ fn typeflags(c: &mut Corpus) {
     c.add("type/reg-nul", "tar", one(0, "x", b"nul\n"));
     c.add("type/reg-nul-trailing-slash", "tar", one(0, "x/", b""));
     c.add("type/reg-0-trailing-slash", "tar", one(b'0', "x/", b""));
-    c.add("type/reg-0-trailing-slash-data", "tar", one(b'0', "x/", b"data\n"));
+    c.add(
+        "type/reg-0-trailing-slash-data",
+        "tar",
+        one(b'0', "x/", b"data\n"),
+    );
     c.add(
         "type/hardlink",
         "tar",
-        tail(Tar::new().file("t", 0o600, b"target\n").link(b'1', "x", "t")),
+        tail(
+            Tar::new()
+                .file("t", 0o600, b"target\n")
+                .link(b'1', "x", "t"),
+        ),
     );
     c.add(
         "type/hardlink-to-later",
         "tar",
-        tail(Tar::new().link(b'1', "x", "t").file("t", 0o600, b"target\n")),
+        tail(
+            Tar::new()
+                .link(b'1', "x", "t")
+                .file("t", 0o600, b"target\n"),
+        ),
     );
     c.add(
         "type/hardlink-dangling",
@@ -242,7 +275,11 @@ fn typeflags(c: &mut Corpus) {
     c.add("type/contiguous", "tar", one(b'7', "x", b"contiguous\n"));
     c.add("type/gnu-dumpdir", "tar", one(b'D', "x/", b"Ya\0Yb\0\0"));
     c.add("type/gnu-volume", "tar", one(b'V', "volume-label", b""));
-    c.add("type/gnu-multivolume", "tar", one(b'M', "x", b"continued\n"));
+    c.add(
+        "type/gnu-multivolume",
+        "tar",
+        one(b'M', "x", b"continued\n"),
+    );
     c.add("type/gnu-oldlongname", "tar", one(b'N', "x", b"names\n"));
     c.add("type/solaris-xattr", "tar", one(b'X', "x", b"attrs\n"));
     c.add("type/unknown-Z", "tar", one(b'Z', "x", b"zed\n"));
@@ -298,10 +335,7 @@ fn typeflags(c: &mut Corpus) {
     c.add(
         "header-only/symlink-whose-data-is-a-header",
         "tar",
-        tail(
-            Tar::new()
-                .entry(Hdr::new(b"x", b'2', 512).link(b"t"), &smuggled),
-        ),
+        tail(Tar::new().entry(Hdr::new(b"x", b'2', 512).link(b"t"), &smuggled)),
     );
     c.add(
         "header-only/fifo-size-in-limit",
@@ -312,8 +346,8 @@ fn typeflags(c: &mut Corpus) {
 
 fn modes_and_times(c: &mut Corpus) {
     for m in [
-        0o000, 0o400, 0o777, 0o4755, 0o2755, 0o1755, 0o7777, 0o100644, 0o40755, 0o120777,
-        0o20644, 0o7770644,
+        0o000, 0o400, 0o777, 0o4755, 0o2755, 0o1755, 0o7777, 0o100644, 0o40755, 0o120777, 0o20644,
+        0o7770644,
     ] {
         c.add(
             &format!("mode/file-{m:o}"),
@@ -369,10 +403,7 @@ fn modes_and_times(c: &mut Corpus) {
     c.add(
         "mode/dir-after-children",
         "tar",
-        Tar::new()
-            .file("d/f", 0o644, b"f\n")
-            .dir("d/", 0o500)
-            .end(),
+        Tar::new().file("d/f", 0o644, b"f\n").dir("d/", 0o500).end(),
     );
     c.add(
         "mode/dir-twice",
@@ -432,13 +463,15 @@ fn modes_and_times(c: &mut Corpus) {
     c.add(
         "mtime/gnu-atime",
         "tar",
-        tail(Tar::new().entry(
-            Hdr::new(b"x", b'0', 2)
-                .fmt(Fmt::Gnu)
-                .patch(345, b"12345670123\0")
-                .patch(357, b"12345670123\0"),
-            b"x\n",
-        )),
+        tail(
+            Tar::new().entry(
+                Hdr::new(b"x", b'0', 2)
+                    .fmt(Fmt::Gnu)
+                    .patch(345, b"12345670123\0")
+                    .patch(357, b"12345670123\0"),
+                b"x\n",
+            ),
+        ),
     );
 }
 
@@ -487,16 +520,28 @@ fn names(c: &mut Corpus) {
     c.add("name/exactly-100", "tar", file(&hundred));
     let mut h = Hdr::new(b"file", b'0', 2);
     h.prefix = b"pre/fix".to_vec();
-    c.add("name/ustar-prefix", "tar", tail(Tar::new().entry(h, b"p\n")));
+    c.add(
+        "name/ustar-prefix",
+        "tar",
+        tail(Tar::new().entry(h, b"p\n")),
+    );
     let mut h = Hdr::new(b"", b'0', 2);
     h.prefix = b"only-prefix".to_vec();
-    c.add("name/ustar-prefix-only", "tar", tail(Tar::new().entry(h, b"p\n")));
+    c.add(
+        "name/ustar-prefix-only",
+        "tar",
+        tail(Tar::new().entry(h, b"p\n")),
+    );
     let mut h = Hdr::new(b"file", b'0', 2).fmt(Fmt::Star);
     h.prefix = b"star/prefix".to_vec();
     c.add("name/star-prefix", "tar", tail(Tar::new().entry(h, b"s\n")));
     let mut h = Hdr::new(b"file", b'0', 2).fmt(Fmt::Gnu);
     h.prefix = b"gnu-ignores-prefix".to_vec();
-    c.add("name/gnu-with-prefix-bytes", "tar", tail(Tar::new().entry(h, b"g\n")));
+    c.add(
+        "name/gnu-with-prefix-bytes",
+        "tar",
+        tail(Tar::new().entry(h, b"g\n")),
+    );
 
     let long = ["component"; 40].join("/") + "/file";
     c.add(
@@ -582,16 +627,40 @@ fn names(c: &mut Corpus) {
     };
     c.add("name/component-255", "tar", pax_file(&c255));
     c.add("name/component-256", "tar", pax_file(&c256));
-    c.add("name/component-256-in-parent", "tar", pax_file(&format!("{c256}/f")));
-    c.add("name/component-256-under-dir", "tar", pax_file(&format!("d/{c256}")));
-    c.add("name/dir-component-256", "tar", pax_dir(&format!("d/{c256}/e")));
+    c.add(
+        "name/component-256-in-parent",
+        "tar",
+        pax_file(&format!("{c256}/f")),
+    );
+    c.add(
+        "name/component-256-under-dir",
+        "tar",
+        pax_file(&format!("d/{c256}")),
+    );
+    c.add(
+        "name/dir-component-256",
+        "tar",
+        pax_dir(&format!("d/{c256}/e")),
+    );
     // Deep paths: 200 levels is far below PATH_MAX, 1100 more levels than a process
     // usually has descriptors; 2100 levels is past PATH_MAX, so are 160 of 25 bytes.
     let deep = |n: usize| vec!["d"; n].join("/");
-    c.add("name/deep-200-file", "tar.gz", gz(&pax_file(&format!("{}/f", deep(200)))));
+    c.add(
+        "name/deep-200-file",
+        "tar.gz",
+        gz(&pax_file(&format!("{}/f", deep(200)))),
+    );
     c.add("name/deep-200-dir", "tar.gz", gz(&pax_dir(&deep(200))));
-    c.add("name/deep-1100-file", "tar.gz", gz(&pax_file(&format!("{}/f", deep(1100)))));
-    c.add("name/deep-2100-file", "tar.gz", gz(&pax_file(&format!("{}/f", deep(2100)))));
+    c.add(
+        "name/deep-1100-file",
+        "tar.gz",
+        gz(&pax_file(&format!("{}/f", deep(1100)))),
+    );
+    c.add(
+        "name/deep-2100-file",
+        "tar.gz",
+        gz(&pax_file(&format!("{}/f", deep(2100)))),
+    );
     let d25 = vec!["d".repeat(25); 160].join("/");
     c.add("name/deep-dir-over-4096", "tar.gz", gz(&pax_dir(&d25)));
     // PATH_MAX reached by long components: 17 × 250 bytes.
@@ -613,11 +682,19 @@ fn duplicates(c: &mut Corpus) {
                 .file("a", 0o600, b"first, longer\n")
                 .file("a", 0o644, b"second\n"),
         ),
-        ("file-then-dir", Tar::new().file("a", 0o644, b"f\n").dir("a/", 0o755)),
-        ("dir-then-file", Tar::new().dir("a/", 0o755).file("a", 0o644, b"f\n")),
+        (
+            "file-then-dir",
+            Tar::new().file("a", 0o644, b"f\n").dir("a/", 0o755),
+        ),
+        (
+            "dir-then-file",
+            Tar::new().dir("a/", 0o755).file("a", 0o644, b"f\n"),
+        ),
         (
             "file-then-file-below",
-            Tar::new().file("a", 0o644, b"f\n").file("a/b", 0o644, b"b\n"),
+            Tar::new()
+                .file("a", 0o644, b"f\n")
+                .file("a/b", 0o644, b"b\n"),
         ),
         (
             "file-then-dir-below",
@@ -625,7 +702,9 @@ fn duplicates(c: &mut Corpus) {
         ),
         (
             "file-then-deeper-file",
-            Tar::new().file("a", 0o644, b"f\n").file("a/b/c", 0o644, b"c\n"),
+            Tar::new()
+                .file("a", 0o644, b"f\n")
+                .file("a/b/c", 0o644, b"c\n"),
         ),
         (
             "file-then-deeper-dir",
@@ -714,7 +793,11 @@ fn pax(c: &mut Corpus) {
         "tar",
         entry(Tar::new().pax(
             b'x',
-            &[("SCHILY.xattr.user.k", b"v"), ("comment", b"hello"), ("gname", b"g")],
+            &[
+                ("SCHILY.xattr.user.k", b"v"),
+                ("comment", b"hello"),
+                ("gname", b"g"),
+            ],
         )),
     );
     c.add(
@@ -792,10 +875,7 @@ fn pax(c: &mut Corpus) {
     c.add(
         "pax/header-with-dotdot-name",
         "tar",
-        tail(Tar::new().entry(
-            Hdr::new(b"../PaxHeaders/x", b'x', 0),
-            b"",
-        )),
+        tail(Tar::new().entry(Hdr::new(b"../PaxHeaders/x", b'x', 0), b"")),
     );
 }
 
@@ -1057,18 +1137,26 @@ fn fields(c: &mut Corpus) {
     c.add(
         "field/size-not-octal",
         "tar",
-        with(Hdr::new(b"x", b'0', 0).size(Num::Raw(b"0000000001x\0".to_vec())), b"1"),
+        with(
+            Hdr::new(b"x", b'0', 0).size(Num::Raw(b"0000000001x\0".to_vec())),
+            b"1",
+        ),
     );
     c.add(
         "field/size-spaces",
         "tar",
-        with(Hdr::new(b"x", b'0', 0).size(Num::Raw(b"   5       ".to_vec())), b"12345"),
+        with(
+            Hdr::new(b"x", b'0', 0).size(Num::Raw(b"   5       ".to_vec())),
+            b"12345",
+        ),
     );
     c.add(
         "field/size-base256-overflow",
         "tar",
         with(
-            Hdr::new(b"x", b'0', 0).size(Num::Raw(vec![0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])),
+            Hdr::new(b"x", b'0', 0).size(Num::Raw(vec![
+                0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ])),
             b"",
         ),
     );
@@ -1119,7 +1207,12 @@ fn fields(c: &mut Corpus) {
         Tar::new()
             .entry(Hdr::new(b"v7dir/", 0, 0).fmt(Fmt::V7).mode(0o700), b"")
             .entry(Hdr::new(b"v7dir/file", 0, 3).fmt(Fmt::V7), b"v7\n")
-            .entry(Hdr::new(b"v7link", b'1', 0).fmt(Fmt::V7).link(b"v7dir/file"), b"")
+            .entry(
+                Hdr::new(b"v7link", b'1', 0)
+                    .fmt(Fmt::V7)
+                    .link(b"v7dir/file"),
+                b"",
+            )
             .end(),
     );
     c.add(
@@ -1180,10 +1273,7 @@ fn truncation(c: &mut Corpus) {
     c.add(
         "truncated/zero-block-then-header",
         "tar",
-        t.clone()
-            .raw(&[0; 512])
-            .file("c", 0o644, b"c\n")
-            .end(),
+        t.clone().raw(&[0; 512]).file("c", 0o644, b"c\n").end(),
     );
     c.add(
         "truncated/garbage-after-end",
@@ -1195,18 +1285,36 @@ fn truncation(c: &mut Corpus) {
     c.add("truncated/in-data", "tar", full[..512 + 1000].to_vec());
     c.add("truncated/in-padding", "tar", full[..512 + 3010].to_vec());
     c.add("truncated/after-data", "tar", full[..512 + 3000].to_vec());
-    c.add("truncated/in-end-marker", "tar", full[..full.len() - 300].to_vec());
-    let pax = Tar::new().pax(b'x', &[("path", b"p".repeat(600).as_slice())]).bytes();
+    c.add(
+        "truncated/in-end-marker",
+        "tar",
+        full[..full.len() - 300].to_vec(),
+    );
+    let pax = Tar::new()
+        .pax(b'x', &[("path", b"p".repeat(600).as_slice())])
+        .bytes();
     c.add("truncated/in-pax-data", "tar", pax[..512 + 300].to_vec());
     let gnu = Tar::new().gnu_long(b'L', &b"l".repeat(600)).bytes();
-    c.add("truncated/in-longname-data", "tar", gnu[..512 + 300].to_vec());
+    c.add(
+        "truncated/in-longname-data",
+        "tar",
+        gnu[..512 + 300].to_vec(),
+    );
     let many: Vec<(u64, u64)> = (0..30).map(|i| (i * 8192, 100)).collect();
     let sp = gnu_sparse("s", &many, 300_000, 3000, Fmt::Gnu);
-    c.add("truncated/in-sparse-extension", "tar", sp[..512 + 100].to_vec());
+    c.add(
+        "truncated/in-sparse-extension",
+        "tar",
+        sp[..512 + 100].to_vec(),
+    );
 
     for (s, f) in COMPRESSORS {
         let z = f(&full);
-        c.add(&format!("truncated/{s}-half"), &format!("tar.{s}"), z[..z.len() / 2].to_vec());
+        c.add(
+            &format!("truncated/{s}-half"),
+            &format!("tar.{s}"),
+            z[..z.len() / 2].to_vec(),
+        );
         c.add(
             &format!("truncated/{s}-last-bytes"),
             &format!("tar.{s}"),
@@ -1219,10 +1327,18 @@ fn truncation(c: &mut Corpus) {
         );
         let mut garbage = z.clone();
         garbage.extend_from_slice(b"trailing garbage after the stream");
-        c.add(&format!("trailing/{s}-garbage"), &format!("tar.{s}"), garbage);
+        c.add(
+            &format!("trailing/{s}-garbage"),
+            &format!("tar.{s}"),
+            garbage,
+        );
         let mut twice = f(&raw[..512 + 3072]);
         twice.extend(f(&raw[512 + 3072..]).into_iter().chain(f(&[0; 1024])));
-        c.add(&format!("trailing/{s}-concatenated"), &format!("tar.{s}"), twice);
+        c.add(
+            &format!("trailing/{s}-concatenated"),
+            &format!("tar.{s}"),
+            twice,
+        );
     }
     let padded = Tar::new().file("a", 0o644, b"a\n").end_record();
     let mut bad_crc = gz(&padded);
@@ -1250,7 +1366,10 @@ fn truncation(c: &mut Corpus) {
         .file("b", 0o644, &content(61, 20_000))
         .end();
     let z = gz(&varied);
-    for (i, at) in [z.len() / 5, z.len() / 3, z.len() / 2, z.len() * 4 / 5].into_iter().enumerate() {
+    for (i, at) in [z.len() / 5, z.len() / 3, z.len() / 2, z.len() * 4 / 5]
+        .into_iter()
+        .enumerate()
+    {
         let mut b = z.clone();
         b[at..at + 3].copy_from_slice(&[0xa5, 0x5a, 0xff]);
         c.add(&format!("corrupt/gz-deflate-{i}"), "tar.gz", b);
@@ -1269,13 +1388,29 @@ fn limits(c: &mut Corpus) {
         t.end()
     };
     for n in [2, 3, 4] {
-        c.limits(&format!("limit/tar-{n}-files-limit-3"), "tar", files(n), 3, DEFAULT_SIZE);
+        c.limits(
+            &format!("limit/tar-{n}-files-limit-3"),
+            "tar",
+            files(n),
+            3,
+            DEFAULT_SIZE,
+        );
     }
-    c.limits("limit/tar-4-files-unlimited", "tar", files(4), 0, DEFAULT_SIZE);
+    c.limits(
+        "limit/tar-4-files-unlimited",
+        "tar",
+        files(4),
+        0,
+        DEFAULT_SIZE,
+    );
     c.limits(
         "limit/tar-dirs-count",
         "tar",
-        Tar::new().dir("a/", 0o755).dir("b/", 0o755).file("f", 0o644, b"f").end(),
+        Tar::new()
+            .dir("a/", 0o755)
+            .dir("b/", 0o755)
+            .file("f", 0o644, b"f")
+            .end(),
         3,
         DEFAULT_SIZE,
     );
@@ -1351,7 +1486,9 @@ fn limits(c: &mut Corpus) {
         1000,
     );
     let z = |n: usize| {
-        let e: Vec<Ze> = (0..n).map(|i| Ze::file(&format!("f{i}"), 0o644, b"z")).collect();
+        let e: Vec<Ze> = (0..n)
+            .map(|i| Ze::file(&format!("f{i}"), 0o644, b"z"))
+            .collect();
         zip(&e, &ZipOpts::default())
     };
     c.limits("limit/zip-3-files-limit-3", "zip", z(3), 3, DEFAULT_SIZE);
@@ -1360,7 +1497,10 @@ fn limits(c: &mut Corpus) {
         "limit/zip-size-over",
         "zip",
         zip(
-            &[Ze::file("a", 0o644, &[b'a'; 60]), Ze::file("b", 0o644, &[b'b'; 41])],
+            &[
+                Ze::file("a", 0o644, &[b'a'; 60]),
+                Ze::file("b", 0o644, &[b'b'; 41]),
+            ],
             &ZipOpts::default(),
         ),
         DEFAULT_FILES,
@@ -1382,17 +1522,49 @@ fn limits(c: &mut Corpus) {
 }
 
 fn zips(c: &mut Corpus) {
-    let one = |e: Ze| zip(&[e, Ze::file("after", 0o644, b"after\n")], &ZipOpts::default());
+    let one = |e: Ze| {
+        zip(
+            &[e, Ze::file("after", 0o644, b"after\n")],
+            &ZipOpts::default(),
+        )
+    };
     let data = content(40, 5000);
     let f = || Ze::file("x", 0o640, &data);
     c.add("zip/stored", "zip", one(f().method(0)));
     c.add("zip/deflate", "zip", one(f()));
-    for (m, what) in [(12, "bzip2"), (14, "lzma"), (93, "zstd"), (98, "ppmd"), (99, "aes")] {
+    for (m, what) in [
+        (12, "bzip2"),
+        (14, "lzma"),
+        (93, "zstd"),
+        (98, "ppmd"),
+        (99, "aes"),
+    ] {
         c.add(&format!("zip/method-{what}"), "zip", one(f().method(m)));
     }
-    c.add("zip/crc-bad", "zip", one(Ze { crc: Crc::Bad, ..f() }));
-    c.add("zip/crc-bad-stored", "zip", one(Ze { crc: Crc::Bad, ..f().method(0) }));
-    c.add("zip/crc-zero", "zip", one(Ze { crc: Crc::Zero, ..f() }));
+    c.add(
+        "zip/crc-bad",
+        "zip",
+        one(Ze {
+            crc: Crc::Bad,
+            ..f()
+        }),
+    );
+    c.add(
+        "zip/crc-bad-stored",
+        "zip",
+        one(Ze {
+            crc: Crc::Bad,
+            ..f().method(0)
+        }),
+    );
+    c.add(
+        "zip/crc-zero",
+        "zip",
+        one(Ze {
+            crc: Crc::Zero,
+            ..f()
+        }),
+    );
     c.add(
         "zip/descriptor",
         "zip",
@@ -1498,11 +1670,7 @@ fn zips(c: &mut Corpus) {
             ..f()
         }),
     );
-    c.add(
-        "zip/creator-unknown",
-        "zip",
-        one(Ze { creator: 10, ..f() }),
-    );
+    c.add("zip/creator-unknown", "zip", one(Ze { creator: 10, ..f() }));
     c.add("zip/creator-osx", "zip", one(Ze { creator: 19, ..f() }));
     c.add(
         "zip/unix-mode-zero-attrs",
@@ -1585,13 +1753,20 @@ fn zips(c: &mut Corpus) {
         ),
     );
     let full = one(f());
-    c.add("zip/truncated-end-record", "zip", full[..full.len() - 10].to_vec());
+    c.add(
+        "zip/truncated-end-record",
+        "zip",
+        full[..full.len() - 10].to_vec(),
+    );
     c.add("zip/truncated-half", "zip", full[..full.len() / 2].to_vec());
     c.add(
         "zip/duplicate-names",
         "zip",
         zip(
-            &[Ze::file("x", 0o600, b"first\n"), Ze::file("x", 0o644, b"2\n")],
+            &[
+                Ze::file("x", 0o600, b"first\n"),
+                Ze::file("x", 0o644, b"2\n"),
+            ],
             &ZipOpts::default(),
         ),
     );
@@ -1603,7 +1778,11 @@ fn zips(c: &mut Corpus) {
         ("dot-slash", "./x"),
         ("empty", ""),
     ] {
-        c.add(&format!("zip/name-{id}"), "zip", one(Ze::file(name, 0o644, b"n\n")));
+        c.add(
+            &format!("zip/name-{id}"),
+            "zip",
+            one(Ze::file(name, 0o644, b"n\n")),
+        );
     }
     c.add(
         "zip/file-then-dir",

@@ -146,8 +146,10 @@ impl Hdr {
             }
             _ => {}
         }
-        let (sum_field, rest): (Vec<_>, Vec<_>) =
-            self.patches.iter().partition(|(at, _)| (148..156).contains(at));
+        let (sum_field, rest): (Vec<_>, Vec<_>) = self
+            .patches
+            .iter()
+            .partition(|(at, _)| (148..156).contains(at));
         for (at, bytes) in rest {
             b[*at..*at + bytes.len()].copy_from_slice(bytes);
         }
@@ -241,7 +243,10 @@ impl Tar {
     }
 
     pub fn file(self, name: &str, mode: u64, data: &[u8]) -> Tar {
-        self.entry(Hdr::new(name.as_bytes(), b'0', data.len() as u64).mode(mode), data)
+        self.entry(
+            Hdr::new(name.as_bytes(), b'0', data.len() as u64).mode(mode),
+            data,
+        )
     }
 
     pub fn dir(self, name: &str, mode: u64) -> Tar {
