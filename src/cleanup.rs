@@ -24,9 +24,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// How to undo something a higher module made at a path.
+type Undo = fn(&Path);
+
 /// Paths and how to remove them, registered by higher modules (a lower module never
 /// calls up: the caller passes the action).
-static UNDO: Mutex<BTreeMap<PathBuf, fn(&Path)>> = Mutex::new(BTreeMap::new());
+static UNDO: Mutex<BTreeMap<PathBuf, Undo>> = Mutex::new(BTreeMap::new());
 static PENDING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
@@ -51,7 +54,7 @@ pub fn unregister(dir: &Path) {
 
 /// Undo `path` with `undo` on interruption (e.g. the sandbox's cgroup directories,
 /// until its child has the plan naming them and removes them itself if we die).
-pub fn register_undo(path: &Path, undo: fn(&Path)) {
+pub fn register_undo(path: &Path, undo: Undo) {
     UNDO.lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(path.to_owned(), undo);
@@ -145,7 +148,7 @@ pub fn run_now() {
             }
         }
     }
-    let undo: Vec<(PathBuf, fn(&Path))> = UNDO
+    let undo: Vec<(PathBuf, Undo)> = UNDO
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()

@@ -41,9 +41,12 @@ fn header(name: &str, mode: u32, size: u64) -> tar::Header {
     h
 }
 
+/// What fills a file, MiB by MiB (`None`: zeros).
+type Pattern<'a> = Option<&'a dyn Fn(u64) -> Vec<u8>>;
+
 /// A `.tar.gz` of `files` streamed into the encoder: each is `(name, mode, size,
-/// pattern)` where the pattern fills the file block by block (`None` for zeros).
-fn tar_gz(path: &Path, files: &[(&str, u32, u64, Option<&dyn Fn(u64) -> Vec<u8>>)]) {
+/// pattern)`.
+fn tar_gz(path: &Path, files: &[(&str, u32, u64, Pattern<'_>)]) {
     let f = fs::File::create(path).unwrap();
     let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::default());
     let zeros = vec![0u8; MIB as usize];
@@ -145,7 +148,7 @@ fn zeros_cost_no_blocks() -> Result<(), Failed> {
         .collect();
     ensure(got == want, || "striped file differs".into())?;
     let a = allocated(&striped_path);
-    ensure(a >= 4 * MIB && a < 6 * MIB, || {
+    ensure((4 * MIB..6 * MIB).contains(&a), || {
         format!("{a} bytes allocated for 4 MiB of data and 4 MiB of zeros")
     })?;
     make_writable(tmp.path());

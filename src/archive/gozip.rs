@@ -384,7 +384,7 @@ impl Read for Section<'_> {
 
 enum Body<'a> {
     Stored(Section<'a>),
-    Deflated(super::decode::Inflate<io::BufReader<Section<'a>>>),
+    Deflated(Box<super::decode::Inflate<io::BufReader<Section<'a>>>>),
 }
 
 /// An opened entry: its uncompressed bytes, checked as Go's `checksumReader` does.
@@ -415,7 +415,9 @@ impl Archive {
         };
         let body = match e.method {
             0 => Body::Stored(section),
-            8 => Body::Deflated(super::decode::Inflate::new(io::BufReader::new(section))),
+            8 => Body::Deflated(Box::new(super::decode::Inflate::new(io::BufReader::new(
+                section,
+            )))),
             _ => return Err(err(ERR_ALGORITHM)),
         };
         let descriptor = (e.flags & 0x8 != 0).then(|| {

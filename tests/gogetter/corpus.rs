@@ -95,8 +95,9 @@ fn tail(t: Tar) -> Vec<u8> {
     t.file("after", 0o644, b"after\n").end()
 }
 
-const COMPRESSORS: [(&str, fn(&[u8]) -> Vec<u8>); 4] =
-    [("gz", gz), ("bz2", bz2), ("xz", xz), ("zst", zst)];
+type Compress = fn(&[u8]) -> Vec<u8>;
+
+const COMPRESSORS: [(&str, Compress); 4] = [("gz", gz), ("bz2", bz2), ("xz", xz), ("zst", zst)];
 
 pub fn corpus() -> Vec<Case> {
     let mut c = Corpus(Vec::new());
