@@ -100,7 +100,7 @@ pub fn open(
 }
 
 /// Read as much of `buf` as the stream has: `Ok(n < len)` only at its end.
-fn fill(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
+pub fn fill(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -445,34 +445,19 @@ impl Engine for Lzma {
     }
 }
 
-/// `ulikunitz/xz.Reader`: one stream after the other (with padding between), each
-/// decoded by liblzma; what follows the last stream is only read, and refused, when
-/// more data is asked for.
-struct Xz {
-    stream: Option<Raw<Pushback<Source>, Lzma>>,
+type Stream<E> = Raw<Pushback<Source>, E>;
+
+/// Streams one after the other, as Go's xz and bzip2 readers walk them: when one ends,
+/// `next` reads what follows it (the next stream's header, padding, the end) and starts
+/// the next one, or says there is none. What follows the last stream is only read, and
+/// maybe refused, when more data is asked for.
+struct Streams<E> {
+    stream: Option<Stream<E>>,
     between: Option<Pushback<Source>>,
+    next: fn(Pushback<Source>) -> io::Result<Option<Stream<E>>>,
 }
 
-fn xz_stream(header: [u8; 12], src: Source) -> io::Result<Raw<Pushback<Source>, Lzma>> {
-    let stream = liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY_LIMIT, 0)
-        .map_err(|e| data(format!("xz: {e}")))?;
-    let r = Pushback {
-        front: io::Cursor::new(header.to_vec()),
-        inner: src,
-    };
-    Ok(Raw::new(r, Lzma(stream)))
-}
-
-/// `xz.NewReader`: the first stream's header is checked up front.
-fn xz(mut r: Source) -> io::Result<Xz> {
-    let h = xz_header(&mut r, true)?.ok_or_else(eof)?;
-    Ok(Xz {
-        stream: Some(xz_stream(h, r)?),
-        between: None,
-    })
-}
-
-impl Read for Xz {
+impl<E: Engine> Read for Streams<E> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
@@ -485,16 +470,44 @@ impl Read for Xz {
                 }
                 self.between = self.stream.take().map(|d| d.r);
             }
-            let Some(mut src) = self.between.take() else {
+            let Some(src) = self.between.take() else {
                 return Ok(0);
             };
-            match xz_header(&mut src, false)? {
+            match (self.next)(src)? {
                 None => return Ok(0),
-                // The previous stream consumed its own header: only the source is left.
-                Some(h) => self.stream = Some(xz_stream(h, src.inner)?),
+                s => self.stream = s,
             }
         }
     }
+}
+
+/// `ulikunitz/xz.Reader`: streams with padding between, each decoded by liblzma.
+fn xz_stream(header: [u8; 12], src: Source) -> io::Result<Stream<Lzma>> {
+    let stream = liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY_LIMIT, 0)
+        .map_err(|e| data(format!("xz: {e}")))?;
+    let r = Pushback {
+        front: io::Cursor::new(header.to_vec()),
+        inner: src,
+    };
+    Ok(Raw::new(r, Lzma(stream)))
+}
+
+fn xz_next(mut src: Pushback<Source>) -> io::Result<Option<Stream<Lzma>>> {
+    // The previous stream consumed its own header: only the source is left.
+    match xz_header(&mut src, false)? {
+        None => Ok(None),
+        Some(h) => xz_stream(h, src.inner).map(Some),
+    }
+}
+
+/// `xz.NewReader`: the first stream's header is checked up front.
+fn xz(mut r: Source) -> io::Result<Streams<Lzma>> {
+    let h = xz_header(&mut r, true)?.ok_or_else(eof)?;
+    Ok(Streams {
+        stream: Some(xz_stream(h, r)?),
+        between: None,
+        next: xz_next,
+    })
 }
 
 // ---------------------------------------------------------------- bzip2
@@ -543,12 +556,7 @@ fn bzip2_magic(r: &mut impl Read, first: bool) -> io::Result<Option<[u8; 4]>> {
 }
 
 /// Go's `bzip2.Reader`: streams one after the other, each decoded by libbz2.
-struct Bzip2 {
-    stream: Option<Raw<Pushback<Source>, Bz>>,
-    between: Option<Pushback<Source>>,
-}
-
-fn bz_stream(magic: [u8; 4], src: Source) -> Raw<Pushback<Source>, Bz> {
+fn bz_stream(magic: [u8; 4], src: Source) -> Stream<Bz> {
     let r = Pushback {
         front: io::Cursor::new(magic.to_vec()),
         inner: src,
@@ -556,28 +564,8 @@ fn bz_stream(magic: [u8; 4], src: Source) -> Raw<Pushback<Source>, Bz> {
     Raw::new(r, Bz(bzip2::Decompress::new(false)))
 }
 
-impl Read for Bzip2 {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            if let Some(d) = self.stream.as_mut() {
-                let n = d.read(out)?;
-                if n > 0 {
-                    return Ok(n);
-                }
-                self.between = self.stream.take().map(|d| d.r);
-            }
-            let Some(mut src) = self.between.take() else {
-                return Ok(0);
-            };
-            match bzip2_magic(&mut src, false)? {
-                None => return Ok(0),
-                Some(m) => self.stream = Some(bz_stream(m, src.inner)),
-            }
-        }
-    }
+fn bz_next(mut src: Pushback<Source>) -> io::Result<Option<Stream<Bz>>> {
+    Ok(bzip2_magic(&mut src, false)?.map(|m| bz_stream(m, src.inner)))
 }
 
 /// Gives a decoder's errors Go's texts: an early end is `unexpected EOF`.
@@ -612,9 +600,10 @@ impl Lazy {
             Lazy::Bzip2(src) => {
                 let mut r = src.take().expect("started once");
                 let m = bzip2_magic(&mut r, true)?.ok_or_else(eof)?;
-                Lazy::Started(Box::new(Bzip2 {
+                Lazy::Started(Box::new(Streams {
                     stream: Some(bz_stream(m, r)),
                     between: None,
+                    next: bz_next,
                 }))
             }
             Lazy::Zstd(src) => {

@@ -154,16 +154,7 @@ pub struct Reader<R> {
 
 /// `io.ReadFull` on the raw stream: how many bytes came (fewer only at the end).
 fn fill(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Stream(e)),
-        }
-    }
-    Ok(n)
+    super::decode::fill(r, buf).map_err(Error::Stream)
 }
 
 /// Go's `strconv.ParseInt(s, 10, 64)`: an optional sign and decimal digits, in range.
