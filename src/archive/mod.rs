@@ -1,11 +1,20 @@
 //! Unpack a bundle exactly as Nomad's `artifact` block would (go-getter v1's `untar` and
 //! `Decompress` for zip), into a directory we own, in one streaming pass.
 //!
-//! Nomad's rules are mirrored and each surfaced as a [`Finding`]: the decompressor is
-//! chosen by name ([`sniff`]), `..` rejects the archive, links and special files become
-//! empty files, setuid/setgid are stripped, directory modes come last, and the
-//! decompression limits count as go-getter counts ([`untar`], [`unzip`]). While each
-//! file streams to disk its bytes are scanned for Nix store references ([`storeref`]).
+//! The stages, each in its own module:
+//! - [`sniff`]: the decompressor go-getter picks by name, and what the bytes are;
+//! - [`decode`], [`gotar`], [`gozip`]: the bytes as Go's readers see them (entries,
+//!   names, sizes, modes, sparse files, and which bytes are an error, with Go's text);
+//! - [`untar`], [`unzip`]: go-getter's loops over them (file count, skipped headers);
+//! - [`unpack`]: the decision for each entry (`..`, the size limit, go-getter's
+//!   `MkdirAll`/`Stat`/`OpenFile` and where the kernel refuses them on a client, our
+//!   caps, the findings);
+//! - [`sink`]: carrying the decisions out on disk ([`dest`] for paths, [`writer`] for
+//!   sparse writes on a pool of threads), with the free space watched by [`space`].
+//!
+//! While each file streams to disk its bytes are scanned for Nix store references
+//! ([`storeref`]). `tests/gogetter.rs` replays a corpus of archives against what the real
+//! go-getter did with them.
 //!
 //! # Security
 //! Stricter than Nomad: nothing is written outside `req.dest`. Every write goes through
@@ -14,7 +23,8 @@
 //! No device node, FIFO or setuid file is ever created, and our own caps
 //! ([`SafetyLimits`]) hold even when Nomad's limits are off. The destination is a fresh
 //! directory in a work dir we created, so no other process is expected to race us; the
-//! handles make a race harmless anyway.
+//! handles make a race harmless anyway. Runs of zeros cost no disk, and an archive that
+//! will not fit stops before it fills the work dir's filesystem.
 
 mod decode;
 mod dest;
