@@ -8,10 +8,8 @@
 //! for a directory; for anything else `os.Stat` of the parent and `MkdirAll` of it when
 //! it is missing (zip: `MkdirAll` of the parent always), then `OpenFile(path,
 //! O_RDWR|O_CREATE|O_TRUNC)`, the copy, `Chmod` and `Chtimes`. Which call fails, on
-//! which path and with which errno is mirrored exactly, from what the tree holds so far
-//! and from how long the path is on the client (`ExtractRequest::nomad_dest`): the
-//! kernel refuses a path of PATH_MAX (4096) bytes and a component over NAME_MAX (255),
-//! and Go refuses a path holding a NUL before any system call.
+//! which path and with which errno is mirrored in [`calls`]; links, flattened or made,
+//! are in [`links`].
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -20,13 +18,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
 
-use super::dest::{Existing, MTime, WalkError};
-use super::sink::{MakeError, Sink};
+use super::dest::MTime;
+use super::sink::Sink;
 use super::space::Space;
 use super::storeref::{self, StoreRefScanner};
-use super::{ArchiveError, ExtractMode, ExtractRequest, ExtractSummary, GETTER_SRC, LinkEntry};
+use super::{ArchiveError, ExtractMode, ExtractRequest, ExtractSummary, GETTER_SRC};
 use crate::finding::{Cause, Finding, Kind};
 use crate::taskdir::{Layer, LayerOrigin};
+
+mod calls;
+mod links;
+
+use links::FLATTEN_HINT;
 
 /// Why the pass stopped early.
 pub enum Halt {
@@ -138,13 +141,6 @@ impl Container {
     }
 }
 
-/// The kernel's limits on a path (`PATH_MAX`, counting its NUL) and a component
-/// (`NAME_MAX`), as they apply to the paths go-getter passes on the client.
-const PATH_MAX: usize = 4096;
-const NAME_MAX: usize = 255;
-
-const FLATTEN_HINT: &str = "store links as files: build the bundle with `tar -h --hard-dereference` (the example repo writes `tar cvzhP --hard-dereference`)";
-
 /// A non-directory entry whose parent is ready and that is about to be written.
 pub struct Pending {
     comps: Vec<Vec<u8>>,
@@ -196,28 +192,6 @@ fn components(name: &[u8]) -> Vec<&[u8]> {
 
 fn refs(comps: &[Vec<u8>]) -> Vec<&[u8]> {
     comps.iter().map(Vec::as_slice).collect()
-}
-
-/// Go's text for an errno (`syscall.Errno.Error()`).
-fn errno_text(e: Errno) -> String {
-    match e {
-        Errno::ENOTDIR => "not a directory".into(),
-        Errno::EISDIR => "is a directory".into(),
-        Errno::ENAMETOOLONG => "file name too long".into(),
-        Errno::EINVAL => "invalid argument".into(),
-        Errno::EEXIST => "file exists".into(),
-        Errno::EACCES => "permission denied".into(),
-        Errno::ENOENT => "no such file or directory".into(),
-        Errno::EROFS => "read-only file system".into(),
-        Errno::ELOOP => "too many levels of symbolic links".into(),
-        e => {
-            let d = e.desc();
-            let mut c = d.chars();
-            c.next()
-                .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        }
-    }
 }
 
 impl<'r, S: Sink> Unpacker<'r, S> {
@@ -322,112 +296,6 @@ impl<'r, S: Sink> Unpacker<'r, S> {
             p.push_str(&String::from_utf8_lossy(c));
         }
         if p.is_empty() { "/".to_owned() } else { p }
-    }
-
-    /// Nomad's download fails at `comps` with `op`'s errno.
-    fn path_error(&mut self, op: &str, comps: &[&[u8]], e: Errno, shown: &str) -> Halt {
-        let at = self.task_path(comps);
-        let msg = format!("{op} {at}: {}", errno_text(e));
-        let why = match (e, op) {
-            (Errno::ENOTDIR, "mkdir") => format!(
-                "`{at}` is a file (an earlier entry, perhaps a flattened link), so the directory `{}` cannot be made",
-                self.task_path(&components(shown.as_bytes()))
-            ),
-            (Errno::ENOTDIR, _) => format!(
-                "a directory on the way to `{at}` is a file (an earlier entry, perhaps a flattened link)"
-            ),
-            (Errno::EISDIR, _) => format!(
-                "`{at}` is a directory (an earlier entry, or the destination itself) and this entry is not"
-            ),
-            (Errno::ENAMETOOLONG, _) => format!(
-                "a name in `{shown}` is longer than Linux allows: 255 bytes a component, 4095 a path, and on a Nomad client the path starts with the destination's `{}`",
-                self.req.nomad_dest
-            ),
-            (Errno::EINVAL, _) => {
-                "the entry's name contains a NUL byte, which no path can hold".to_owned()
-            }
-            _ => format!("{op} fails with {}", errno_text(e)),
-        };
-        let mut f = Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
-            .message(format!("{why}: Nomad fails the download with `{msg}`"))
-            .nomad_error(msg);
-        if e == Errno::ENOTDIR {
-            f = f.hint(FLATTEN_HINT);
-        }
-        self.reject(f)
-    }
-
-    fn symlink_in_the_way(&mut self, comps: &[&[u8]], shown: &str) -> Halt {
-        let at = self.task_path(comps);
-        self.reject(
-            Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(format!(
-                "`{shown}` would be written through the symlink at `{at}`; links are never followed while unpacking"
-            )),
-        )
-    }
-
-    /// The length of `comps`' path on the Nomad client.
-    fn host_len(&self, comps: &[&[u8]]) -> usize {
-        self.req.nomad_dest.trim_end_matches('/').len()
-            + comps.iter().map(|c| 1 + c.len()).sum::<usize>()
-    }
-
-    /// The first prefix (its length) that no system call on the client can name, and
-    /// why: a NUL (Go's `EINVAL`), PATH_MAX or NAME_MAX (`ENAMETOOLONG`).
-    fn unnameable(&self, comps: &[&[u8]]) -> Option<(usize, Errno)> {
-        let nomad = self.req.mode == ExtractMode::Nomad;
-        (1..=comps.len()).find_map(|m| {
-            let c = comps[m - 1];
-            if c.contains(&0) {
-                Some((m, Errno::EINVAL))
-            } else if nomad && (self.host_len(&comps[..m]) >= PATH_MAX || c.len() > NAME_MAX) {
-                Some((m, Errno::ENAMETOOLONG))
-            } else {
-                None
-            }
-        })
-    }
-
-    /// `os.MkdirAll(dst/comps, 0755)`: the shallowest prefix that is not a directory
-    /// or cannot be made decides.
-    fn mkdir_all(&mut self, comps: &[&[u8]], shown: &str) -> Step {
-        let bad = self.unnameable(comps);
-        let reach = bad.map_or(comps.len(), |(m, _)| m - 1);
-        match self.sink.mkdir_all(&comps[..reach]) {
-            Ok(()) => match bad {
-                Some((m, e)) => Err(self.path_error("mkdir", &comps[..m], e, shown)),
-                None => Ok(()),
-            },
-            Err(WalkError::NotDir(i)) => {
-                Err(self.path_error("mkdir", &comps[..=i], Errno::ENOTDIR, shown))
-            }
-            Err(WalkError::Symlink(i)) => Err(self.symlink_in_the_way(&comps[..=i], shown)),
-            Err(WalkError::Io(i, Errno::ENAMETOOLONG)) => {
-                Err(self.path_error("mkdir", &comps[..=i], Errno::ENAMETOOLONG, shown))
-            }
-            Err(WalkError::Io(i, e)) => {
-                let at = self.task_path(&comps[..=i]);
-                Err(self.fatal(&at, e))
-            }
-        }
-    }
-
-    /// `decompress_tar.go`: `if _, err := os.Stat(dir); os.IsNotExist(err) { MkdirAll }`.
-    /// Any other outcome of the `Stat` (a file on the way, a name too long) leaves the
-    /// error to the `OpenFile` that follows.
-    fn tar_parent(&mut self, parents: &[&[u8]], shown: &str) -> Step {
-        if self.req.mode == ExtractMode::Tar {
-            return self.mkdir_all(parents, shown);
-        }
-        if self.unnameable(parents).is_some() {
-            return Ok(());
-        }
-        match self.sink.probe(parents) {
-            Ok(None) => self.mkdir_all(parents, shown),
-            Ok(Some(_)) | Err(WalkError::NotDir(_)) => Ok(()),
-            Err(WalkError::Symlink(i)) => Err(self.symlink_in_the_way(&parents[..=i], shown)),
-            Err(WalkError::Io(..)) => Ok(()),
-        }
     }
 
     /// One entry, in go-getter's order: `..`, the size limit, then the directories it
@@ -660,72 +528,6 @@ impl<'r, S: Sink> Unpacker<'r, S> {
         Ok(())
     }
 
-    /// `os.OpenFile(path, O_RDWR|O_CREATE|O_TRUNC, mode)`: Go's checks of the name,
-    /// the kernel's of the path, then the walk (a file on the way, a directory there).
-    fn open(&mut self, comps: &[&[u8]], mode: u32, shown: &str, task_path: &str) -> Step<S::File> {
-        let (last, parents) = comps.split_last().expect("a named entry");
-        let fail = |this: &mut Self, e| Err(this.path_error("open", comps, e, shown));
-        if comps.iter().any(|c| c.contains(&0)) {
-            return fail(self, Errno::EINVAL);
-        }
-        if self.req.mode == ExtractMode::Nomad {
-            if self.host_len(comps) >= PATH_MAX {
-                return fail(self, Errno::ENAMETOOLONG);
-            }
-            if let Some(l) = comps.iter().position(|c| c.len() > NAME_MAX) {
-                // The walk meets a file before the long name, or the long name.
-                let e = match self.sink.probe(&comps[..l]) {
-                    Ok(Some(false)) | Err(WalkError::NotDir(_)) => Errno::ENOTDIR,
-                    _ => Errno::ENAMETOOLONG,
-                };
-                return fail(self, e);
-            }
-        }
-        let existing = match self.req.mode {
-            ExtractMode::Nomad => Existing::Truncate,
-            ExtractMode::Tar => Existing::Replace,
-        };
-        match self.sink.create(parents, last, mode, existing, task_path) {
-            Ok(f) => Ok(f),
-            Err(MakeError::Walk(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", comps, Errno::ENOTDIR, shown))
-            }
-            Err(
-                MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i)),
-            ) => Err(self.symlink_in_the_way(&comps[..=i], shown)),
-            Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
-                Err(self.open_failure(e, comps, shown))
-            }
-            Err(MakeError::Target(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", comps, Errno::ENOTDIR, shown))
-            }
-            Err(MakeError::At(e)) => Err(self.open_failure(e, comps, shown)),
-        }
-    }
-
-    fn open_failure(&mut self, e: Errno, comps: &[&[u8]], shown: &str) -> Halt {
-        match e {
-            Errno::ELOOP => {
-                let full = self.task_path(comps);
-                self.reject(
-                    Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(
-                        format!(
-                            "`{full}` is already a symlink: Nomad would write through it; we refuse to"
-                        ),
-                    ),
-                )
-            }
-            Errno::EISDIR | Errno::ENOTEMPTY | Errno::EEXIST => {
-                self.path_error("open", comps, Errno::EISDIR, shown)
-            }
-            Errno::ENAMETOOLONG | Errno::ENOTDIR => self.path_error("open", comps, e, shown),
-            e => {
-                let full = self.task_path(comps);
-                self.fatal(&full, e)
-            }
-        }
-    }
-
     /// `io.Copy` into the file; `off` ends as its length.
     fn copy(&mut self, file: &S::File, data: &mut dyn Data, shown: &str, off: &mut u64) -> Step {
         self.scanner.reset();
@@ -763,127 +565,6 @@ impl<'r, S: Sink> Unpacker<'r, S> {
                 return Err(self.size_cap(shown, self.written));
             }
         }
-    }
-
-    fn symlink(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
-        if target.is_empty() {
-            // symlink(2) refuses an empty target with ENOENT; GNU tar reports it, skips
-            // the entry and exits 2 at the end.
-            let mut all = parents.to_vec();
-            all.push(last);
-            let full = self.task_path(&all);
-            self.summary.findings.push(
-                Finding::error(Kind::Artifact, Cause::UnpackFailure, shown.to_owned())
-                    .message(format!(
-                        "the symlink `{full}` has an empty target: `tar xf` cannot create it \
-                         (symlink: No such file or directory), skips it and fails"
-                    ))
-                    .hint("give the link a target, or leave it out of the archive"),
-            );
-            return Ok(());
-        }
-        let mut all = parents.to_vec();
-        all.push(last);
-        match self.sink.symlink(parents, last, target) {
-            Ok(()) => Ok(()),
-            Err(MakeError::Walk(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
-            }
-            Err(
-                MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i)),
-            ) => Err(self.symlink_in_the_way(&all[..=i], shown)),
-            Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
-                Err(self.open_failure(e, &all, shown))
-            }
-            Err(MakeError::Target(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
-            }
-            Err(MakeError::At(e)) => Err(self.open_failure(e, &all, shown)),
-        }
-    }
-
-    /// GNU tar: a hard link names an earlier member; its target is resolved inside the
-    /// destination only, never through a symlink.
-    fn hard_link(&mut self, parents: &[&[u8]], last: &[u8], target: &[u8], shown: &str) -> Step {
-        let t = lossy(target);
-        let tcomps = components(target);
-        let escape = |why: String| {
-            Finding::error(Kind::UnsafeEntry, Cause::LinkEscape, shown.to_owned()).message(why)
-        };
-        if contains_dot_dot(target) {
-            return Err(self.reject(escape(format!(
-                "hard link target `{t}` contains `..`: it could point outside the destination"
-            ))));
-        }
-        if tcomps.is_empty() {
-            return Err(self.reject(escape(format!("hard link target `{t}` is not a file"))));
-        }
-        let mut all = parents.to_vec();
-        all.push(last);
-        match self.sink.hard_link(&tcomps, parents, last) {
-            Ok(()) => Ok(()),
-            Err(MakeError::Target(WalkError::Symlink(i))) => {
-                let at = self.task_path(&tcomps[..=i]);
-                Err(self.reject(escape(format!(
-                    "hard link target `{t}` lies behind the symlink `{at}`; links are never followed while unpacking"
-                ))))
-            }
-            Err(MakeError::Target(_)) | Err(MakeError::At(Errno::ENOENT)) => {
-                Err(self.reject(escape(format!(
-                    "hard link target `{t}` is not an earlier entry of the archive"
-                ))))
-            }
-            // linkat(2) on a directory (GNU tar: "Cannot hard link to `a`: Operation
-            // not permitted"): the bundle's fault, not the work dir's.
-            Err(MakeError::At(Errno::EPERM)) => Err(self.reject(
-                Finding::error(Kind::UnsafeEntry, Cause::UnpackFailure, shown.to_owned()).message(
-                    format!(
-                        "hard link target `{t}` is a directory; a hard link cannot name a directory"
-                    ),
-                ),
-            )),
-            Err(MakeError::Walk(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
-            }
-            Err(MakeError::Walk(WalkError::Symlink(i))) => {
-                Err(self.symlink_in_the_way(&all[..=i], shown))
-            }
-            Err(MakeError::Walk(WalkError::Io(_, e))) | Err(MakeError::At(e)) => {
-                Err(self.open_failure(e, &all, shown))
-            }
-        }
-    }
-
-    fn record_link(&mut self, task_path: &str, target: &[u8], hard: bool) {
-        self.summary.links.insert(
-            task_path.to_owned(),
-            LinkEntry {
-                task_path: task_path.to_owned(),
-                target: lossy(target),
-                hard,
-            },
-        );
-    }
-
-    fn flattened(&mut self, task_path: &str, target: &[u8], hard: bool, zip: bool) {
-        self.record_link(task_path, target, hard);
-        let t = lossy(target);
-        let msg = match (hard, zip) {
-            (true, _) => {
-                format!("hard link to `{t}` becomes an empty file when Nomad extracts the artifact")
-            }
-            (false, false) => {
-                format!("symlink to `{t}` becomes an empty file when Nomad extracts the artifact")
-            }
-            (false, true) => format!(
-                "symlink to `{t}` becomes a regular file containing the text `{t}` when Nomad extracts the artifact"
-            ),
-        };
-        self.summary.findings.push(
-            Finding::warning(Kind::Artifact, Cause::FlattenedLink, task_path.to_owned())
-                .message(msg)
-                .hint(FLATTEN_HINT),
-        );
     }
 
     /// §6.5: Nomad unpacks over the built chroot, whose `chroot_env` files are hard links
