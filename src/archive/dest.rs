@@ -131,25 +131,14 @@ impl Dest {
     }
 
     /// What `comps` is, without creating or following anything: `Ok(None)` when it
-    /// does not exist, `Ok(Some(is_dir))` when it does.
+    /// does not exist, `Ok(Some(is_dir))` when it does. A directory on the current path
+    /// is answered from the handles already open (and stays the current path).
     pub fn probe(&mut self, comps: &[&[u8]]) -> Result<Option<bool>, WalkError> {
-        let Some((last, parents)) = comps.split_last() else {
-            return Ok(Some(true));
-        };
-        let n = parents.len();
-        let dir = match self.dir(parents, false) {
-            Ok(d) => d,
-            Err(WalkError::Io(_, Errno::ENOENT)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match fstatat(dir, os(last), AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => match st.st_mode & libc::S_IFMT {
-                libc::S_IFDIR => Ok(Some(true)),
-                libc::S_IFLNK => Err(WalkError::Symlink(n)),
-                _ => Ok(Some(false)),
-            },
-            Err(Errno::ENOENT) => Ok(None),
-            Err(e) => Err(WalkError::Io(n, e)),
+        match self.dir(comps, false) {
+            Ok(_) => Ok(Some(true)),
+            Err(WalkError::NotDir(i)) if i + 1 == comps.len() => Ok(Some(false)),
+            Err(WalkError::Io(_, Errno::ENOENT)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

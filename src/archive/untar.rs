@@ -57,17 +57,36 @@ fn too_many<S: Sink>(u: &mut Unpacker<'_, S>, count: u64, limit: u64) -> super::
     )
 }
 
-/// The current entry of Go's reader as entry data.
-struct GoData<'a, R>(&'a mut gotar::Reader<R>);
+/// The current entry of Go's reader as entry data, in whole buffers where it can.
+struct GoData<'a, R> {
+    tr: &'a mut gotar::Reader<R>,
+    /// What came after data that filled part of a buffer: given next time.
+    next: Option<io::Result<Chunk>>,
+}
 
 impl<R: Read> Data for GoData<'_, R> {
     fn chunk(&mut self, buf: &mut [u8]) -> io::Result<Chunk> {
-        match self.0.read(buf) {
-            Ok(gotar::Chunk::Data(n)) => Ok(Chunk::Data(n)),
-            Ok(gotar::Chunk::Hole(n)) => Ok(Chunk::Hole(n)),
-            Ok(gotar::Chunk::End) => Ok(Chunk::End),
-            Err(e) => Err(tar_error(e)),
+        if let Some(c) = self.next.take() {
+            return c;
         }
+        let mut n = 0;
+        while n < buf.len() {
+            let c = match self.tr.read(&mut buf[n..]) {
+                Ok(gotar::Chunk::Data(k)) => {
+                    n += k;
+                    continue;
+                }
+                Ok(gotar::Chunk::Hole(h)) => Ok(Chunk::Hole(h)),
+                Ok(gotar::Chunk::End) => Ok(Chunk::End),
+                Err(e) => Err(tar_error(e)),
+            };
+            if n == 0 {
+                return c;
+            }
+            self.next = Some(c);
+            break;
+        }
+        Ok(Chunk::Data(n))
     }
 }
 
@@ -127,7 +146,13 @@ fn run_go<S: Sink>(u: &mut Unpacker<'_, S>, stream: impl Read) -> Step {
             data: tr.data_len(),
         };
         if let Some(p) = u.begin(entry)? {
-            u.write(p, &mut GoData(&mut tr))?;
+            u.write(
+                p,
+                &mut GoData {
+                    tr: &mut tr,
+                    next: None,
+                },
+            )?;
         }
     }
     u.current = None;

@@ -14,6 +14,7 @@
 //! is complete, so a file that is mostly zeros (a decompression bomb, a disk image)
 //! costs no disk for them. The bytes read back are the same.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
@@ -177,6 +178,9 @@ fn work(rx: Receiver<Job>, back: SyncSender<Vec<u8>>, failure: Failure) {
             f.get_or_insert((path.to_owned(), e));
         }
     };
+    // How far each open file has been written (by its `Arc`'s address): a file whose
+    // last page held data needs no `ftruncate` at the end.
+    let mut ends: HashMap<usize, u64> = HashMap::new();
     for job in rx {
         match job {
             Job::Chunk {
@@ -186,8 +190,13 @@ fn work(rx: Receiver<Job>, back: SyncSender<Vec<u8>>, failure: Failure) {
                 len,
                 path,
             } => {
-                if let Err(e) = write_sparse(&file, &buf[..len], off) {
-                    fail(&path, e);
+                match write_sparse(&file, &buf[..len], off) {
+                    Ok(Some(end)) => {
+                        let e = ends.entry(Arc::as_ptr(&file) as usize).or_default();
+                        *e = (*e).max(end);
+                    }
+                    Ok(None) => {}
+                    Err(e) => fail(&path, e),
                 }
                 let _ = back.try_send(buf);
             }
@@ -198,9 +207,13 @@ fn work(rx: Receiver<Job>, back: SyncSender<Vec<u8>>, failure: Failure) {
                 mtime,
                 path,
             } => {
-                let done = file
-                    .set_len(len)
-                    .and_then(|()| Ok(super::dest::finish_file(file.as_fd(), mode, mtime)?));
+                let written = ends.remove(&(Arc::as_ptr(&file) as usize)).unwrap_or(0);
+                let done = if written == len {
+                    Ok(())
+                } else {
+                    file.set_len(len)
+                }
+                .and_then(|()| Ok(super::dest::finish_file(file.as_fd(), mode, mtime)?));
                 if let Err(e) = done {
                     fail(&path, e);
                 }
@@ -222,8 +235,10 @@ fn zeros(b: &[u8]) -> bool {
 }
 
 /// Write `buf` at `off`, leaving out every page-aligned page of zeros (the file's length
-/// is set at the end, so a trailing hole needs no write either).
-fn write_sparse(file: &File, buf: &[u8], off: u64) -> io::Result<()> {
+/// is set at the end, so a trailing hole needs no write either). Returns where the
+/// last write ended, if anything was written.
+fn write_sparse(file: &File, buf: &[u8], off: u64) -> io::Result<Option<u64>> {
+    let mut written = None;
     let mut i = 0;
     while i < buf.len() {
         // Pages are aligned to the file, not the buffer.
@@ -243,9 +258,10 @@ fn write_sparse(file: &File, buf: &[u8], off: u64) -> io::Result<()> {
             j = next;
         }
         file.write_all_at(&buf[i..j], off + i as u64)?;
+        written = Some(off + j as u64);
         i = j;
     }
-    Ok(())
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -279,6 +279,12 @@ impl Tar {
         self.entry(h, &body)
     }
 
+    /// Zeros up to the next block.
+    pub fn pad(mut self) -> Tar {
+        pad(&mut self.0);
+        self
+    }
+
     pub fn raw(mut self, bytes: &[u8]) -> Tar {
         self.0.extend_from_slice(bytes);
         self
