@@ -178,21 +178,23 @@ impl<S: Sink> Unpacker<'_, S> {
             ExtractMode::Nomad => Existing::Truncate,
             ExtractMode::Tar => Existing::Replace,
         };
-        match self.sink.create(parents, last, mode, existing, task_path) {
-            Ok(f) => Ok(f),
-            Err(MakeError::Walk(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", comps, Errno::ENOTDIR, shown))
+        self.sink
+            .create(parents, last, mode, existing, task_path)
+            .map_err(|e| self.make_failure(e, comps, shown))
+    }
+
+    /// A file or link could not be made at `comps`: as `OpenFile` would fail there.
+    pub(super) fn make_failure(&mut self, e: MakeError, comps: &[&[u8]], shown: &str) -> Halt {
+        match e {
+            MakeError::Walk(WalkError::NotDir(_)) | MakeError::Target(WalkError::NotDir(_)) => {
+                self.path_error("open", comps, Errno::ENOTDIR, shown)
             }
-            Err(
-                MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i)),
-            ) => Err(self.symlink_in_the_way(&comps[..=i], shown)),
-            Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
-                Err(self.open_failure(e, comps, shown))
+            MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i)) => {
+                self.symlink_in_the_way(&comps[..=i], shown)
             }
-            Err(MakeError::Target(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", comps, Errno::ENOTDIR, shown))
-            }
-            Err(MakeError::At(e)) => Err(self.open_failure(e, comps, shown)),
+            MakeError::Walk(WalkError::Io(_, e))
+            | MakeError::Target(WalkError::Io(_, e))
+            | MakeError::At(e) => self.open_failure(e, comps, shown),
         }
     }
 

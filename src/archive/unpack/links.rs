@@ -38,22 +38,9 @@ impl<S: Sink> Unpacker<'_, S> {
         }
         let mut all = parents.to_vec();
         all.push(last);
-        match self.sink.symlink(parents, last, target) {
-            Ok(()) => Ok(()),
-            Err(MakeError::Walk(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
-            }
-            Err(
-                MakeError::Walk(WalkError::Symlink(i)) | MakeError::Target(WalkError::Symlink(i)),
-            ) => Err(self.symlink_in_the_way(&all[..=i], shown)),
-            Err(MakeError::Walk(WalkError::Io(_, e)) | MakeError::Target(WalkError::Io(_, e))) => {
-                Err(self.open_failure(e, &all, shown))
-            }
-            Err(MakeError::Target(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
-            }
-            Err(MakeError::At(e)) => Err(self.open_failure(e, &all, shown)),
-        }
+        self.sink
+            .symlink(parents, last, target)
+            .map_err(|e| self.make_failure(e, &all, shown))
     }
 
     /// GNU tar: a hard link names an earlier member; its target is resolved inside the
@@ -102,15 +89,7 @@ impl<S: Sink> Unpacker<'_, S> {
                     ),
                 ),
             )),
-            Err(MakeError::Walk(WalkError::NotDir(_))) => {
-                Err(self.path_error("open", &all, Errno::ENOTDIR, shown))
-            }
-            Err(MakeError::Walk(WalkError::Symlink(i))) => {
-                Err(self.symlink_in_the_way(&all[..=i], shown))
-            }
-            Err(MakeError::Walk(WalkError::Io(_, e))) | Err(MakeError::At(e)) => {
-                Err(self.open_failure(e, &all, shown))
-            }
+            Err(e) => Err(self.make_failure(e, &all, shown)),
         }
     }
 

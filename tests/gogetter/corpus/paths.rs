@@ -90,15 +90,15 @@ pub fn names(c: &mut Corpus) {
                 .entry(Hdr::new(b"link", b'2', 0).fmt(Fmt::Gnu), b""),
         ),
     );
-    c.add(
-        "name/pax-path",
-        "tar",
+    // A PAX `path` record over the header's own name.
+    let pax_named = |path: &[u8], header: &[u8]| {
         tail(
             Tar::new()
-                .pax(b'x', &[("path", long.as_bytes())])
-                .entry(Hdr::new(b"short", b'0', 2), b"p\n"),
-        ),
-    );
+                .pax(b'x', &[("path", path)])
+                .entry(Hdr::new(header, b'0', 2), b"p\n"),
+        )
+    };
+    c.add("name/pax-path", "tar", pax_named(long.as_bytes(), b"short"));
     c.add(
         "name/pax-path-and-longname",
         "tar",
@@ -109,43 +109,17 @@ pub fn names(c: &mut Corpus) {
                 .entry(Hdr::new(b"from-header", b'0', 2), b"p\n"),
         ),
     );
-    c.add(
-        "name/pax-path-empty",
-        "tar",
-        tail(
-            Tar::new()
-                .pax(b'x', &[("path", b"")])
-                .entry(Hdr::new(b"from-header", b'0', 2), b"p\n"),
-        ),
-    );
+    c.add("name/pax-path-empty", "tar", pax_named(b"", b"from-header"));
     c.add(
         "name/pax-path-dotdot",
         "tar",
-        tail(
-            Tar::new()
-                .pax(b'x', &[("path", b"a/../../escape")])
-                .entry(Hdr::new(b"innocent", b'0', 2), b"p\n"),
-        ),
+        pax_named(b"a/../../escape", b"innocent"),
     );
-    c.add(
-        "name/pax-path-nul",
-        "tar",
-        tail(
-            Tar::new()
-                .pax(b'x', &[("path", b"a\0b")])
-                .entry(Hdr::new(b"innocent", b'0', 2), b"p\n"),
-        ),
-    );
+    c.add("name/pax-path-nul", "tar", pax_named(b"a\0b", b"innocent"));
     // NAME_MAX is 255 bytes a component.
     let c255 = "c".repeat(255);
     let c256 = "c".repeat(256);
-    let pax_file = |name: &str| {
-        tail(
-            Tar::new()
-                .pax(b'x', &[("path", name.as_bytes())])
-                .entry(Hdr::new(b"short", b'0', 2), b"p\n"),
-        )
-    };
+    let pax_file = |name: &str| pax_named(name.as_bytes(), b"short");
     let pax_dir = |name: &str| {
         tail(
             Tar::new()
