@@ -348,6 +348,61 @@ pub fn zst(b: &[u8]) -> Vec<u8> {
     zstd::stream::encode_all(b, 3).unwrap()
 }
 
+/// A gzip member with the optional header fields: `(flags, extra, name, comment,
+/// header CRC right or wrong)`, as `gzip -N` and others write them.
+pub fn gz_with(
+    b: &[u8],
+    extra: Option<&[u8]>,
+    name: Option<&[u8]>,
+    comment: Option<&[u8]>,
+    hcrc: Option<bool>,
+) -> Vec<u8> {
+    let mut flags = 0u8;
+    let mut tail = Vec::new();
+    if let Some(x) = extra {
+        flags |= 0x04;
+        tail.extend_from_slice(&(x.len() as u16).to_le_bytes());
+        tail.extend_from_slice(x);
+    }
+    for (bit, v) in [(0x08, name), (0x10, comment)] {
+        if let Some(v) = v {
+            flags |= bit;
+            tail.extend_from_slice(v);
+            tail.push(0);
+        }
+    }
+    if hcrc.is_some() {
+        flags |= 0x02;
+    }
+    let mut out = vec![0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 3];
+    out.extend_from_slice(&tail);
+    if let Some(right) = hcrc {
+        let c = crc32(&out) as u16;
+        out.extend_from_slice(&(if right { c } else { c ^ 1 }).to_le_bytes());
+    }
+    out.extend(deflate_raw(b));
+    out.extend_from_slice(&crc32(b).to_le_bytes());
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out
+}
+
+/// xz with another integrity check than the default CRC-64.
+pub fn xz_check(b: &[u8], check: liblzma::stream::Check) -> Vec<u8> {
+    let s = liblzma::stream::Stream::new_easy_encoder(6, check).unwrap();
+    let mut e = liblzma::write::XzEncoder::new_stream(Vec::new(), s);
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+/// zstd as the `zstd` tool writes a file: the content size and a checksum in the frame.
+pub fn zst_cli(b: &[u8]) -> Vec<u8> {
+    let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+    e.include_checksum(true).unwrap();
+    e.set_pledged_src_size(Some(b.len() as u64)).unwrap();
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
 pub fn deflate_raw(b: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
     e.write_all(b).unwrap();

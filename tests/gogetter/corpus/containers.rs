@@ -216,6 +216,60 @@ pub fn truncation(c: &mut Corpus) {
     let mut skippable = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4];
     skippable.extend(zst(&full));
     c.add("trailing/zst-skippable-frame-first", "tar.zst", skippable);
+    // Header fields that compressors set: gzip's name, comment, extra field and header
+    // CRC (Go reads a name or comment of at most 511 bytes), xz's other checks, zstd's
+    // checksum and content size.
+    let small = Tar::new().file("a", 0o644, b"a\n").end();
+    for (id, bytes) in [
+        (
+            "name",
+            gz_with(&small, None, Some(b"bundle.tar"), None, None),
+        ),
+        (
+            "name-comment-extra",
+            gz_with(
+                &small,
+                Some(b"AB\x02\0xy"),
+                Some(b"b.tar"),
+                Some(b"made here"),
+                None,
+            ),
+        ),
+        (
+            "header-crc",
+            gz_with(&small, None, Some(b"b.tar"), None, Some(true)),
+        ),
+        (
+            "header-crc-bad",
+            gz_with(&small, None, Some(b"b.tar"), None, Some(false)),
+        ),
+        (
+            "name-511",
+            gz_with(&small, None, Some(&[b'n'; 511]), None, None),
+        ),
+        (
+            "name-512",
+            gz_with(&small, None, Some(&[b'n'; 512]), None, None),
+        ),
+        (
+            "comment-600",
+            gz_with(&small, None, None, Some(&[b'c'; 600]), None),
+        ),
+    ] {
+        c.add(&format!("header/gz-{id}"), "tar.gz", bytes);
+    }
+    for (id, check) in [
+        ("crc32", liblzma::stream::Check::Crc32),
+        ("sha256", liblzma::stream::Check::Sha256),
+        ("none", liblzma::stream::Check::None),
+    ] {
+        c.add(
+            &format!("header/xz-check-{id}"),
+            "tar.xz",
+            xz_check(&small, check),
+        );
+    }
+    c.add("header/zst-checksum-and-size", "tar.zst", zst_cli(&full));
     let mut corrupt = gz(&full);
     corrupt[20] ^= 0xff;
     c.add("corrupt/gz-deflate-byte", "tar.gz", corrupt);
