@@ -168,23 +168,16 @@ impl ArchiveError {
         }
     }
 
-    /// A write that failed; running out of room says so and what to do.
-    fn write(path: String, source: std::io::Error) -> ArchiveError {
+    /// A write under `dest` that failed; running out of room says so and what to do.
+    fn write(dest: &std::path::Path, path: String, source: std::io::Error) -> ArchiveError {
         match source.raw_os_error() {
-            Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
-                let dir = std::path::Path::new(&path)
-                    .parent()
-                    .map(|p| p.to_owned())
-                    .unwrap_or_default();
-                let free = space::Space::of(&dir).map(|s| s.free()).unwrap_or(0);
-                ArchiveError::NoSpace(NoSpace {
-                    needed: 0,
-                    free,
-                    inodes: false,
-                    basis: "the disk filled up while writing",
-                    dir,
-                })
-            }
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => ArchiveError::NoSpace(NoSpace {
+                needed: 0,
+                free: space::Space::of(dest).map(|s| s.free()).unwrap_or(0),
+                inodes: false,
+                basis: "the disk filled up while writing",
+                dir: dest.to_owned(),
+            }),
             _ => ArchiveError::Write { path, source },
         }
     }
@@ -394,4 +387,31 @@ fn detected_prefix(req: &ExtractRequest<'_>) -> Vec<u8> {
         let _ = f.take(8).read_to_end(&mut v);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_no_space_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = ArchiveError::write(
+            dir.path(),
+            "/local/a".into(),
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        assert_eq!(e.exit_code(), ExitCode::Error);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("filled up while the bundle was unpacked") && msg.contains("TMPDIR="),
+            "{msg}"
+        );
+        let e = ArchiveError::write(
+            dir.path(),
+            "/local/a".into(),
+            std::io::Error::from_raw_os_error(libc::EIO),
+        );
+        assert!(matches!(e, ArchiveError::Write { .. }));
+    }
 }

@@ -82,6 +82,9 @@ pub trait Sink {
 
     /// Wait for every write so far; the first that failed, with its path.
     fn settle(&mut self) -> Option<(String, io::Error)>;
+
+    /// A write that has failed so far, without waiting for the others.
+    fn failed(&mut self) -> Option<(String, io::Error)>;
 }
 
 /// The tree on disk.
@@ -195,6 +198,10 @@ impl Sink for Disk {
             // Replaced by a link or file later in the archive (tar mode).
             Err(_) => Ok(false),
         }
+    }
+
+    fn failed(&mut self) -> Option<(String, io::Error)> {
+        self.writers.failure()
     }
 
     fn settle(&mut self) -> Option<(String, io::Error)> {

@@ -48,6 +48,15 @@ impl std::fmt::Display for NoSpace {
         } else {
             ("bytes", human(self.needed), human(self.free))
         };
+        if self.needed == 0 {
+            // No figure: the filesystem filled up anyway (something else took the room).
+            return write!(
+                f,
+                "the filesystem under `{}` filled up while the bundle was unpacked ({free} free now). \
+                 Point the work dir at a bigger filesystem with TMPDIR= (e.g. `TMPDIR=/var/tmp nomad-chroot-check …`)",
+                self.dir.display()
+            );
+        }
         write!(
             f,
             "not enough room to unpack the bundle under `{}`: it needs {need} ({}), only {free} are free there. \

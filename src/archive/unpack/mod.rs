@@ -518,6 +518,14 @@ impl<'r, S: Sink> Unpacker<'r, S> {
         // the file: either way the download has failed).
         self.sink.close(file, len, mode, p.mtime);
         outcome?;
+        // A full disk (or another write error) stops the pass at once.
+        if let Some((path, source)) = self.sink.failed() {
+            return Err(Halt::Fatal(ArchiveError::write(
+                self.req.dest,
+                path,
+                source,
+            )));
+        }
         for r in self.scanner.finish() {
             self.summary
                 .store_refs
@@ -625,7 +633,7 @@ impl<'r, S: Sink> Unpacker<'r, S> {
     pub fn finish(mut self, outcome: Step) -> Result<ExtractSummary, ArchiveError> {
         self.current = None;
         if let Some((path, source)) = self.sink.settle() {
-            return Err(ArchiveError::write(path, source));
+            return Err(ArchiveError::write(self.req.dest, path, source));
         }
         match outcome {
             Err(Halt::Fatal(e)) => return Err(e),
