@@ -314,12 +314,17 @@ fn decide(
                 Some(d)
             }
             Detected::Unknown => {
+                let first = detected_prefix(req);
+                let what = if first.is_empty() {
+                    format!("`{base}` is empty (0 bytes)")
+                } else {
+                    format!(
+                        "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive (first bytes {first:02x?})"
+                    )
+                };
                 summary.findings.push(
                     Finding::error(Kind::UnsafeEntry, Cause::Format, base)
-                        .message(format!(
-                            "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive (first bytes {:02x?}): Nomad fails the download with `{text}`",
-                            &detected_prefix(req)
-                        ))
+                        .message(format!("{what}: Nomad fails the download with `{text}`"))
                         .nomad_error(text),
                 );
                 None
