@@ -102,7 +102,6 @@ pub struct Header {
     /// For sparse files, the expanded size.
     pub size: i64,
     pub mtime: Time,
-    pub atime: Option<Time>,
 }
 
 impl Header {
@@ -355,7 +354,10 @@ fn merge_pax(h: &mut Header, pax: &Pax) -> Result<()> {
             b"uid" | b"gid" => {
                 parse_int(v).ok_or(Error::Header)?;
             }
-            b"atime" => h.atime = Some(pax_time(v).ok_or(Error::Header)?),
+            // Only parsed: go-getter sets the atime, which we neither set nor compare.
+            b"atime" => {
+                pax_time(v).ok_or(Error::Header)?;
+            }
             b"mtime" => h.mtime = pax_time(v).ok_or(Error::Header)?,
             b"ctime" => {
                 pax_time(v).ok_or(Error::Header)?;
@@ -487,7 +489,6 @@ impl<R: Read> Reader<R> {
             size: num(124..136)?,
             mode: num(100..108)?,
             mtime: Time::unix(num(136..148)?, 0),
-            atime: None,
         };
         num(108..116)?;
         num(116..124)?;
@@ -497,7 +498,7 @@ impl<R: Read> Reader<R> {
             let prefix: Vec<u8> = match fmt {
                 Format::Ustar => cstr(&b[345..500]).to_vec(),
                 Format::Star => {
-                    h.atime = Some(Time::unix(num(476..488)?, 0));
+                    num(476..488)?;
                     num(488..500)?;
                     cstr(&b[345..476]).to_vec()
                 }
@@ -515,7 +516,6 @@ impl<R: Read> Reader<R> {
                             Vec::new()
                         }
                     } else {
-                        h.atime = atime.flatten().map(|t| Time::unix(t, 0));
                         Vec::new()
                     }
                 }
