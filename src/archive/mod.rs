@@ -211,8 +211,11 @@ pub fn extract(req: &ExtractRequest<'_>) -> Result<ExtractSummary, ArchiveError>
         summary.rejected = true;
         return Ok(summary);
     };
-    // What the archive says it holds, against the room we have, before any of it.
-    if let Some((bytes, basis)) = space::declared_size(kind, &file) {
+    // What the archive says it holds, against the room we have, before any of it. Past
+    // Nomad's own size limit Nomad refuses it, which its headers show first.
+    let over_limit = |bytes: u64| req.limits.size.is_some_and(|l| bytes > l);
+    if let Some((bytes, basis)) = space::declared_size(kind, &file).filter(|(b, _)| !over_limit(*b))
+    {
         let room = space::Space::of(req.dest).map_err(|e| ArchiveError::Write {
             path: req.dest.display().to_string(),
             source: e,

@@ -1,12 +1,17 @@
 //! Room for the unpacked tree on the work dir's filesystem.
 //!
 //! Before unpacking, what the archive says it will need is compared with what is free:
-//! the uncompressed size an xz index or zstd frame headers record, the size a gzip
-//! trailer records (modulo 4 GiB, so only ever too small), the size of a plain tar or
-//! the sum of a zip's entries. While unpacking, every header adds what its entry will
-//! take (its declared size rounded up to whole blocks, and an inode). When the need
-//! passes the free space the pass stops with a clear error before the disk fills up,
-//! not with `ENOSPC` half way, and says how to point the work dir elsewhere.
+//! the uncompressed size an xz index or zstd frame headers record (both structures
+//! checked whole first), the size of a plain tar or the sum of a zip's entries. While
+//! unpacking, every header adds what its entry will take (its declared size rounded up
+//! to whole blocks, and an inode). When the need passes the free space the pass stops
+//! with a clear error before the disk fills up, not with `ENOSPC` half way, and says how
+//! to point the work dir elsewhere.
+//!
+//! A gzip trailer's size is not used: it is the last member's size modulo 4 GiB, and
+//! the last four bytes of a truncated or corrupt download are no size at all, which
+//! would turn Nomad's `unexpected EOF` into "not enough room" here. A big file's tar
+//! header still comes before its data, so a gzip bomb stops before any of it is written.
 //!
 //! The need counts declared sizes: runs of zeros are written as holes (see
 //! [`super::writer`]) and may end up costing nothing, but a Nomad client writes every
@@ -158,22 +163,20 @@ pub fn declared_size(kind: ArchiveKind, file: &File) -> Option<(u64, &'static st
     let len = file.metadata().ok()?.len();
     match kind {
         ArchiveKind::Tar => Some((len, "the size of the tar file")),
-        ArchiveKind::TarGz => {
-            let mut t = [0u8; 4];
-            file.read_exact_at(&mut t, len.checked_sub(4)?).ok()?;
-            Some((
-                u32::from_le_bytes(t) as u64,
-                "the size in the gzip trailer, modulo 4 GiB",
-            ))
-        }
         ArchiveKind::TarXz => xz_size(file, len).map(|n| (n, "the xz index")),
         ArchiveKind::TarZst => {
             let n = zstd_size(file, len);
             (&*file).seek(SeekFrom::Start(0)).ok()?;
             n.map(|n| (n, "the zstd frame headers"))
         }
-        ArchiveKind::TarBz2 | ArchiveKind::Zip => None,
+        ArchiveKind::TarGz | ArchiveKind::TarBz2 | ArchiveKind::Zip => None,
     }
+}
+
+fn crc32(b: &[u8]) -> u32 {
+    let mut c = flate2::Crc::new();
+    c.update(b);
+    c.sum()
 }
 
 /// An xz multibyte integer at `b[*at..]`.
@@ -194,7 +197,9 @@ fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
 fn xz_size(file: &File, len: u64) -> Option<u64> {
     let mut footer = [0u8; 12];
     file.read_exact_at(&mut footer, len.checked_sub(12)?).ok()?;
-    if footer[10..] != *b"YZ" {
+    if footer[10..] != *b"YZ"
+        || crc32(&footer[4..10]) != u32::from_le_bytes(footer[..4].try_into().ok()?)
+    {
         return None;
     }
     let backward = (u32::from_le_bytes(footer[4..8].try_into().ok()?) as u64 + 1) * 4;
@@ -204,7 +209,9 @@ fn xz_size(file: &File, len: u64) -> Option<u64> {
     let mut index = vec![0u8; backward as usize];
     file.read_exact_at(&mut index, len.checked_sub(12 + backward)?)
         .ok()?;
-    if index.first() != Some(&0) {
+    // The index ends with its own CRC-32.
+    let (body, crc) = index.split_at(index.len().checked_sub(4)?);
+    if index.first() != Some(&0) || crc32(body) != u32::from_le_bytes(crc.try_into().ok()?) {
         return None;
     }
     let mut at = 1;
@@ -316,11 +323,14 @@ mod tests {
             declared_size(ArchiveKind::TarZst, &file(&zst)).map(|d| d.0),
             Some(3_000_000)
         );
-        let mut g = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        g.write_all(&data).unwrap();
+        // A cut xz has no index to trust, a cut zstd no last frame.
         assert_eq!(
-            declared_size(ArchiveKind::TarGz, &file(&g.finish().unwrap())).map(|d| d.0),
-            Some(3_000_000)
+            declared_size(ArchiveKind::TarXz, &file(&xz[..xz.len() - 1])),
+            None
+        );
+        assert_eq!(
+            declared_size(ArchiveKind::TarZst, &file(&zst[..zst.len() - 3])),
+            None
         );
         assert_eq!(declared_size(ArchiveKind::TarXz, &file(b"not xz")), None);
     }
