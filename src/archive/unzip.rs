@@ -59,7 +59,7 @@ pub fn run<S: Sink>(u: &mut Unpacker<'_, S>, file: File) -> Step {
         .iter()
         .fold(0u64, |t, e| t.saturating_add(e.size().max(0) as u64));
     // Past Nomad's size limit Nomad refuses the zip at the entry that crosses it.
-    if !u.req.limits.size.is_some_and(|l| total > l) {
+    if u.req.limits.size.is_none_or(|l| total <= l) {
         u.expect(total, "the sizes in the zip's central directory")?;
     }
     for e in &zip.entries {
