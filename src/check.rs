@@ -324,6 +324,7 @@ fn unpack_all(
             archive: art.archive,
             dest: &host_dest,
             dest_in_task: &task_dest,
+            nomad_dest: &taskdir.nomad_client_path(&task_dest),
             mode: opts.extract,
             version: opts.nomad_version,
             limits: opts.limits,

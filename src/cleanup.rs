@@ -1,19 +1,35 @@
-//! Remove what we created when the process is interrupted (Ctrl-C, SIGTERM, SIGHUP).
+//! Remove what we created when the process is interrupted (Ctrl-C, SIGTERM, SIGHUP), and
+//! what checkers killed outright left behind.
 //!
 //! Normal exits clean up through `Drop`. Signals would skip destructors, so a thread
 //! waits for them, removes the registered work dirs, kills registered child process
-//! groups and exits with 128 + signal. SIGKILL cannot be caught: the sandbox is built so
-//! that its processes and mounts die with it (see `sandbox`).
+//! groups, runs the undo actions higher modules registered (the sandbox's cgroups) and
+//! exits with 128 + signal. SIGKILL cannot be caught: the sandbox is built so that its
+//! processes and mounts die with it (see `sandbox`), and work dirs are swept by the
+//! next check ([`sweep_work_dirs`]).
+//!
+//! Work dirs are named `<prefix><pid>.<random>` and each is claimed (`flock`) by the
+//! check using it for as long as it runs: a sweep removes only dirs whose checker is
+//! dead by its pid *and* whose claim it can take, so a live check in another pid
+//! namespace sharing the same `/tmp` is safe too. A kept dir (`--keep`) is renamed out
+//! of the pattern and is never swept: it is the user's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 static CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-static CGROUPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// How to undo something a higher module made at a path.
+type Undo = fn(&Path);
+
+/// Paths and how to remove them, registered by higher modules (a lower module never
+/// calls up: the caller passes the action).
+static UNDO: Mutex<BTreeMap<PathBuf, Undo>> = Mutex::new(BTreeMap::new());
 static PENDING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
 static STOPPING: AtomicBool = AtomicBool::new(false);
 type Hook = Box<dyn Fn(i32) + Send>;
@@ -45,16 +61,16 @@ pub fn unregister(dir: &Path) {
     DIRS.lock().unwrap_or_else(|e| e.into_inner()).remove(dir);
 }
 
-/// A task's cgroup directory, removed on interruption until the sandbox child has the
-/// plan naming it (then the child removes it if we die): the prelaunch makes it while
-/// the bundle is unpacked.
-pub fn register_cgroup(dir: &Path, on: bool) {
-    let mut set = CGROUPS.lock().unwrap_or_else(|e| e.into_inner());
-    if on {
-        set.insert(dir.to_owned());
-    } else {
-        set.remove(dir);
-    }
+/// Undo `path` with `undo` on interruption (e.g. the sandbox's cgroup directories,
+/// until its child has the plan naming them and removes them itself if we die).
+pub fn register_undo(path: &Path, undo: Undo) {
+    UNDO.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_owned(), undo);
+}
+
+pub fn unregister_undo(path: &Path) {
+    UNDO.lock().unwrap_or_else(|e| e.into_inner()).remove(path);
 }
 
 /// A child whose whole process group is killed on interruption.
@@ -141,7 +157,7 @@ pub fn run_now() {
     let until = Instant::now() + Duration::from_secs(2);
     for d in dirs {
         loop {
-            crate::taskdir::make_writable(&d);
+            make_writable(&d);
             match std::fs::remove_dir_all(&d) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound && Instant::now() < until => {
                     std::thread::sleep(Duration::from_millis(5))
@@ -150,13 +166,103 @@ pub fn run_now() {
             }
         }
     }
-    let cgroups: Vec<PathBuf> = CGROUPS
+    let undo: Vec<(PathBuf, Undo)> = UNDO
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .cloned()
+        .map(|(p, f)| (p.clone(), *f))
         .collect();
-    for d in cgroups {
-        crate::sandbox::cgroup::remove_dir(&d);
+    for (p, f) in undo {
+        f(&p);
+    }
+}
+
+/// Give the owner write permission on every directory below `path` (for removal).
+pub fn make_writable(path: &Path) {
+    fn walk(p: &Path) {
+        let Ok(meta) = fs::symlink_metadata(p) else {
+            return;
+        };
+        if !meta.is_dir() {
+            return;
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o700 != 0o700 {
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o700));
+        }
+        if let Ok(rd) = fs::read_dir(p) {
+            for e in rd.flatten() {
+                walk(&e.path());
+            }
+        }
+    }
+    walk(path);
+}
+
+/// Remove a tree we made, read-only directories (Nix store trees) included: one pass,
+/// usually; if that is refused (not root), make them writable and go again (walking
+/// the tree first every time would double the cost of removing it).
+pub fn remove_tree(path: &Path) {
+    if fs::remove_dir_all(path).is_err() {
+        make_writable(path);
+        let _ = fs::remove_dir_all(path);
+    }
+}
+
+/// A work dir's claim: locked for as long as it is held (and while any process it was
+/// handed to lives), released by the kernel however the holder dies.
+#[derive(Debug)]
+pub struct Claim(#[allow(dead_code)] nix::fcntl::Flock<fs::File>);
+
+/// Claim `dir`; `None` when someone else holds it.
+pub fn claim(dir: &Path) -> Option<Claim> {
+    let f = fs::File::open(dir).ok()?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .ok()
+        .map(Claim)
+}
+
+/// A work dir's name: `<prefix><pid>.<random>`, kept ones `<prefix minus its
+/// dot>-kept.<pid>.<random>`.
+pub fn kept_name(prefix: &str, name: &str) -> Option<String> {
+    let rest = name.strip_prefix(prefix)?;
+    Some(format!("{}-kept.{rest}", prefix.trim_end_matches('.')))
+}
+
+/// Remove work dirs under `parent` named `<prefix><pid>.<random>` that a dead checker
+/// left: ours (same owner), their pid gone, their claim free, made over a minute ago
+/// (a checker claims its dir right after making it). Kept dirs do not match.
+pub fn sweep_work_dirs(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let old = SystemTime::now() - Duration::from_secs(60);
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = e.metadata() else { continue };
+        let ours = meta.is_dir() && meta.uid() == me;
+        let settled = meta.modified().is_ok_and(|t| t < old);
+        let dead = pid > 0
+            && matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            );
+        if !(ours && settled && dead) {
+            continue;
+        }
+        let path = e.path();
+        // Held while removing: a live checker elsewhere keeps its claim, and we skip.
+        if let Some(_held) = claim(&path) {
+            remove_tree(&path);
+        }
     }
 }

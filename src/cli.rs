@@ -207,19 +207,19 @@ pub struct ClientArgs {
     pub extract: ExtractModeArg,
 
     /// Unpacking caps of our own, beyond Nomad's limits: total bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 40)]
     pub max_unpacked_bytes: u64,
 
     /// Unpacking caps of our own: number of entries.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_entries: u64,
 
     /// Unpacking caps of our own: entry name length in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub max_name_len: usize,
 
     /// Unpacking caps of our own: directory depth.
-    #[arg(long, value_name = "N", default_value_t = 128)]
+    #[arg(long, value_name = "N", default_value_t = 2048)]
     pub max_depth: usize,
 
     /// Override the client's `decompression_file_count_limit` (0 = unlimited).

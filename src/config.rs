@@ -47,11 +47,15 @@ pub struct SafetyLimits {
 
 impl Default for SafetyLimits {
     fn default() -> Self {
+        // Beyond anything Nomad accepts with its defaults: the unpacked size past its
+        // 100 GB `decompression_size_limit`, names as long as Go reads them (1 MiB),
+        // depth as deep as a PATH_MAX path goes (`d/` a level). Disk use is bounded by
+        // the free-space check instead, and zeros cost none.
         SafetyLimits {
-            max_unpacked_bytes: 64 << 30,
-            max_entries: 1_000_000,
-            max_name_len: 4096,
-            max_depth: 128,
+            max_unpacked_bytes: 1 << 40,
+            max_entries: 10_000_000,
+            max_name_len: 1 << 20,
+            max_depth: 2048,
         }
     }
 }

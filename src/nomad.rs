@@ -217,6 +217,13 @@ pub const DEFAULT_CPU_MHZ: u64 = 100;
 pub const DEFAULT_FILE_COUNT_LIMIT: u64 = 4096;
 pub const DEFAULT_SIZE_LIMIT: u64 = 100 * 1000 * 1000 * 1000;
 
+/// Where a client keeps allocations when we are not told: the `data_dir` of HashiCorp's
+/// packaged `/etc/nomad.d/nomad.hcl`. Only its length matters to us (go-getter's full
+/// paths reach the kernel's PATH_MAX sooner under a longer one).
+pub const CLIENT_DATA_DIR: &str = "/opt/nomad/data";
+/// An allocation ID's shape (a UUID), for the same reason.
+pub const ALLOC_ID_SHAPE: &str = "00000000-0000-0000-0000-000000000000";
+
 /// Default kill signal and timeout (`DefaultKillTimeout`; the executor substitutes SIGINT).
 pub const DEFAULT_KILL_SIGNAL: &str = "SIGINT";
 pub const DEFAULT_KILL_TIMEOUT_MS: u64 = 5_000;

@@ -161,6 +161,8 @@ pub enum SecretsMode {
 #[derive(Debug)]
 pub struct TaskDir {
     work: Option<tempfile::TempDir>,
+    /// Held while the check runs: a sweep by another checker leaves the dir alone.
+    claim: Option<crate::cleanup::Claim>,
     /// `<alloc_dir>/<alloc_id>`: holds `alloc/` and the task dir.
     pub alloc_dir: PathBuf,
     /// `<alloc_dir>/<alloc_id>/<task>`: the chroot root.
@@ -183,16 +185,18 @@ pub struct WritableView {
 
 /// A fresh work dir of this checker's (`nomad-chroot-check.<pid>.<random>` under
 /// `$TMPDIR`), registered for removal on interruption; a later run removes it if this
-/// process dies without doing so (see [`sweep_stale_work_dirs`]).
-pub fn work_dir() -> Result<tempfile::TempDir, TaskDirError> {
+/// process dies without doing so (see [`crate::cleanup::sweep_work_dirs`]). The claim
+/// keeps other checkers' sweeps away while it is held: hold it as long as the dir.
+pub fn work_dir() -> Result<(tempfile::TempDir, Option<crate::cleanup::Claim>), TaskDirError> {
     let parent = std::env::temp_dir();
-    sweep_stale_work_dirs(&parent);
+    crate::cleanup::sweep_work_dirs(&parent, WORK_DIR_PREFIX);
     let work = tempfile::Builder::new()
         .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
         .tempdir_in(&parent)
         .map_err(|source| TaskDirError::WorkDir { parent, source })?;
     crate::cleanup::register(work.path());
-    Ok(work)
+    let claim = crate::cleanup::claim(work.path());
+    Ok((work, claim))
 }
 
 /// An allocation directory: the shared `alloc/` (`data`, `logs`, `tmp`) that every task
@@ -260,6 +264,7 @@ impl AllocDir {
             })?;
         Ok(TaskDir {
             work: None,
+            claim: None,
             alloc_dir: self.path.clone(),
             root,
             task_name: task_name.to_owned(),
@@ -279,10 +284,11 @@ impl TaskDir {
         chroot_env: ChrootEnv,
     ) -> Result<TaskDir, TaskDirError> {
         validate_task_name(task_name)?;
-        let work = work_dir()?;
+        let (work, claim) = work_dir()?;
         let alloc = AllocDir::build(work.path().to_path_buf())?;
         let mut td = alloc.task_dir(task_name, version, chroot_env)?;
         td.work = Some(work);
+        td.claim = claim;
         Ok(td)
     }
 
@@ -302,11 +308,13 @@ impl TaskDir {
             .tempdir_in(&parent)
             .map_err(|source| TaskDirError::WorkDir { parent, source })?;
         crate::cleanup::register(work.path());
+        let claim = crate::cleanup::claim(work.path());
         let scratch = work.path().to_path_buf();
         // A run's log files (see `sandbox::plan::log_paths`).
         create_dir_mode(&scratch.join("logs"), 0o777)?;
         Ok(TaskDir {
             work: Some(work),
+            claim,
             alloc_dir: alloc_dir.to_owned(),
             root: alloc_dir.join(task_name),
             task_name: task_name.to_owned(),
@@ -331,13 +339,13 @@ impl TaskDir {
         self.alloc_dir.join("alloc")
     }
 
-    /// Every layer the task sees besides its own directory: the shared alloc dir at
-    /// `/alloc`, and the chroot_env entries present on this host.
     /// Whether `host` lies in this check's work dir (the alloc dir and its task dirs).
     pub fn owns(&self, host: &Path) -> bool {
         host.starts_with(&self.alloc_dir)
     }
 
+    /// Every layer the task sees besides its own directory: the shared alloc dir at
+    /// `/alloc`, and the chroot_env entries present on this host.
     pub fn layers(&self) -> Vec<Layer> {
         let mut layers = self.chroot_env.layers();
         layers.push(Layer {
@@ -379,13 +387,46 @@ impl TaskDir {
         Ok((host, task_path))
     }
 
-    /// Stop removing the work dir at the end and return where it is (`--keep`).
-    pub fn keep(&mut self) -> PathBuf {
-        if let Some(w) = self.work.take() {
-            crate::cleanup::unregister(w.path());
-            return w.keep();
+    /// Where a Nomad client has the directory the task sees at `task_path`
+    /// (`<data_dir>/alloc/<alloc id>/<task>/local`; `/alloc/…` is the shared alloc dir),
+    /// with [`nomad::CLIENT_DATA_DIR`] and an allocation ID's length.
+    pub fn nomad_client_path(&self, task_path: &str) -> String {
+        let alloc = format!(
+            "{}/alloc/{}",
+            crate::nomad::CLIENT_DATA_DIR,
+            crate::nomad::ALLOC_ID_SHAPE
+        );
+        let rel = task_path.trim_end_matches('/');
+        if rel == "/alloc" || rel.starts_with("/alloc/") {
+            format!("{alloc}{rel}")
+        } else {
+            format!("{alloc}/{}{rel}", self.task_name)
         }
-        self.alloc_dir.clone()
+    }
+
+    /// Stop removing the work dir at the end and return where it is (`--keep`): it is
+    /// the user's from now on, renamed out of the pattern later checks sweep
+    /// (`nomad-chroot-check-kept.<pid>.<random>`). Nothing runs in it any more.
+    pub fn keep(&mut self) -> PathBuf {
+        let Some(w) = self.work.take() else {
+            return self.alloc_dir.clone();
+        };
+        crate::cleanup::unregister(w.path());
+        let path = w.keep();
+        let kept = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| crate::cleanup::kept_name(WORK_DIR_PREFIX, n))
+            .map(|n| path.with_file_name(n));
+        self.claim = None;
+        match kept {
+            Some(k) if fs::rename(&path, &k).is_ok() => {
+                self.alloc_dir = k.clone();
+                self.root = k.join(&self.task_name);
+                k
+            }
+            _ => path,
+        }
     }
 }
 
@@ -393,74 +434,19 @@ impl Drop for TaskDir {
     fn drop(&mut self) {
         if let Some(w) = self.work.take() {
             let path = w.keep();
-            // One pass, usually. Nix store trees are read-only (0555 dirs), which stops
-            // a user who is not root: then make them writable and go again (walking the
-            // tree first every time would double the cost of removing it).
-            if fs::remove_dir_all(&path).is_err() {
-                make_writable(&path);
-                let _ = fs::remove_dir_all(&path);
-            }
+            crate::cleanup::remove_tree(&path);
             crate::cleanup::unregister(&path);
         }
     }
 }
 
 /// Work dirs are named `nomad-chroot-check.<pid>.<random>`: the pid lets a later check
-/// remove what a checker killed with SIGKILL (which no handler can catch) left behind.
+/// remove what a checker killed with SIGKILL (which no handler can catch) left behind
+/// ([`crate::cleanup::sweep_work_dirs`]).
 const WORK_DIR_PREFIX: &str = "nomad-chroot-check.";
 
-/// Remove work dirs under `parent` whose checker is dead. Only dirs we own, with our
-/// prefix and a pid that no longer exists; a reused pid merely keeps a dir until later.
-fn sweep_stale_work_dirs(parent: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    let me = nix::unistd::geteuid().as_raw();
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(WORK_DIR_PREFIX))
-            .and_then(|rest| rest.split_once('.'))
-            .and_then(|(pid, _)| pid.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
-        let dead = matches!(
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-            Err(nix::errno::Errno::ESRCH)
-        );
-        if ours && dead && pid > 0 {
-            let path = e.path();
-            make_writable(&path);
-            let _ = fs::remove_dir_all(&path);
-        }
-    }
-}
-
 /// Give the owner write permission on every directory below `path` (for removal).
-pub fn make_writable(path: &Path) {
-    fn walk(p: &Path) {
-        let Ok(meta) = fs::symlink_metadata(p) else {
-            return;
-        };
-        if !meta.is_dir() {
-            return;
-        }
-        let mode = meta.permissions().mode();
-        if mode & 0o700 != 0o700 {
-            let _ = fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o700));
-        }
-        if let Ok(rd) = fs::read_dir(p) {
-            for e in rd.flatten() {
-                walk(&e.path());
-            }
-        }
-    }
-    walk(path);
-}
+pub use crate::cleanup::make_writable;
 
 fn create_dir_mode(dir: &Path, mode: u32) -> Result<(), TaskDirError> {
     fs::create_dir_all(dir)
@@ -538,13 +524,32 @@ mod tests {
             .path()
             .join(format!("{WORK_DIR_PREFIX}{}.abc", std::process::id()));
         let other = parent.path().join("nomad-chroot-check-notes");
-        for d in [&stale, &live, &other] {
+        let kept = parent.path().join(
+            crate::cleanup::kept_name(WORK_DIR_PREFIX, "nomad-chroot-check.2147483646.def")
+                .unwrap(),
+        );
+        let fresh = parent
+            .path()
+            .join(format!("{WORK_DIR_PREFIX}2147483646.new"));
+        for d in [&stale, &live, &other, &kept, &fresh] {
             fs::create_dir_all(d.join("nix/store")).unwrap();
         }
         fs::set_permissions(stale.join("nix/store"), fs::Permissions::from_mode(0o555)).unwrap();
-        sweep_stale_work_dirs(parent.path());
+        // Made long ago (a dir younger than a minute may be a checker's not yet claimed).
+        let long_ago = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
+        for d in [&stale, &live, &other, &kept] {
+            nix::sys::stat::utimensat(
+                nix::fcntl::AT_FDCWD,
+                d.as_path(),
+                &long_ago,
+                &long_ago,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+        crate::cleanup::sweep_work_dirs(parent.path(), WORK_DIR_PREFIX);
         assert!(!stale.exists());
-        assert!(live.exists() && other.exists());
+        assert!(live.exists() && other.exists() && kept.exists() && fresh.exists());
     }
 
     #[test]

@@ -974,6 +974,8 @@ fn alloc_dir(case: &str, dest: &str) -> Result<tempfile::TempDir, Failed> {
         archive: None,
         dest: &host_dest,
         dest_in_task: dest,
+        // Where a Nomad client has it: the kernel's path limits count from there.
+        nomad_dest: &format!("/var/lib/nomad/alloc/00000000-0000-0000-0000-000000000000/web{dest}"),
         mode: ExtractMode::Nomad,
         version: NomadVersion::NEWEST,
         limits: ArtifactLimits::nomad_default(NomadVersion::NEWEST),

@@ -132,6 +132,10 @@ impl Work {
             archive: case.archive,
             dest: &self.dest,
             dest_in_task: &case.dest_in_task,
+            nomad_dest: &format!(
+                "/opt/nomad/data/alloc/00000000-0000-0000-0000-000000000000/task{}",
+                case.dest_in_task
+            ),
             mode: case.mode,
             version: case.version,
             limits: case.limits,
@@ -555,14 +559,15 @@ fn archive_of_only_directories_is_empty() {
         &Case::default(),
     );
     assert!(s.rejected);
+    // go-getter names its copy of the download, `$TMPDIR/getterNNN/archive`.
     assert_eq!(
         one(&s, Cause::EmptyArchive).nomad_error.as_deref(),
-        Some("empty archive: e.tar.gz")
+        Some("empty archive: /tmp/getter*/archive")
     );
     let s = w.extract("e.zip", &zip_of(&[]), &Case::default());
     assert_eq!(
         one(&s, Cause::EmptyArchive).nomad_error.as_deref(),
-        Some("empty archive: e.zip")
+        Some("empty archive: /tmp/getter*/archive")
     );
 }
 
@@ -743,7 +748,8 @@ fn corrupt_header_checksum_is_rejected_with_its_offset() {
     let f = one(&s, Cause::Corrupt);
     let m = f.message.as_deref().unwrap();
     assert!(
-        m.contains("checksum") && m.contains("unpacked 1536 bytes of its tar stream"),
+        m.contains("archive/tar: invalid tar header")
+            && m.contains("unpacked 1536 bytes of its tar stream"),
         "{m}"
     );
     assert_eq!(
@@ -775,8 +781,11 @@ fn non_utf8_names_keep_their_bytes() {
     assert_eq!(one(&s, Cause::PathTraversal).path, "\u{fffd}/../x");
 }
 
+/// What Nomad refuses for its length is refused with Nomad's error: a path of 4096
+/// bytes or more on the client (its destination's path, plus the name). What Nomad
+/// accepts passes our caps by default, and a cap set lower says Nomad would go on.
 #[test]
-fn over_long_names_and_deep_paths_hit_our_caps() {
+fn long_names_and_deep_paths_as_nomad_takes_them() {
     let w = Work::new();
     let long = vec!["a".repeat(200); 30].join("/");
     let mut b = tar::Builder::new(Vec::new());
@@ -790,29 +799,40 @@ fn over_long_names_and_deep_paths_hit_our_caps() {
         &Case::default(),
     );
     assert!(s.rejected);
-    let f = one(&s, Cause::Limit);
-    assert!(
-        f.message.as_deref().unwrap().contains("6029 bytes long"),
-        "{f:?}"
+    let f = one(&s, Cause::UnpackFailure);
+    assert_eq!(
+        f.nomad_error.as_deref(),
+        Some(format!("open /local/{long}: file name too long").as_str())
     );
-    let deep = vec!["d"; 200].join("/");
+    assert_eq!(s.nomad_failure, f.nomad_error);
+
+    let deep = vec!["d"; 200].join("/") + "/f";
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_mode(0o644);
     h.set_size(1);
     b.append_data(&mut h, &deep, &b"x"[..]).unwrap();
-    let s = w.extract(
-        "deep.tar.gz",
-        &gz(&b.into_inner().unwrap()),
-        &Case::default(),
-    );
+    let bundle = gz(&b.into_inner().unwrap());
+    let s = w.extract("deep.tar.gz", &bundle, &Case::default());
+    assert!(!s.rejected, "{:#?}", s.findings);
+    assert_eq!(fs::read(w.d(&deep)).unwrap(), b"x");
+
+    let w = Work::new();
+    let capped = Case {
+        safety: SafetyLimits {
+            max_depth: 100,
+            ..SafetyLimits::default()
+        },
+        ..Case::default()
+    };
+    let s = w.extract("deep.tar.gz", &bundle, &capped);
+    let f = one(&s, Cause::Limit);
+    let m = f.message.as_deref().unwrap();
     assert!(
-        one(&s, Cause::Limit)
-            .message
-            .as_deref()
-            .unwrap()
-            .contains("200 directories deep")
+        m.contains("201 directories deep") && m.contains("Nomad itself would go on"),
+        "{m}"
     );
+    assert_eq!(s.nomad_failure, None, "Nomad would unpack it");
 }
 
 // ---------------------------------------------------------------- formats
@@ -917,7 +937,11 @@ fn name_and_content_disagree() {
     let w = Work::new();
     let s = w.extract("app.tar.gz", &xz(&sample_tree().tar()), &Case::default());
     let f = one(&s, Cause::ExtensionMismatch);
-    assert_eq!(f.nomad_error.as_deref(), Some("gzip: invalid header"));
+    assert_eq!(
+        f.nomad_error.as_deref(),
+        Some("Error opening a gzip reader for /tmp/getter*/archive: gzip: invalid header")
+    );
+    assert_eq!(s.nomad_failure, f.nomad_error);
     assert!(f.is_rejection());
     assert_eq!(s.detected_format.as_deref(), Some("tar+xz"));
     assert!(w.d("bin/bash").exists(), "still unpacked by content");
@@ -951,7 +975,7 @@ fn name_and_content_disagree() {
     assert!(s.rejected);
     assert_eq!(
         one(&s, Cause::Format).nomad_error.as_deref(),
-        Some("gzip: invalid header")
+        Some("Error opening a gzip reader for /tmp/getter*/archive: gzip: invalid header")
     );
 }
 
@@ -1043,6 +1067,7 @@ fn example_repo_layout_at_the_task_root() {
         archive: None,
         dest: &host,
         dest_in_task: &task,
+        nomad_dest: &td.nomad_client_path(&task),
         mode: ExtractMode::Nomad,
         version,
         limits: ArtifactLimits::nomad_default(version),
@@ -1102,16 +1127,25 @@ fn binary_reports_json_and_exit_codes() {
     w.assert_nothing_outside();
 }
 
-/// Go's archive/tar reads no body for header-only types (`isHeaderOnlyType`); a symlink
-/// that declares a body hides entries from one reader or the other.
+/// Go's archive/tar reads no body for header-only types (`isHeaderOnlyType`): a symlink
+/// that declares a body hides an entry in it, which Nomad reads as the next header and
+/// GNU tar skips. Nomad mode sees what Nomad sees (here an entry with `..`); tar mode
+/// refuses an archive that means different things to each.
 #[test]
-fn header_only_entry_with_a_body_is_refused() {
+fn header_only_entry_with_a_body() {
     let w = Work::new();
     let mut b = tar::Builder::new(Vec::new());
     let hidden = raw_header(b"../sentinel/passwd", b'0', 0o644, b"", 0);
     let h = raw_header(b"s", b'2', 0o777, b"x", 512);
     b.append(&h, hidden.as_bytes().as_slice()).unwrap();
-    let s = w.extract("hide.tar", &b.into_inner().unwrap(), &Case::default());
+    let bytes = b.into_inner().unwrap();
+    let s = w.extract("hide.tar", &bytes, &Case::default());
+    assert_eq!(
+        s.nomad_failure.as_deref(),
+        Some("entry contains '..': ../sentinel/passwd")
+    );
+    assert_eq!(one(&s, Cause::PathTraversal).path, "../sentinel/passwd");
+    let s = w.extract("hide.tar", &bytes, &tar_mode());
     assert!(s.rejected);
     assert_eq!(one(&s, Cause::Format).path, "s");
 }
@@ -1136,4 +1170,68 @@ fn repeated_path_keeps_the_last_entry() {
         assert_eq!(fs::read(w.d("f")).unwrap(), b"second", "{mode:?}");
         assert_eq!(fs::metadata(w.d("f")).unwrap().mode() & 0o777, 0o600);
     }
+}
+
+/// `--keep`: the kept work dir is the user's. The next check (which sweeps work dirs
+/// of dead checkers) leaves it alone, even when it looks old; it sweeps a dead
+/// checker's dir, and never one a live check holds, whatever its pid says (a check in
+/// another pid namespace sharing `/tmp`).
+#[test]
+fn kept_dir_survives_the_next_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Work::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = w.bundle("ok.tar.gz", &sample_tree().gz());
+    let check = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-chroot-check"))
+            .env("TMPDIR", tmp.path())
+            .arg(&bundle)
+            .args(["--no-run", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let json = check(&["--keep"]);
+    let kept = PathBuf::from(json["kept_work_dir"].as_str().expect("a kept dir"));
+    let name = kept.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("nomad-chroot-check-kept."), "{name}");
+    let sh = kept.join("task/local/bin/sh");
+    assert!(sh.is_file(), "{}", sh.display());
+
+    // A pid that no longer runs, and dirs as checkers leave them, all made long ago.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = tmp.path().join(format!("nomad-chroot-check.{dead}.abc123"));
+    let held = tmp.path().join(format!("nomad-chroot-check.{dead}.def456"));
+    for d in [&stale, &held] {
+        fs::create_dir_all(d.join("task/local/ro")).unwrap();
+        fs::set_permissions(d.join("task/local/ro"), fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let long_ago = nix::sys::time::TimeSpec::new(1_600_000_000, 0);
+    for d in [&stale, &held, &kept] {
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            d.as_path(),
+            &long_ago,
+            &long_ago,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
+    }
+    // A live check elsewhere holds its dir.
+    let lock = nix::fcntl::Flock::lock(
+        fs::File::open(&held).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+
+    let json = check(&[]);
+    assert_eq!(json["kept_work_dir"], serde_json::Value::Null);
+    assert!(sh.is_file(), "the kept dir is gone after the next check");
+    assert!(!stale.exists(), "a dead checker's dir was not swept");
+    assert!(held.exists(), "a held dir was swept");
+    drop(lock);
+    crate::make_writable(tmp.path());
 }

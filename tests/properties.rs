@@ -454,6 +454,7 @@ fn nomad_extract_matches_the_go_getter_model() -> Result<(), Failed> {
             archive: None,
             dest: &dest,
             dest_in_task: "/local",
+            nomad_dest: "/opt/nomad/data/alloc/00000000-0000-0000-0000-000000000000/task/local",
             mode: ExtractMode::Nomad,
             version,
             limits: ArtifactLimits::nomad_default(version),

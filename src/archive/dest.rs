@@ -8,7 +8,7 @@
 //! is ever created here: callers pass permission bits only.
 //!
 //! Open directory handles are kept as a stack along the current path, since archives
-//! list a directory's entries together; the stack is bounded by the depth cap.
+//! list a directory's entries together; only the deepest few stay open.
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -33,8 +33,14 @@ pub enum WalkError {
 
 pub struct Dest {
     root: OwnedFd,
-    stack: Vec<(Vec<u8>, OwnedFd)>,
+    /// The directories along the current path; only the deepest [`HANDLES`] keep an
+    /// open handle, so a path thousands of levels deep costs a bounded number of
+    /// descriptors (the others are reopened from the nearest open one when needed).
+    stack: Vec<(Vec<u8>, Option<OwnedFd>)>,
 }
+
+/// Open directory handles kept along the current path.
+const HANDLES: usize = 48;
 
 fn dir_flags() -> OFlag {
     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
@@ -59,6 +65,29 @@ impl Dest {
         })
     }
 
+    /// The handle of stack level `i`, reopening it (and nothing else) from the nearest
+    /// open level above when it was closed.
+    fn level(&mut self, i: usize) -> Result<(), WalkError> {
+        if self.stack[i].1.is_some() {
+            return Ok(());
+        }
+        let from = self.stack[..i].iter().rposition(|(_, fd)| fd.is_some());
+        let mut cur: Option<OwnedFd> = None;
+        for j in from.map_or(0, |f| f + 1)..=i {
+            let parent = match (&cur, from) {
+                (Some(fd), _) => fd.as_fd(),
+                (None, Some(f)) => self.stack[f].1.as_ref().expect("open").as_fd(),
+                (None, None) => self.root.as_fd(),
+            };
+            let comp = &self.stack[j].0;
+            let fd = openat(parent, os(comp), dir_flags(), Mode::empty())
+                .map_err(|e| classify(parent, comp, j, e))?;
+            cur = Some(fd);
+        }
+        self.stack[i].1 = cur;
+        Ok(())
+    }
+
     /// A handle on the directory `comps` below the destination, creating missing
     /// components 0755 (go-getter's `os.MkdirAll(path, 0755 &^ umask)`) when `create`.
     pub fn dir(&mut self, comps: &[&[u8]], create: bool) -> Result<BorrowedFd<'_>, WalkError> {
@@ -69,9 +98,12 @@ impl Dest {
             .take_while(|((have, _), want)| have.as_slice() == **want)
             .count();
         self.stack.truncate(keep);
+        if keep > 0 {
+            self.level(keep - 1)?;
+        }
         for (i, comp) in comps.iter().enumerate().skip(keep) {
             let parent = match self.stack.last() {
-                Some((_, fd)) => fd.as_fd(),
+                Some((_, fd)) => fd.as_ref().expect("the deepest level is open").as_fd(),
                 None => self.root.as_fd(),
             };
             let fd = match openat(parent, os(comp), dir_flags(), Mode::empty()) {
@@ -86,12 +118,28 @@ impl Dest {
                 }
                 Err(e) => return Err(classify(parent, comp, i, e)),
             };
-            self.stack.push((comp.to_vec(), fd));
+            self.stack.push((comp.to_vec(), Some(fd)));
+            if self.stack.len() > HANDLES {
+                let old = self.stack.len() - HANDLES - 1;
+                self.stack[old].1 = None;
+            }
         }
         Ok(match self.stack.last() {
-            Some((_, fd)) => fd.as_fd(),
+            Some((_, fd)) => fd.as_ref().expect("the deepest level is open").as_fd(),
             None => self.root.as_fd(),
         })
+    }
+
+    /// What `comps` is, without creating or following anything: `Ok(None)` when it
+    /// does not exist, `Ok(Some(is_dir))` when it does. A directory on the current path
+    /// is answered from the handles already open (and stays the current path).
+    pub fn probe(&mut self, comps: &[&[u8]]) -> Result<Option<bool>, WalkError> {
+        match self.dir(comps, false) {
+            Ok(_) => Ok(Some(true)),
+            Err(WalkError::NotDir(i)) if i + 1 == comps.len() => Ok(Some(false)),
+            Err(WalkError::Io(_, Errno::ENOENT)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Forget cached handles (after something may have replaced a directory).
@@ -148,12 +196,15 @@ pub fn create_file(
     }
 }
 
+/// A modification time from the archive: seconds and nanoseconds.
+pub type MTime = (i64, u32);
+
 /// Permission bits (go-getter chmods explicitly after writing, so the process umask
 /// does not apply) and the mtime when the header has one (`> 0`, as go-getter checks).
-pub fn finish_file(fd: BorrowedFd<'_>, mode: u32, mtime: Option<i64>) -> Result<(), Errno> {
+pub fn finish_file(fd: BorrowedFd<'_>, mode: u32, mtime: Option<MTime>) -> Result<(), Errno> {
     fchmod(fd, Mode::from_bits_truncate(mode & 0o1777))?;
-    if let Some(t) = mtime {
-        futimens(fd, &TimeSpec::UTIME_OMIT, &TimeSpec::new(t, 0))?;
+    if let Some((s, ns)) = mtime {
+        futimens(fd, &TimeSpec::UTIME_OMIT, &TimeSpec::new(s, ns as _))?;
     }
     Ok(())
 }
@@ -188,6 +239,6 @@ pub fn hard_link(
 }
 
 /// Apply a directory's header mode and mtime (go-getter's final pass).
-pub fn finish_dir(fd: BorrowedFd<'_>, mode: u32, mtime: Option<i64>) -> Result<(), Errno> {
+pub fn finish_dir(fd: BorrowedFd<'_>, mode: u32, mtime: Option<MTime>) -> Result<(), Errno> {
     finish_file(fd, mode, mtime)
 }

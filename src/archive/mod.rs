@@ -1,11 +1,20 @@
 //! Unpack a bundle exactly as Nomad's `artifact` block would (go-getter v1's `untar` and
 //! `Decompress` for zip), into a directory we own, in one streaming pass.
 //!
-//! Nomad's rules are mirrored and each surfaced as a [`Finding`]: the decompressor is
-//! chosen by name ([`sniff`]), `..` rejects the archive, links and special files become
-//! empty files, setuid/setgid are stripped, directory modes come last, and the
-//! decompression limits count as go-getter counts ([`untar`], [`unzip`]). While each
-//! file streams to disk its bytes are scanned for Nix store references ([`storeref`]).
+//! The stages, each in its own module:
+//! - [`sniff`]: the decompressor go-getter picks by name, and what the bytes are;
+//! - [`decode`], [`gotar`], [`gozip`]: the bytes as Go's readers see them (entries,
+//!   names, sizes, modes, sparse files, and which bytes are an error, with Go's text);
+//! - [`untar`], [`unzip`]: go-getter's loops over them (file count, skipped headers);
+//! - [`unpack`]: the decision for each entry (`..`, the size limit, go-getter's
+//!   `MkdirAll`/`Stat`/`OpenFile` and where the kernel refuses them on a client, our
+//!   caps, the findings);
+//! - [`sink`]: carrying the decisions out on disk ([`dest`] for paths, [`writer`] for
+//!   sparse writes on a pool of threads), with the free space watched by [`space`].
+//!
+//! While each file streams to disk its bytes are scanned for Nix store references
+//! ([`storeref`]). `tests/gogetter.rs` replays a corpus of archives against what the real
+//! go-getter did with them.
 //!
 //! # Security
 //! Stricter than Nomad: nothing is written outside `req.dest`. Every write goes through
@@ -14,18 +23,29 @@
 //! No device node, FIFO or setuid file is ever created, and our own caps
 //! ([`SafetyLimits`]) hold even when Nomad's limits are off. The destination is a fresh
 //! directory in a work dir we created, so no other process is expected to race us; the
-//! handles make a race harmless anyway.
+//! handles make a race harmless anyway. Runs of zeros cost no disk, and an archive that
+//! will not fit stops before it fills the work dir's filesystem.
 
+mod decode;
 mod dest;
+mod gotar;
+mod gozip;
 mod pipe;
+mod sink;
 pub mod sniff;
+mod space;
 pub mod storeref;
 mod unpack;
 mod untar;
 mod unzip;
 mod writer;
 
+pub use space::NoSpace;
 pub use unpack::{PROGRESS, Progress};
+
+/// go-getter's copy of the download, which its messages name (`$TMPDIR/getterNNN/archive`,
+/// and Nomad sets TMPDIR to the task's `tmp/`), as the task would see it.
+pub const GETTER_SRC: &str = "/tmp/getter*/archive";
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -99,6 +119,9 @@ pub struct ExtractSummary {
     pub links: BTreeMap<String, LinkEntry>,
     /// `/nix/store/<hash>-<name>` → task paths of the files that mention it.
     pub store_refs: BTreeMap<String, BTreeSet<String>>,
+    /// The error Nomad's download fails with (go-getter's text, paths as the task sees
+    /// them); `None` when Nomad unpacks the artifact.
+    pub nomad_failure: Option<String>,
 }
 
 pub struct ExtractRequest<'a> {
@@ -109,6 +132,9 @@ pub struct ExtractRequest<'a> {
     pub dest: &'a Path,
     /// The same directory as the task sees it (`/local`, `/`).
     pub dest_in_task: &'a str,
+    /// The same directory on a Nomad client (`<data_dir>/alloc/<id>/<task>/local`):
+    /// go-getter joins every name to it, and the kernel refuses paths of PATH_MAX bytes.
+    pub nomad_dest: &'a str,
     pub mode: ExtractMode,
     pub version: NomadVersion,
     pub limits: ArtifactLimits,
@@ -130,13 +156,30 @@ pub enum ArchiveError {
         #[source]
         source: std::io::Error,
     },
+    /// The work dir's filesystem cannot hold the unpacked tree.
+    #[error("{0}")]
+    NoSpace(NoSpace),
 }
 
 impl ArchiveError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             ArchiveError::Open { .. } => ExitCode::Reject,
-            ArchiveError::Write { .. } => ExitCode::Error,
+            ArchiveError::Write { .. } | ArchiveError::NoSpace(_) => ExitCode::Error,
+        }
+    }
+
+    /// A write under `dest` that failed; running out of room says so and what to do.
+    fn write(dest: &std::path::Path, path: String, source: std::io::Error) -> ArchiveError {
+        match source.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => ArchiveError::NoSpace(NoSpace {
+                needed: 0,
+                free: space::Space::of(dest).map(|s| s.free()).unwrap_or(0),
+                inodes: false,
+                basis: "the disk filled up while writing",
+                dir: dest.to_owned(),
+            }),
+            _ => ArchiveError::Write { path, source },
         }
     }
 }
@@ -165,16 +208,58 @@ pub fn extract(req: &ExtractRequest<'_>) -> Result<ExtractSummary, ArchiveError>
     let choice = sniff::choose(req.source_name, req.archive, req.version);
     let detected = sniff::detect(&head[..got]);
     let mut summary = ExtractSummary::default();
-    let Some(kind) = decide(req, choice, detected, &mut summary) else {
+    let Some(kind) = decide(req, choice, detected, &mut summary)? else {
         summary.rejected = true;
         return Ok(summary);
     };
-    let mut u = unpack::Unpacker::new(req, summary, kind)?;
+    // What the archive says it holds, against the room we have, before any of it. Past
+    // Nomad's own size limit Nomad refuses it, which its headers show first.
+    let over_limit = |bytes: u64| req.limits.size.is_some_and(|l| bytes > l);
+    if let Some((bytes, basis)) = space::declared_size(kind, &file).filter(|(b, _)| !over_limit(*b))
+    {
+        let room = space::Space::of(req.dest).map_err(|e| ArchiveError::Write {
+            path: req.dest.display().to_string(),
+            source: e,
+        })?;
+        room.expect(bytes, basis).map_err(ArchiveError::NoSpace)?;
+    }
+    let disk = sink::Disk::open(req.dest).map_err(|e| ArchiveError::Write {
+        path: req.dest.display().to_string(),
+        source: e,
+    })?;
+    let container = match kind {
+        ArchiveKind::Zip => unpack::Container::Zip,
+        _ => unpack::Container::Tar,
+    };
+    let mut u = unpack::Unpacker::new(req, summary, container, disk)?;
     let outcome = match kind {
         ArchiveKind::Zip => unzip::run(&mut u, file),
         _ => untar::run(&mut u, file, kind),
     };
     u.finish(outcome)
+}
+
+/// What go-getter's decompressor for `kind` says when it opens the bundle and reads its
+/// first entry: `None` when it can (then it unpacks it, whatever the bytes looked like).
+fn nomad_open_failure(
+    req: &ExtractRequest<'_>,
+    kind: ArchiveKind,
+) -> Result<Option<String>, ArchiveError> {
+    let file = std::fs::File::open(req.bundle).map_err(|source| ArchiveError::Open {
+        path: req.bundle.display().to_string(),
+        source,
+    })?;
+    Ok(match kind {
+        ArchiveKind::Zip => gozip::open(file).err().map(|e| e.0),
+        _ => match decode::open(kind, file, Default::default()) {
+            Err(e) => Some(format!(
+                "{}{}",
+                e.prefix.replace("{src}", GETTER_SRC),
+                e.error
+            )),
+            Ok(r) => gotar::Reader::new(r).next().err().map(|e| e.to_string()),
+        },
+    })
 }
 
 /// Compare what go-getter would do (by name) with what the bytes are; record the
@@ -185,7 +270,7 @@ fn decide(
     choice: sniff::Choice,
     detected: sniff::Detected,
     summary: &mut ExtractSummary,
-) -> Option<ArchiveKind> {
+) -> Result<Option<ArchiveKind>, ArchiveError> {
     use sniff::{Choice, Detected};
     let name = req.source_name;
     let base = name.rsplit('/').next().unwrap_or(name);
@@ -201,83 +286,107 @@ fn decide(
             sniff::key_of(d)
         )
     };
-    match (choice, detected) {
-        (Choice::Archive(k), Detected::Archive(d)) if k == d => Some(k),
-        (Choice::Archive(k), Detected::Archive(d)) => {
-            summary.detected_format = Some(sniff::format_name(d).to_owned());
-            summary.findings.push(
-                Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
-                    .message(format!(
-                        "go-getter picks its `{}` decompressor for `{base}` but the content is {}: Nomad fails the download; checked as {} anyway",
-                        sniff::key_of(k),
-                        sniff::format_name(d),
-                        sniff::format_name(d)
-                    ))
-                    .nomad_error(sniff::nomad_open_error(k))
-                    .hint(rename_hint(d)),
+    let nomad = req.mode == ExtractMode::Nomad;
+    let fails = |summary: &mut ExtractSummary, text: &str| {
+        if nomad && summary.nomad_failure.is_none() {
+            summary.nomad_failure = Some(text.to_owned());
+        }
+    };
+    if let Choice::Archive(k) = choice {
+        if detected == Detected::Archive(k) {
+            return Ok(Some(k));
+        }
+        let Some(text) = nomad_open_failure(req, k)? else {
+            // go-getter's reader takes the bytes: Nomad unpacks them that way.
+            return Ok(Some(k));
+        };
+        fails(summary, &text);
+        return Ok(match detected {
+            Detected::Archive(d) => {
+                summary.detected_format = Some(sniff::format_name(d).to_owned());
+                summary.findings.push(
+                    Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
+                        .message(format!(
+                            "go-getter picks its `{}` decompressor for `{base}` but the content is {}: Nomad fails the download with `{text}`; checked as {} anyway",
+                            sniff::key_of(k),
+                            sniff::format_name(d),
+                            sniff::format_name(d)
+                        ))
+                        .nomad_error(text)
+                        .hint(rename_hint(d)),
+                );
+                Some(d)
+            }
+            Detected::Unknown => {
+                let content = Content::of(req);
+                summary.detected_format = Some(content.name().to_owned());
+                let what = format!(
+                    "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive: {}",
+                    content.describe()
+                );
+                summary.findings.push(
+                    Finding::error(Kind::UnsafeEntry, Cause::Format, base)
+                        .message(format!("{what}: Nomad fails the download with `{text}`"))
+                        .nomad_error(text),
+                );
+                None
+            }
+        });
+    }
+    let what = match choice {
+        Choice::SingleFile(ext) => {
+            // decompress_gzip.go & co: `if dir { return fmt.Errorf("gzip-compressed files
+            // can only unarchive to a single file") }`, and an artifact's default mode
+            // `any` unpacks into a directory.
+            let text = format!(
+                "{}-compressed files can only unarchive to a single file",
+                sniff::single_file_format(ext)
             );
+            fails(summary, &text);
+            format!(
+                "go-getter's `{ext}` decompressor cannot unpack `{base}` into the destination directory: with the artifact's default `mode = \"any\"` Nomad fails the download with `{text}` (`mode = \"file\"` would decompress it to one file)"
+            )
+        }
+        _ => format!(
+            "`{base}` has no suffix go-getter knows for Nomad {} (tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, zip{}), so Nomad saves it as one file and does not unpack it",
+            req.version,
+            if req.version.getter_knows_plain_tar_and_zstd() {
+                ", tar, tar.zst, tzst"
+            } else {
+                ""
+            }
+        ),
+    };
+    let failure = summary.nomad_failure.clone();
+    Ok(match detected {
+        Detected::Archive(d) => {
+            summary.detected_format = Some(sniff::format_name(d).to_owned());
+            let mut f = Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
+                .message(format!(
+                    "{what}; the content is {}, checked as such",
+                    sniff::format_name(d)
+                ))
+                .hint(rename_hint(d));
+            if let Some(t) = failure {
+                f = f.nomad_error(t);
+            }
+            summary.findings.push(f);
             Some(d)
         }
-        (Choice::Archive(k), Detected::Unknown) => {
+        Detected::Unknown => {
             let content = Content::of(req);
             summary.detected_format = Some(content.name().to_owned());
-            summary.findings.push(
-                Finding::error(Kind::UnsafeEntry, Cause::Format, base)
-                    .message(format!(
-                        "`{base}` is not a gzip, bzip2, xz, zstd, zip or tar archive: {}",
-                        content.describe()
-                    ))
-                    .nomad_error(match (&content, k) {
-                        // Go's gzip.NewReader reads the header with io.ReadFull, which
-                        // returns io.EOF for empty input, not ErrHeader.
-                        (Content::Empty, ArchiveKind::TarGz) => "EOF",
-                        _ => sniff::nomad_open_error(k),
-                    }),
-            );
+            let mut f = Finding::error(Kind::UnsafeEntry, Cause::Format, base).message(format!(
+                "{what}; its content is not an archive either: {}",
+                content.describe()
+            ));
+            if let Some(t) = failure {
+                f = f.nomad_error(t);
+            }
+            summary.findings.push(f);
             None
         }
-        (other, d) => {
-            let what = match other {
-                Choice::SingleFile(ext) => format!(
-                    "go-getter's `{ext}` decompressor only decompresses `{base}` into one file: Nomad does not unpack it"
-                ),
-                _ => format!(
-                    "`{base}` has no suffix go-getter knows for Nomad {} (tar.gz, tgz, tar.bz2, tbz2, tar.xz, txz, zip{}), so Nomad saves it as one file and does not unpack it",
-                    req.version,
-                    if req.version.getter_knows_plain_tar_and_zstd() {
-                        ", tar, tar.zst, tzst"
-                    } else {
-                        ""
-                    }
-                ),
-            };
-            match d {
-                Detected::Archive(d) => {
-                    summary.detected_format = Some(sniff::format_name(d).to_owned());
-                    summary.findings.push(
-                        Finding::error(Kind::Artifact, Cause::ExtensionMismatch, base)
-                            .message(format!(
-                                "{what}; the content is {}, checked as such",
-                                sniff::format_name(d)
-                            ))
-                            .hint(rename_hint(d)),
-                    );
-                    Some(d)
-                }
-                Detected::Unknown => {
-                    let content = Content::of(req);
-                    summary.detected_format = Some(content.name().to_owned());
-                    summary.findings.push(
-                        Finding::error(Kind::UnsafeEntry, Cause::Format, base).message(format!(
-                            "{what}; its content is not an archive either: {}",
-                            content.describe()
-                        )),
-                    );
-                    None
-                }
-            }
-        }
-    }
+    })
 }
 
 /// Save an artifact as go-getter does when it does not unpack it: a file into `dest`
@@ -363,5 +472,32 @@ impl Content {
             Content::Text(first) => format!("it is text, starting {first:?}"),
             Content::Data(b) => format!("unknown data (first bytes {b:02x?})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_no_space_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = ArchiveError::write(
+            dir.path(),
+            "/local/a".into(),
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        assert_eq!(e.exit_code(), ExitCode::Error);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("filled up while the bundle was unpacked") && msg.contains("TMPDIR="),
+            "{msg}"
+        );
+        let e = ArchiveError::write(
+            dir.path(),
+            "/local/a".into(),
+            std::io::Error::from_raw_os_error(libc::EIO),
+        );
+        assert!(matches!(e, ArchiveError::Write { .. }));
     }
 }

@@ -148,18 +148,14 @@ pub fn format_name(kind: ArchiveKind) -> &'static str {
     }
 }
 
-/// What go-getter prints when `chosen`'s reader meets other data: the first error of
-/// the Go reader it opens (Go's `compress/gzip` `ErrHeader`, `compress/bzip2`'s
-/// "bad magic value", ulikunitz/xz `errHeaderMagic`, klauspost/compress/zstd
-/// `ErrMagicMismatch`, `archive/tar` `ErrHeader`, `archive/zip` `ErrFormat`).
-pub fn nomad_open_error(chosen: ArchiveKind) -> &'static str {
-    match chosen {
-        ArchiveKind::TarGz => "gzip: invalid header",
-        ArchiveKind::TarBz2 => "bzip2 data invalid: bad magic value",
-        ArchiveKind::TarXz => "xz: invalid header magic bytes",
-        ArchiveKind::TarZst => "invalid input: magic number mismatch",
-        ArchiveKind::Tar => "archive/tar: invalid tar header",
-        ArchiveKind::Zip => "zip: not a valid zip file",
+/// The format a single-file decompressor key names in go-getter's messages
+/// (`gzip-compressed files can only …`).
+pub fn single_file_format(key: &str) -> &'static str {
+    match key {
+        "gz" => "gzip",
+        "bz2" => "bzip2",
+        "xz" => "xz",
+        _ => "zstd",
     }
 }
 

@@ -1,29 +1,42 @@
-//! Zip bundles, as `hashicorp/go-getter:decompress_zip.go` unpacks them: the whole
-//! central directory is known up front, so the file-count check is `len(files) > N`
-//! before anything is written; then the same `..` check and running size total as tar.
+//! Zip bundles, as `hashicorp/go-getter:decompress_zip.go` unpacks them, over Go's
+//! reader ([`gozip`]): the whole central directory is known up front, so an empty
+//! archive and the file-count check (`len(files) > N`) come before anything is
+//! written; then per entry the same `..` check and running size total as tar, then
+//! `MkdirAll` of its directory, `File.Open` (method, local header), and the copy.
 //! Directory modes are not applied and mtimes are not kept (go-getter does neither
-//! for zip). Random access to the file is used; entries still stream.
+//! for zip). Entries are read from the file at their offsets; their data streams.
 
 use std::fs::File;
+use std::io::Read;
 
-use super::unpack::{Body, Entry, Step, Unpacker, lossy};
+use super::ExtractMode;
+use super::gozip::{self, ERR_FORMAT};
+use super::sink::Sink;
+use super::unpack::{Body, Entry, Plain, Step, Unpacker, lossy};
 use crate::finding::{Cause, Finding, Kind};
 
-pub fn run(u: &mut Unpacker<'_>, file: File) -> Step {
-    let mut zip = match zip::ZipArchive::new(file) {
+fn zip_error<S: Sink>(u: &mut Unpacker<'_, S>, e: &gozip::Error) -> super::unpack::Halt {
+    u.corrupt(e, e.0 == "unexpected EOF" || e.0 == "EOF")
+}
+
+pub fn run<S: Sink>(u: &mut Unpacker<'_, S>, file: File) -> Step {
+    let zip = match gozip::open(file) {
         Ok(z) => z,
         Err(e) => {
-            let err = std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
-            let halt = u.corrupt(&err);
-            if let Some(f) = u.summary.findings.last_mut() {
-                f.nomad_error = Some("zip: not a valid zip file".into());
+            let halt = zip_error(u, &e);
+            if e.0 == ERR_FORMAT {
+                if let Some(f) = u.summary.findings.last_mut() {
+                    f.message = Some(format!(
+                        "not a zip archive Go can read (`{ERR_FORMAT}`): no end of central directory record, or one that points outside the file"
+                    ));
+                }
             }
             return Err(halt);
         }
     };
-    let n = zip.len() as u64;
+    let n = zip.entries.len() as u64;
     if n == 0 {
-        return Err(super::untar::empty(u));
+        return Err(u.empty());
     }
     if let Some(limit) = u.req.limits.file_count {
         if n > limit {
@@ -41,43 +54,30 @@ pub fn run(u: &mut Unpacker<'_>, file: File) -> Step {
             ));
         }
     }
-    for i in 0..zip.len() {
-        let shown = zip.name_for_index(i).map(str::to_owned);
-        let mut f = match zip.by_index(i) {
-            Ok(f) => f,
-            Err(e) => {
-                u.current = shown;
-                let err = std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
-                return Err(u.corrupt(&err));
-            }
-        };
-        let name = f.name_raw().to_vec();
+    let total = zip
+        .entries
+        .iter()
+        .fold(0u64, |t, e| t.saturating_add(e.size().max(0) as u64));
+    // Past Nomad's size limit Nomad refuses the zip at the entry that crosses it.
+    if u.req.limits.size.is_none_or(|l| total <= l) {
+        u.expect(total, "the sizes in the zip's central directory")?;
+    }
+    for e in &zip.entries {
+        let name = e.name.clone();
         u.current = Some(lossy(&name));
-        // Go's `FileHeader.Mode()`: unix modes from the external attributes, else
-        // 0666 (0444 read-only) for files and 0777 for directories.
-        let unix = f.unix_mode();
-        let is_dir = name.ends_with(b"/") || unix.is_some_and(|m| m & 0o170000 == 0o040000);
-        let is_symlink = unix.is_some_and(|m| m & 0o170000 == 0o120000);
-        let mode = match unix {
-            Some(m) => m & 0o7777,
-            None if is_dir => 0o777,
-            None => 0o666,
-        };
-        let size = f.size();
-        let body = if is_dir {
+        let mode = e.mode();
+        let body = if mode.dir {
             Body::Dir
-        } else if is_symlink {
+        } else if mode.symlink {
+            // The stored body of a symlink is its target.
             let cap = u.req.safety.max_name_len as u64;
             let mut target = Vec::new();
-            if let Err(e) =
-                std::io::Read::read_to_end(&mut std::io::Read::take(&mut f, cap + 1), &mut target)
-            {
-                return Err(u.corrupt(&e));
+            if let Ok(r) = zip.open_entry(e) {
+                let _ = r.take(cap + 1).read_to_end(&mut target);
             }
-            if target.len() as u64 > cap {
-                let shown = lossy(&name);
+            if u.req.mode == ExtractMode::Tar && target.len() as u64 > cap {
                 return Err(u.reject(
-                    Finding::error(Kind::UnsafeEntry, Cause::Limit, shown).message(format!(
+                    Finding::error(Kind::UnsafeEntry, Cause::Limit, lossy(&name)).message(format!(
                         "symlink target is over the cap of {cap} bytes (--max-name-len)"
                     )),
                 ));
@@ -86,21 +86,22 @@ pub fn run(u: &mut Unpacker<'_>, file: File) -> Step {
         } else {
             Body::File
         };
-        let mut data: Box<dyn std::io::Read> = match &body {
-            // The stored body of a symlink is its target; Nomad writes it as content.
-            Body::Symlink(t) => Box::new(std::io::Cursor::new(t.clone())),
-            _ => Box::new(&mut f),
+        let entry = Entry {
+            name,
+            body,
+            mode: mode.bits,
+            mtime: None,
+            size: e.size(),
+            data: e.size().max(0) as u64,
         };
-        u.entry(
-            Entry {
-                name,
-                body,
-                mode,
-                mtime: None,
-                size,
-            },
-            &mut data,
-        )?;
+        let Some(pending) = u.begin(entry)? else {
+            continue;
+        };
+        let mut r = match zip.open_entry(e) {
+            Ok(r) => r,
+            Err(err) => return Err(zip_error(u, &err)),
+        };
+        u.write(pending, &mut Plain::new(&mut r))?;
     }
     u.current = None;
     Ok(())

@@ -8,7 +8,13 @@
 //! writer, in order. Memory is bounded by a fixed pool of blocks that writers hand
 //! back. [`Writers::flush`] waits until every queued write is done; dropping the pool
 //! joins its threads.
+//!
+//! Files are written sparse, as `cp --sparse` and GNU tar's `--sparse` do: a page of
+//! zeros is never written but seeked over, and the final length is set when the file
+//! is complete, so a file that is mostly zeros (a decompression bomb, a disk image)
+//! costs no disk for them. The bytes read back are the same.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
@@ -16,6 +22,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use super::dest::MTime;
 
 pub const BLOCK: usize = 1 << 20;
 const BLOCKS: usize = 12;
@@ -31,8 +39,9 @@ enum Job {
     },
     Finish {
         file: Arc<File>,
+        len: u64,
         mode: u32,
-        mtime: Option<i64>,
+        mtime: Option<MTime>,
         path: Arc<str>,
     },
     Flush(SyncSender<()>),
@@ -113,16 +122,20 @@ impl Writers {
         });
     }
 
+    /// The file is `len` bytes long: set its length (the holes at its end), mode and
+    /// mtime once its writes are done.
     pub fn finish(
         &mut self,
         slot: usize,
         file: Arc<File>,
+        len: u64,
         mode: u32,
-        mtime: Option<i64>,
+        mtime: Option<MTime>,
         path: Arc<str>,
     ) {
         let _ = self.jobs[slot].send(Job::Finish {
             file,
+            len,
             mode,
             mtime,
             path,
@@ -165,6 +178,9 @@ fn work(rx: Receiver<Job>, back: SyncSender<Vec<u8>>, failure: Failure) {
             f.get_or_insert((path.to_owned(), e));
         }
     };
+    // How far each open file has been written (by its `Arc`'s address): a file whose
+    // last page held data needs no `ftruncate` at the end.
+    let mut ends: HashMap<usize, u64> = HashMap::new();
     for job in rx {
         match job {
             Job::Chunk {
@@ -174,24 +190,110 @@ fn work(rx: Receiver<Job>, back: SyncSender<Vec<u8>>, failure: Failure) {
                 len,
                 path,
             } => {
-                if let Err(e) = file.write_all_at(&buf[..len], off) {
-                    fail(&path, e);
+                match write_sparse(&file, &buf[..len], off) {
+                    Ok(Some(end)) => {
+                        let e = ends.entry(Arc::as_ptr(&file) as usize).or_default();
+                        *e = (*e).max(end);
+                    }
+                    Ok(None) => {}
+                    Err(e) => fail(&path, e),
                 }
                 let _ = back.try_send(buf);
             }
             Job::Finish {
                 file,
+                len,
                 mode,
                 mtime,
                 path,
             } => {
-                if let Err(e) = super::dest::finish_file(file.as_fd(), mode, mtime) {
-                    fail(&path, e.into());
+                let written = ends.remove(&(Arc::as_ptr(&file) as usize)).unwrap_or(0);
+                let done = if written == len {
+                    Ok(())
+                } else {
+                    file.set_len(len)
+                }
+                .and_then(|()| Ok(super::dest::finish_file(file.as_fd(), mode, mtime)?));
+                if let Err(e) = done {
+                    fail(&path, e);
                 }
             }
             Job::Flush(ack) => {
                 let _ = ack.send(());
             }
         }
+    }
+}
+
+/// The unit of sparseness: a page (and the block size of common filesystems).
+const PAGE: usize = 4096;
+
+fn zeros(b: &[u8]) -> bool {
+    // Most pages of real files are not zeros, and their first bytes say so at once;
+    // the fold over a whole page vectorises.
+    b[..b.len().min(16)].iter().all(|&c| c == 0) && b.iter().fold(0u8, |a, &c| a | c) == 0
+}
+
+/// Write `buf` at `off`, leaving out every page-aligned page of zeros (the file's length
+/// is set at the end, so a trailing hole needs no write either). Returns where the
+/// last write ended, if anything was written.
+fn write_sparse(file: &File, buf: &[u8], off: u64) -> io::Result<Option<u64>> {
+    let mut written = None;
+    let mut i = 0;
+    while i < buf.len() {
+        // Pages are aligned to the file, not the buffer.
+        let page_end = ((off as usize + i) / PAGE + 1) * PAGE - off as usize;
+        let end = page_end.min(buf.len());
+        if zeros(&buf[i..end]) {
+            i = end;
+            continue;
+        }
+        // A run of pages with data, written at once.
+        let mut j = end;
+        while j < buf.len() {
+            let next = (j + PAGE).min(buf.len());
+            if zeros(&buf[j..next]) {
+                break;
+            }
+            j = next;
+        }
+        file.write_all_at(&buf[i..j], off + i as u64)?;
+        written = Some(off + j as u64);
+        i = j;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn zero_pages_become_holes_and_read_back_as_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let file = File::create(&path).unwrap();
+        let mut data = vec![0u8; 8 << 20];
+        data[100] = 1;
+        data[(4 << 20) + 5000] = 2;
+        // Written in odd-sized pieces, at offsets that are not page-aligned.
+        let mut off = 0;
+        for piece in data.chunks(1_000_003) {
+            write_sparse(&file, piece, off).unwrap();
+            off += piece.len() as u64;
+        }
+        file.set_len(data.len() as u64 + (16 << 20)).unwrap();
+        drop(file);
+        let mut want = data.clone();
+        want.resize(data.len() + (16 << 20), 0);
+        assert_eq!(std::fs::read(&path).unwrap(), want);
+        let m = std::fs::metadata(&path).unwrap();
+        // Two pages of data (plus what the filesystem allocates around them).
+        assert!(
+            m.blocks() * 512 <= 256 << 10,
+            "{} bytes allocated for 2 pages of data",
+            m.blocks() * 512
+        );
     }
 }

@@ -129,7 +129,8 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
         }
     }
     crate::sandbox::cgroup::sweep();
-    let run_dir = crate::taskdir::work_dir()?;
+    // The claim keeps other checkers' sweeps off the run's dir until the end.
+    let (run_dir, _claim) = crate::taskdir::work_dir()?;
     let host_ip: IpAddr = args
         .host_ip
         .parse()

@@ -164,7 +164,7 @@ impl Cgroup {
             }
         }
         for d in &cg.dirs {
-            crate::cleanup::register_cgroup(d, true);
+            crate::cleanup::register_undo(d, remove_dir);
         }
         Ok(cg)
     }
@@ -195,7 +195,7 @@ impl Cgroup {
     pub fn destroy(&self) {
         for d in &self.dirs {
             remove_dir(d);
-            crate::cleanup::register_cgroup(d, false);
+            crate::cleanup::unregister_undo(d);
         }
     }
 }

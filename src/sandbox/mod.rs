@@ -332,7 +332,7 @@ fn run_with(
     // From here the child removes the cgroup if we are interrupted (it holds the plan);
     // our signal handler must not race it, nor kill the task behind its back.
     for d in cg_guard.0.iter().flat_map(|c| &c.dirs) {
-        crate::cleanup::register_cgroup(d, false);
+        crate::cleanup::unregister_undo(d);
     }
     // The child enforces the task's deadlines; this one only guards against the child
     // itself hanging.
@@ -363,7 +363,7 @@ fn run_with(
     // mount namespace (see child::child_main): that one nobody waits for.
     let cgroup = cg_guard.0.take();
     for d in cgroup.iter().flat_map(|c| &c.dirs) {
-        crate::cleanup::register_cgroup(d, true);
+        crate::cleanup::register_undo(d, cgroup::remove_dir);
     }
     crate::cleanup::in_background(move || {
         if let Some(cg) = cgroup {
@@ -977,6 +977,7 @@ pub fn shell_main(
         archive: None,
         dest: &host_dest,
         dest_in_task: &task_dest,
+        nomad_dest: &taskdir.nomad_client_path(&task_dest),
         mode: c.extract_mode(),
         version,
         limits,

@@ -194,6 +194,7 @@ fuzz_target!(|data: &[u8]| {
             archive,
             dest: &dest,
             dest_in_task: if at_root { "/" } else { "/local" },
+            nomad_dest: "/opt/nomad/data/alloc/00000000-0000-0000-0000-000000000000/task/local",
             mode,
             version,
             limits: ArtifactLimits::nomad_default(version),
