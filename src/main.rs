@@ -5,9 +5,9 @@
 use std::io::{self, Write};
 
 use clap::Parser;
-use nomad_chroot_check::cli::{Cli, Command, Format, TestFormat};
+use nomad_chroot_check::cli::{Cli, Command, Format, TestFormat, WorkdirArg};
 use nomad_chroot_check::error::{Error, ExitCode};
-use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox};
+use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox, workdir};
 
 fn main() {
     // The sandbox child is on the critical path of every run: it skips clap and the
@@ -33,6 +33,17 @@ fn main() {
     // The same subcommand with its options in another order.
     if let Some(Command::SandboxChild(a)) = &cli.command {
         std::process::exit(sandbox::child_main(a.plan_fd, a.result_fd));
+    }
+    // A check that may run its task may want a tmpfs of its own, in a mount namespace
+    // of its own: made here, before the first thread (the signal thread, next).
+    let c = &cli.check.common;
+    if cli.command.is_none()
+        && !cli.check.command.is_empty()
+        && !c.no_run
+        && !c.keep
+        && c.workdir != WorkdirArg::Disk
+    {
+        workdir::enter_private_mounts();
     }
     cleanup::install();
     let doc_format = error_format(&cli);
