@@ -9,6 +9,17 @@ use nomad_chroot_check::cli::{Cli, Command, Format, TestFormat, WorkdirArg};
 use nomad_chroot_check::error::{Error, ExitCode};
 use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox, workdir};
 
+/// Whether this invocation may run a task in a task dir of its own (a bundle check with
+/// a command, or `job` task by task), where `--workdir` allows a tmpfs.
+fn may_run_on_own_tmpfs(cli: &Cli) -> bool {
+    let (common, command_given) = match &cli.command {
+        None => (&cli.check.common, !cli.check.command.is_empty()),
+        Some(Command::Job(j)) => (&j.common, !j.run_job),
+        Some(_) => return false,
+    };
+    command_given && !common.no_run && !common.keep && common.workdir != WorkdirArg::Disk
+}
+
 fn main() {
     // The sandbox child is on the critical path of every run: it skips clap and the
     // log subscriber (neither is used there), and stays single-threaded (no signal
@@ -36,13 +47,7 @@ fn main() {
     }
     // A check that may run its task may want a tmpfs of its own, in a mount namespace
     // of its own: made here, before the first thread (the signal thread, next).
-    let c = &cli.check.common;
-    if cli.command.is_none()
-        && !cli.check.command.is_empty()
-        && !c.no_run
-        && !c.keep
-        && c.workdir != WorkdirArg::Disk
-    {
+    if may_run_on_own_tmpfs(&cli) {
         workdir::enter_private_mounts();
     }
     cleanup::install();
