@@ -9,15 +9,21 @@ use nomad_chroot_check::cli::{Cli, Command, Format, TestFormat, WorkdirArg};
 use nomad_chroot_check::error::{Error, ExitCode};
 use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox, workdir};
 
-/// Whether this invocation may run a task in a task dir of its own (a bundle check with
-/// a command, or `job` task by task), where `--workdir` allows a tmpfs.
+/// Whether this invocation may put a task dir on a tmpfs of its own: `--workdir tmpfs`,
+/// or `auto` for a run (a bundle check with a command, or `job` task by task).
 fn may_run_on_own_tmpfs(cli: &Cli) -> bool {
     let (common, command_given) = match &cli.command {
         None => (&cli.check.common, !cli.check.command.is_empty()),
         Some(Command::Job(j)) => (&j.common, !j.run_job),
         Some(_) => return false,
     };
-    command_given && !common.no_run && !common.keep && common.workdir != WorkdirArg::Disk
+    let runs = command_given && !common.no_run;
+    !common.keep
+        && match common.workdir {
+            WorkdirArg::Auto => runs,
+            WorkdirArg::Tmpfs => true,
+            WorkdirArg::Disk => false,
+        }
 }
 
 fn main() {
