@@ -523,7 +523,10 @@ impl RootFs {
 
     /// What an ELF parse of a resolved file gives, and for a file kept whole that could
     /// be a loader, its strings (`None`: read them with [`RootFs::loader_strings`]).
-    pub fn elf(&self, r: &Resolved) -> Option<(Arc<Result<ElfInfo, ElfError>>, Option<LoaderStrings>)> {
+    pub fn elf(
+        &self,
+        r: &Resolved,
+    ) -> Option<(Arc<Result<ElfInfo, ElfError>>, Option<LoaderStrings>)> {
         match (&r.model, &r.host, &self.model) {
             (Some(f), _, Some((tree, _))) => Some(match &f.elf {
                 model::ElfState::NoMagic => {
@@ -543,7 +546,9 @@ impl RootFs {
         if let Some((_, Some(s))) = self.elf(r) {
             return s;
         }
-        self.read(r).map(|b| LoaderStrings::of(&b)).unwrap_or_default()
+        self.read(r)
+            .map(|b| LoaderStrings::of(&b))
+            .unwrap_or_default()
     }
 
     /// The whole content of a resolved file.

@@ -49,7 +49,10 @@ pub struct WorkdirOptions {
 pub enum Placement {
     Memory,
     /// A tmpfs: our own (root) or `/dev/shm` (rootless), of at most `budget` bytes.
-    Tmpfs { own: bool, budget: u64 },
+    Tmpfs {
+        own: bool,
+        budget: u64,
+    },
     Disk,
 }
 
@@ -118,8 +121,14 @@ pub fn enter_private_mounts() {
 pub fn mount_tmpfs(dir: &std::path::Path, budget: u64) -> std::io::Result<()> {
     use nix::mount::{MsFlags, mount};
     let opts = format!("size={},mode=0700", budget.max(1 << 20));
-    mount(Some("tmpfs"), dir, Some("tmpfs"), MsFlags::empty(), Some(opts.as_str()))
-        .map_err(|e| std::io::Error::other(format!("mount tmpfs on `{}` ({opts}): {e}", dir.display())))
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(|e| std::io::Error::other(format!("mount tmpfs on `{}` ({opts}): {e}", dir.display())))
 }
 
 /// What this process's memory cgroup still allows, when it has a limit.
@@ -131,7 +140,10 @@ fn cgroup_memory_headroom() -> Option<u64> {
         let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
         let (limit, usage) = if ctrl.is_empty() {
             let d = format!("/sys/fs/cgroup{path}");
-            (read(format!("{d}/memory.max")), read(format!("{d}/memory.current")))
+            (
+                read(format!("{d}/memory.max")),
+                read(format!("{d}/memory.current")),
+            )
         } else if ctrl.split(',').any(|c| c == "memory") {
             let d = format!("/sys/fs/cgroup/memory{path}");
             (
@@ -178,7 +190,8 @@ fn predicted(opts: &CheckOptions) -> Option<(u64, String)> {
             total = total.saturating_add(n);
             continue;
         }
-        let kind: ArchiveKind = archive::kind_of(&a.file, &a.source_name, a.archive, opts.nomad_version)?;
+        let kind: ArchiveKind =
+            archive::kind_of(&a.file, &a.source_name, a.archive, opts.nomad_version)?;
         let (n, basis) = archive::predicted_size(kind, &a.file)?;
         total = total.saturating_add(n);
         bases.push(basis);
@@ -224,7 +237,9 @@ pub fn decide(opts: &CheckOptions) -> Result<Decision> {
                     .into(),
             ));
         }
-        return Ok(Decision::disk("--keep: the task dir is kept on disk for you"));
+        return Ok(Decision::disk(
+            "--keep: the task dir is kept on disk for you",
+        ));
     }
     match (w.choice, opts.run.is_some()) {
         (Workdir::Disk, _) => return Ok(Decision::disk("--workdir disk")),
@@ -268,13 +283,13 @@ pub fn decide(opts: &CheckOptions) -> Result<Decision> {
     };
     Ok(match predicted(opts) {
         // Room for the entries' own blocks beside the bytes.
-        Some((n, basis)) if n.saturating_add(n / 16) > budget && !explicit => Decision::disk(
-            format!(
+        Some((n, basis)) if n.saturating_add(n / 16) > budget && !explicit => {
+            Decision::disk(format!(
                 "the bundle unpacks to {} ({basis}), over the tmpfs budget of {}",
                 human(n),
                 human(budget)
-            ),
-        ),
+            ))
+        }
         Some((n, basis)) => on_tmpfs(
             format!(
                 "the bundle unpacks to {} ({basis}), within the budget of {}: unpacked on {what}",

@@ -637,11 +637,7 @@ impl Search<'_, '_> {
         if self.cfg.kind == LoaderKind::Musl {
             if let Some(pf) = &self.cfg.musl_path_file {
                 if let Ok(r) = self.ctx.fs.resolve(pf) {
-                    if let Some(text) = self
-                        .ctx
-                        .fs
-                        .read(&r)
-                        .and_then(|b| String::from_utf8(b).ok())
+                    if let Some(text) = self.ctx.fs.read(&r).and_then(|b| String::from_utf8(b).ok())
                     {
                         return text
                             .split(['\n', ':'])

@@ -376,7 +376,9 @@ fn consider(ctx: &Ctx<'_>, task_path: &str, mode: u32, roots: &mut Vec<String>) 
     let Ok(r) = ctx.fs.resolve_nofollow(task_path) else {
         return;
     };
-    let Some(head) = ctx.fs.head(&r, 4) else { return };
+    let Some(head) = ctx.fs.head(&r, 4) else {
+        return;
+    };
     match elf::sniff(&head) {
         elf::Sniff::Script => roots.push(task_path.to_owned()),
         elf::Sniff::Elf => {

@@ -117,12 +117,22 @@ fn elf_children(ctx: &Ctx<'_>, host: &HostLibs, task_path: &str, file: &Resolved
                 Rc::new(ii.clone()),
             ),
             Err(_) => (
-                Rc::new(LoaderConfig::new(&interp, &interp, &info, &Default::default())),
+                Rc::new(LoaderConfig::new(
+                    &interp,
+                    &interp,
+                    &info,
+                    &Default::default(),
+                )),
                 info.clone(),
             ),
         },
         None => (
-            Rc::new(LoaderConfig::new(&interp, &interp, &info, &Default::default())),
+            Rc::new(LoaderConfig::new(
+                &interp,
+                &interp,
+                &info,
+                &Default::default(),
+            )),
             info.clone(),
         ),
     };

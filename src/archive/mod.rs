@@ -201,7 +201,11 @@ pub fn kind_of(
         return Some(k);
     }
     let mut head = Vec::new();
-    std::fs::File::open(bundle).ok()?.take(512).read_to_end(&mut head).ok()?;
+    std::fs::File::open(bundle)
+        .ok()?
+        .take(512)
+        .read_to_end(&mut head)
+        .ok()?;
     match sniff::detect(&head) {
         sniff::Detected::Archive(k) => Some(k),
         sniff::Detected::Unknown => None,
@@ -230,7 +234,10 @@ pub fn predicted_size(kind: ArchiveKind, bundle: &Path) -> Option<(u64, &'static
         }
         ArchiveKind::Zip => {
             let z = gozip::open(file).ok()?;
-            let n = z.entries.iter().fold(0u64, |t, e| t.saturating_add(e.size().max(0) as u64));
+            let n = z
+                .entries
+                .iter()
+                .fold(0u64, |t, e| t.saturating_add(e.size().max(0) as u64));
             Some((n, "the zip's central directory"))
         }
         _ => space::declared_size(kind, &file),
@@ -265,9 +272,12 @@ pub fn extract_capped(
         }
         Ok(Some(room))
     };
-    extract_with(req, space, |_| {
-        sink::Disk::open(req.dest).map_err(dest_err)
-    }, |_| ())
+    extract_with(
+        req,
+        space,
+        |_| sink::Disk::open(req.dest).map_err(dest_err),
+        |_| (),
+    )
 }
 
 /// [`extract`] into the directory `dest` of an in-memory [`model::Tree`], as its next

@@ -78,7 +78,11 @@ impl ElfCapture {
         if r.start >= r.end || r.end <= self.cap || r.end - r.start > max {
             return;
         }
-        if !self.wanted.iter().any(|(w, _)| w.start <= r.start && r.end <= w.end) {
+        if !self
+            .wanted
+            .iter()
+            .any(|(w, _)| w.start <= r.start && r.end <= w.end)
+        {
             self.wanted.push((r, Vec::new()));
         }
     }
@@ -223,9 +227,17 @@ fn widen(s: &Sparse, misses: Vec<Range<u64>>, class64: bool, le: bool) -> Vec<Ra
     let sections: Vec<Range<u64>> = (|| {
         let h = s.read_bytes_at(0, 64).ok()?;
         let (shoff, shent, shnum) = if class64 {
-            (num(h, 0x28, 8, le)?, num(h, 0x3a, 2, le)?, num(h, 0x3c, 2, le)?)
+            (
+                num(h, 0x28, 8, le)?,
+                num(h, 0x3a, 2, le)?,
+                num(h, 0x3c, 2, le)?,
+            )
         } else {
-            (num(h, 0x20, 4, le)?, num(h, 0x2e, 2, le)?, num(h, 0x30, 2, le)?)
+            (
+                num(h, 0x20, 4, le)?,
+                num(h, 0x2e, 2, le)?,
+                num(h, 0x30, 2, le)?,
+            )
         };
         let table = s.read_bytes_at(shoff, shent.checked_mul(shnum)?).ok()?;
         Some(

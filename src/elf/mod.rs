@@ -286,7 +286,6 @@ where
     Ok(())
 }
 
-
 /// How a glibc loader is configured, from its own bytes (see `analyze::loader`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoaderStrings {
@@ -359,4 +358,3 @@ pub fn glibc_cache_path(bytes: &[u8]) -> Option<String> {
     let s = &bytes[start..pos + needle.len() - 1];
     (s.first() == Some(&b'/')).then(|| String::from_utf8_lossy(s).into_owned())
 }
-

@@ -53,7 +53,10 @@ impl Sparse {
 
     /// The kept bytes from `off` on (up to the end of their piece).
     fn from(&self, off: u64) -> Option<&[u8]> {
-        let i = self.pieces.partition_point(|(o, _)| *o <= off).checked_sub(1)?;
+        let i = self
+            .pieces
+            .partition_point(|(o, _)| *o <= off)
+            .checked_sub(1)?;
         let (lo, b) = &self.pieces[i];
         let at = usize::try_from(off - lo).ok()?;
         b.get(at..).filter(|s| !s.is_empty())
@@ -112,7 +115,11 @@ mod tests {
         let file: Vec<u8> = (0..200u8).collect();
         let s = Sparse::new(
             200,
-            vec![(10, file[10..50].to_vec()), (40, file[40..60].to_vec()), (100, file[100..110].to_vec())],
+            vec![
+                (10, file[10..50].to_vec()),
+                (40, file[40..60].to_vec()),
+                (100, file[100..110].to_vec()),
+            ],
         );
         assert_eq!((&s).read_bytes_at(12, 48).unwrap(), &file[12..60]);
         assert!((&s).read_bytes_at(190, 20).is_err(), "past the end");
@@ -123,7 +130,10 @@ mod tests {
         let z = Sparse::new(8, vec![(0, b"ab\0cd\0ef".to_vec())]);
         assert_eq!((&z).read_bytes_at_until(3..8, 0).unwrap(), b"cd");
         assert!((&z).read_bytes_at_until(6..8, 0).is_err());
-        assert!(z.misses().is_empty(), "no NUL in the whole window: the file's own error");
+        assert!(
+            z.misses().is_empty(),
+            "no NUL in the whole window: the file's own error"
+        );
         let p = Sparse::new(100, vec![(0, b"abc".to_vec())]);
         assert!((&p).read_bytes_at_until(0..100, 0).is_err());
         assert_eq!(p.misses(), vec![0..100]);

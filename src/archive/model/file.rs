@@ -150,10 +150,14 @@ impl FileCapture {
                 Captured::Incomplete(m) => ElfState::Incomplete(m),
             },
         };
-        let whole = self.whole.take().filter(|_| len as usize <= self.limit).map(|mut w| {
-            w.resize(len as usize, 0);
-            w
-        });
+        let whole = self
+            .whole
+            .take()
+            .filter(|_| len as usize <= self.limit)
+            .map(|mut w| {
+                w.resize(len as usize, 0);
+                w
+            });
         (self.head, elf, whole)
     }
 

@@ -141,7 +141,9 @@ impl Tree {
         if private {
             t.make_dir(&format!("{task}/private"), 0o777);
         }
-        let secrets = t.lookup_path(&format!("{task}/secrets")).expect("made above");
+        let secrets = t
+            .lookup_path(&format!("{task}/secrets"))
+            .expect("made above");
         let marker = t.add(Node {
             kind: Kind::File(Arc::new(FileData::empty())),
             mode: 0o644,
@@ -278,7 +280,12 @@ impl Tree {
         ordinal: u32,
         want: file::Want,
     ) -> std::io::Result<file::ReadBack> {
-        tracing::debug!(source, ordinal, ?want, "reading a file back from its artifact");
+        tracing::debug!(
+            source,
+            ordinal,
+            ?want,
+            "reading a file back from its artifact"
+        );
         let mut scratch = Tree::alloc_dir(&self.layout.0, self.layout.1);
         scratch.umask = self.umask;
         let lost = || std::io::Error::other("the bundle no longer unpacks as it did");

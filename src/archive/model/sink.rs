@@ -329,7 +329,10 @@ impl ElfState {
         &self,
         tree: &Tree,
         origin: &Origin,
-    ) -> (Arc<Result<crate::elf::ElfInfo, crate::elf::ElfError>>, Option<crate::elf::LoaderStrings>) {
+    ) -> (
+        Arc<Result<crate::elf::ElfInfo, crate::elf::ElfError>>,
+        Option<crate::elf::LoaderStrings>,
+    ) {
         use crate::elf::ElfError;
         use crate::elf::capture::Captured;
         match (self, origin) {
