@@ -104,6 +104,7 @@ fn main() {
     };
 
     let trials = names
+        .clone()
         .into_iter()
         .map(|name| {
             let root = root.clone();
@@ -117,6 +118,7 @@ fn main() {
                 run_case(&root, &name)
             })
         })
+        .chain(paths_agree_trials(&root, &names, &build))
         .chain(self_checks())
         .collect();
     libtest_mimic::run(&args, trials).exit();
@@ -271,6 +273,131 @@ fn run_case(root: &Path, name: &str) -> Result<Completion, Failed> {
         run.stderr.trim(),
     )
     .into())
+}
+
+/// One trial a case, `fixture::<case>::disk_agrees`: the static check of the case
+/// (the in-memory model of the unpacked tree, `--workdir auto`) and the same check
+/// unpacked to disk (`--workdir disk`) must say the same, byte for byte: the JSON
+/// report but for `work_dir` (where the tree was, which is what differs), the text
+/// report, and the exit code.
+fn paths_agree_trials<'a>(
+    root: &'a Path,
+    names: &'a [String],
+    build: &'a BuildState,
+) -> impl Iterator<Item = Trial> + 'a {
+    names.iter().map(move |name| {
+        let (root, name, build) = (root.to_owned(), name.clone(), build.clone());
+        Trial::ignorable_test(format!("fixture::{name}::disk_agrees"), move || {
+            match build {
+                BuildState::Ready => {}
+                BuildState::Unavailable(why) => return Ok(Completion::ignored_with(why)),
+                BuildState::Failed(why) => return Err(why.into()),
+            }
+            paths_agree(&root, &name)
+        })
+    })
+}
+
+fn paths_agree(root: &Path, name: &str) -> Result<Completion, Failed> {
+    let dir = root.join("fixtures/cases").join(name);
+    let case: Case = toml::from_str(&read(&dir.join("case.toml"))?)
+        .map_err(|e| format!("fixtures/cases/{name}/case.toml: {e}"))?;
+    let build_dir = root
+        .join("fixtures/build")
+        .join(case.bundle.as_deref().unwrap_or(name));
+    let unavailable = build_dir.join("UNAVAILABLE");
+    if unavailable.exists() {
+        return Ok(Completion::ignored_with(read(&unavailable)?.trim()));
+    }
+    let json = tool_args(&case, &build_dir.join("bundle.tar.gz"));
+    let mut text = json.clone();
+    let format = text
+        .iter()
+        .position(|a| a == "json")
+        .expect("--format json");
+    text[format] = "text".into();
+    let with_workdir = |argv: &[String], w: &str| -> Vec<String> {
+        let mut a = argv.to_vec();
+        a.insert(1, format!("--workdir={w}"));
+        a
+    };
+    let mut problems = Vec::new();
+    let mut reports = Vec::new();
+    for (placement, workdir) in [("memory", "auto"), ("disk", "disk")] {
+        let argv = with_workdir(&json, workdir);
+        let run = run_tool(&argv)?;
+        let mut report: Value = serde_json::from_str(&run.stdout).map_err(|e| {
+            format!(
+                "command: {BIN} {}\nstdout is not a JSON report ({e}):\n{}\n--- stderr\n{}",
+                shell_words(&argv),
+                run.stdout,
+                run.stderr
+            )
+        })?;
+        let work_dir = report
+            .as_object_mut()
+            .and_then(|o| o.remove("work_dir"))
+            .unwrap_or(Value::Null);
+        if work_dir.get("placement").and_then(Value::as_str) != Some(placement) {
+            problems.push(format!(
+                "--workdir={workdir}: work_dir should say {placement:?}: {work_dir}"
+            ));
+        }
+        let text_run = run_tool(&with_workdir(&text, workdir))?;
+        reports.push((
+            workdir,
+            run.code,
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+            text_run.code,
+            text_run.stdout,
+        ));
+    }
+    let (model, disk) = (&reports[0], &reports[1]);
+    if model.1 != disk.1 || model.3 != disk.3 {
+        problems.push(format!(
+            "exit codes differ: model {:?} (text {:?}), disk {:?} (text {:?})",
+            model.1, model.3, disk.1, disk.3
+        ));
+    }
+    for (what, m, d) in [
+        ("JSON report", &model.2, &disk.2),
+        ("text report", &model.4, &disk.4),
+    ] {
+        if m != d {
+            problems.push(format!("the {what}s differ:\n{}", line_diff(m, d)));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(Completion::Completed);
+    }
+    Err(format!(
+        "{name}: the static check in memory and on disk disagree\ncommand: {BIN} {}\n{}",
+        shell_words(&json),
+        problems.join("\n")
+    )
+    .into())
+}
+
+/// The lines of `a` and `b` that differ, position by position (enough to see where).
+fn line_diff(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied(), b.get(i).copied());
+        if x != y {
+            out.push(format!(
+                "  line {}:\n    memory: {}\n    disk:   {}",
+                i + 1,
+                x.unwrap_or("<none>"),
+                y.unwrap_or("<none>")
+            ));
+        }
+        if out.len() == 20 {
+            out.push("  …".into());
+            break;
+        }
+    }
+    out.join("\n")
 }
 
 /// The comparison rules themselves, so that a lenient matcher cannot pass every case.
