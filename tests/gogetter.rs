@@ -138,10 +138,10 @@ struct Divergence {
     id: String,
     /// `verdict`, `error` or `tree`.
     aspect: String,
-    /// `disk` or `model` when only that replay differs (an inherent difference of
-    /// the path, said in `reason`); absent: both.
+    /// `disk` or `model` when only that replay differs (a difference inherent in
+    /// the way, said in `reason`); absent: both.
     #[serde(default)]
-    path: Option<String>,
+    via: Option<String>,
     reason: String,
 }
 
@@ -289,14 +289,14 @@ fn outcome_of(failure: Option<String>, tree: impl FnOnce() -> Vec<Node>) -> Outc
 }
 
 /// Our extractor on one case, as the CLI runs it for `--extract nomad`.
-fn ours(c: &Case, version: NomadVersion, path: Via) -> Outcome {
+fn ours(c: &Case, version: NomadVersion, via: Via) -> Outcome {
     let tmp = tempfile::tempdir().unwrap();
     let bundle = tmp.path().join(&c.name);
     fs::write(&bundle, &c.bytes).unwrap();
     let dst = tmp.path().join("dst");
     let env = ChrootEnv::none();
     let req = request(c, &bundle, &dst, version, &env);
-    if path == Via::Model {
+    if via == Via::Model {
         return ours_model(c, &req);
     }
     fs::create_dir(&dst).unwrap();
@@ -594,7 +594,7 @@ fn replay(
     rec: &Record,
     case: Option<&Case>,
     version: NomadVersion,
-    path: Via,
+    via: Via,
     kept: &[Divergence],
 ) -> Result<(), Failed> {
     let Some(case) = case else {
@@ -616,7 +616,7 @@ fn replay(
         )
         .into());
     }
-    let got = ours(case, version, path);
+    let got = ours(case, version, via);
     let mut diffs = compare(&rec.outcome, &got);
     for k in kept {
         if diffs.remove(k.aspect.as_str()).is_none() {
@@ -686,13 +686,13 @@ fn main() {
                 }
             }
             for d in &div {
-                if d.path
+                if d.via
                     .as_deref()
                     .is_some_and(|p| p != "disk" && p != "model")
                 {
                     return Err(format!(
-                        "divergences.json: `path` is disk or model, not {:?}",
-                        d.path
+                        "divergences.json: `via` is disk or model, not {:?}",
+                        d.via
                     )
                     .into());
                 }
@@ -708,23 +708,23 @@ fn main() {
     for r in records {
         let version: NomadVersion = r.nomad.parse().unwrap();
         let rec_cases = std::sync::Arc::new(r.cases);
-        for path in [Via::Disk, Via::Model] {
+        for via in [Via::Disk, Via::Model] {
             for i in 0..rec_cases.len() {
                 let (cases, recs) = (cases.clone(), rec_cases.clone());
                 let rec = &recs[i];
                 let kept: Vec<Divergence> = divergences
                     .iter()
                     .filter(|d| d.gogetter == r.gogetter && d.id == rec.id)
-                    .filter(|d| d.path.as_deref().is_none_or(|p| p == path.name()))
+                    .filter(|d| d.via.as_deref().is_none_or(|p| p == via.name()))
                     .cloned()
                     .collect();
-                let name = match path {
+                let name = match via {
                     Via::Disk => format!("{}::{}", r.gogetter, rec.id),
                     Via::Model => format!("{}::model::{}", r.gogetter, rec.id),
                 };
                 trials.push(Trial::test(name, move || {
                     let rec = &recs[i];
-                    replay(rec, cases.get(&rec.id), version, path, &kept)
+                    replay(rec, cases.get(&rec.id), version, via, &kept)
                 }));
             }
         }
