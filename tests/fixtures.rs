@@ -6,6 +6,11 @@
 //! --no-run`, and compares the report with `expected.json`: the exit code, and the exact
 //! set of findings of the kinds the case lists (`missing` always). The file format and
 //! the rules behind the expectations are in `fixtures/README.md`.
+//!
+//! `fixture::<case>::disk_agrees` runs the case again in memory and on disk
+//! (`--workdir disk`), and `fixture_paths::*` compare `--tree`, the command lookup and a
+//! `test` harness check across the two: the static check must not depend on where the
+//! tree was.
 
 mod contract;
 
@@ -132,10 +137,13 @@ enum BuildState {
     Failed(String),
 }
 
-/// A trial's outcome when the fixtures are not built.
-fn not_built(build: BuildState) -> Result<Completion, Failed> {
+/// `check`, once the fixtures are built (ignored when they cannot be here).
+fn when_built(
+    build: BuildState,
+    check: impl FnOnce() -> Result<Completion, Failed>,
+) -> Result<Completion, Failed> {
     match build {
-        BuildState::Ready => Ok(Completion::Completed),
+        BuildState::Ready => check(),
         BuildState::Unavailable(why) => Ok(Completion::ignored_with(why)),
         BuildState::Failed(why) => Err(why.into()),
     }
@@ -295,9 +303,8 @@ fn cross_trials(root: &Path, build: &BuildState) -> impl Iterator<Item = Trial> 
     let (root, build) = (root.to_owned(), build.clone());
     checks.into_iter().map(move |(name, f)| {
         let (root, build) = (root.clone(), build.clone());
-        Trial::ignorable_test(format!("fixture_paths::{name}"), move || match build {
-            BuildState::Ready => f(&root),
-            not => not_built(not),
+        Trial::ignorable_test(format!("fixture_paths::{name}"), move || {
+            when_built(build, || f(&root))
         })
     })
 }
@@ -314,13 +321,9 @@ fn paths_agree_trials<'a>(
 ) -> impl Iterator<Item = Trial> + 'a {
     names.iter().map(move |name| {
         let (root, name, build) = (root.to_owned(), name.clone(), build.clone());
-        Trial::ignorable_test(
-            format!("fixture::{name}::disk_agrees"),
-            move || match build {
-                BuildState::Ready => paths_agree(&root, &name),
-                not => not_built(not),
-            },
-        )
+        Trial::ignorable_test(format!("fixture::{name}::disk_agrees"), move || {
+            when_built(build, || paths_agree(&root, &name))
+        })
     })
 }
 
