@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::archive::model::{self, FileData, Tree};
-use crate::elf::{ElfError, ElfInfo, LoaderStrings};
+use crate::elf::LoaderStrings;
 use crate::taskdir::{Layer, LayerOrigin, TaskDir};
 
 /// The kernel's limit on symlinks followed in one lookup (`MAXSYMLINKS`).
@@ -523,10 +523,7 @@ impl RootFs {
 
     /// What an ELF parse of a resolved file gives, and for a file kept whole that could
     /// be a loader, its strings (`None`: read them with [`RootFs::loader_strings`]).
-    pub fn elf(
-        &self,
-        r: &Resolved,
-    ) -> Option<(Arc<Result<ElfInfo, ElfError>>, Option<LoaderStrings>)> {
+    pub fn elf(&self, r: &Resolved) -> Option<model::ElfParse> {
         match (&r.model, &r.host, &self.model) {
             (Some(f), _, Some((tree, _))) => Some(match &f.elf {
                 model::ElfState::NoMagic => {

@@ -218,7 +218,10 @@ fn dev_shm_unusable() -> Option<String> {
 /// Where the free room of `/dev/shm` ends.
 fn dev_shm_free() -> u64 {
     nix::sys::statvfs::statvfs("/dev/shm")
-        .map(|st| (st.blocks_available() as u64).saturating_mul(st.fragment_size().max(1)))
+        .map(|st| {
+            st.blocks_available()
+                .saturating_mul(st.fragment_size().max(1))
+        })
         .unwrap_or(0)
 }
 

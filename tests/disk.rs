@@ -278,7 +278,9 @@ fn small_filesystem_stops_early(tmp: PathBuf) -> Result<(), Failed> {
             format!("exit {code} for {} in memory: {err}", bundle.display())
         })?;
         ensure(left.is_empty(), || format!("left in the work fs: {left}"))?;
-        ensure(free == 16 * MIB, || format!("{free} bytes free of 16 MiB: it wrote"))?;
+        ensure(free == 16 * MIB, || {
+            format!("{free} bytes free of 16 MiB: it wrote")
+        })?;
     }
     Ok(())
 }

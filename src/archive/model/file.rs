@@ -26,6 +26,9 @@ pub enum ElfState {
     Incomplete(Vec<Range<u64>>),
 }
 
+/// An ELF parse and, for a file that could be a loader, its strings.
+pub type ElfParse = (Arc<Result<ElfInfo, ElfError>>, Option<LoaderStrings>);
+
 /// Where a file's bytes can be read again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use file::{ElfState, FileData, Origin};
+pub use file::{ElfParse, ElfState, FileData, Origin};
 
 use super::dest::MTime;
 

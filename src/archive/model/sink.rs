@@ -325,14 +325,7 @@ impl Sink for Memory<'_> {
 
 impl ElfState {
     /// The parse, reading the file back when what was kept did not hold its tables.
-    pub fn resolve(
-        &self,
-        tree: &Tree,
-        origin: &Origin,
-    ) -> (
-        Arc<Result<crate::elf::ElfInfo, crate::elf::ElfError>>,
-        Option<crate::elf::LoaderStrings>,
-    ) {
+    pub fn resolve(&self, tree: &Tree, origin: &Origin) -> super::ElfParse {
         use crate::elf::ElfError;
         use crate::elf::capture::Captured;
         match (self, origin) {
