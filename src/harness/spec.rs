@@ -772,7 +772,6 @@ impl Parser<'_> {
     }
 }
 
-/// The first key that is set.
 /// serde's "unknown key `x`, expected one of `a`, `b`": the key and the keys it knows.
 fn unknown_key(message: &str) -> Option<(&str, Vec<&str>)> {
     let rest = message.strip_prefix("unknown key `")?;
@@ -781,6 +780,7 @@ fn unknown_key(message: &str) -> Option<(&str, Vec<&str>)> {
     Some((key, known))
 }
 
+/// The first key that is set.
 fn first_set<'a>(keys: &[(&'a str, bool)]) -> Option<&'a str> {
     keys.iter().find(|(_, set)| *set).map(|(k, _)| *k)
 }
