@@ -221,7 +221,7 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             .map(|(p, _, _)| {
                 let g = &job.groups[p.group];
                 let dir = run_dir.path().join(&p.id);
-                s.spawn(move || prepare_alloc(args, ctx, job, g, p, dir))
+                s.spawn(move || prepare_alloc(args, ctx, g, p, dir))
             })
             .collect();
         handles
@@ -440,7 +440,6 @@ fn clone_ns(ns: &NetNs) -> Result<NetNs, Error> {
 fn prepare_alloc(
     args: &JobArgs,
     ctx: &PlanContext,
-    job: &JobSpec,
     g: &GroupSpec,
     p: &Placement,
     dir: std::path::PathBuf,
@@ -451,7 +450,7 @@ fn prepare_alloc(
             id: p.id.clone(),
             index: p.index,
         },
-        net: placement::network_env(p, g, job),
+        net: placement::network_env(p, g),
     };
     let mut out = Vec::new();
     for def in &g.tasks {
