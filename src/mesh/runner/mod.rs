@@ -234,22 +234,10 @@ impl Runner {
                 .clamp(Duration::from_millis(5), Duration::from_millis(500));
             match self.rx.recv_timeout(wait) {
                 Ok(m) => {
-                    if let Some(o) = self.handle(m) {
-                        if outcome.is_none() {
-                            outcome = Some(o);
-                            self.event(None, None, "Interrupted", "stopping the job".into());
-                            self.stop_all();
-                        }
-                    }
+                    self.receive(m, &mut outcome);
                     // Drain what else is there before stepping again.
                     while let Ok(m) = self.rx.try_recv() {
-                        if let Some(o) = self.handle(m) {
-                            if outcome.is_none() {
-                                outcome = Some(o);
-                                self.event(None, None, "Interrupted", "stopping the job".into());
-                                self.stop_all();
-                            }
-                        }
+                        self.receive(m, &mut outcome);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -271,6 +259,17 @@ impl Runner {
             }
         }
         t.into_iter().min()
+    }
+
+    /// Handle `m`; an interrupt stops the job unless its outcome is already known.
+    fn receive(&mut self, m: Msg, outcome: &mut Option<Outcome>) {
+        if let Some(o) = self.handle(m) {
+            if outcome.is_none() {
+                *outcome = Some(o);
+                self.event(None, None, "Interrupted", "stopping the job".into());
+                self.stop_all();
+            }
+        }
     }
 
     fn handle(&mut self, m: Msg) -> Option<Outcome> {
