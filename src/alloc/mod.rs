@@ -115,14 +115,7 @@ struct Record {
 pub fn main(args: AllocArgs) -> Result<ExitCode, Error> {
     let doc = run(&args)?;
     let code = doc.emulated.report.exit_code();
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    match render(&doc, args.common.format, &mut out).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(Error::io("cannot write the report", e));
-        }
-        _ => {}
-    }
+    report::emit(|out| render(&doc, args.common.format, out))?;
     Ok(code)
 }
 
@@ -651,10 +644,7 @@ fn read_logs(args: &AllocArgs, rec: &Record, task: &str, real: &mut RealSide) {
 
 pub fn render(doc: &AllocReport, format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, doc)?;
-            writeln!(out)
-        }
+        Format::Json => report::write_json(doc, out),
         Format::Junit | Format::Sarif => report::render(&doc.emulated.report, format, out),
         Format::Text => render_text(doc, out),
     }

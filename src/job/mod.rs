@@ -34,7 +34,7 @@ mod render;
 pub mod services;
 pub mod taskvars;
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cli::JobArgs;
@@ -151,13 +151,6 @@ pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
             check_task(t)
         })
         .collect();
-    let stdout = io::stdout();
-    let mut lock = stdout.lock();
-    match render(&plan, &reports, args.common.format, &mut lock).and_then(|()| lock.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(Error::io("cannot write the report", e));
-        }
-        _ => {}
-    }
+    crate::report::emit(|out| render(&plan, &reports, args.common.format, out))?;
     Ok(job_verdict(&reports).exit_code())
 }

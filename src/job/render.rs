@@ -36,17 +36,14 @@ pub fn render(
     let verdict = job_verdict(reports);
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(
-                &mut *out,
-                &JobReport {
-                    schema_version: SCHEMA_VERSION,
-                    job: &plan.job,
-                    verdict,
-                    tasks: reports,
-                    skipped: &plan.skipped,
-                },
-            )?;
-            writeln!(out)
+            let doc = JobReport {
+                schema_version: SCHEMA_VERSION,
+                job: &plan.job,
+                verdict,
+                tasks: reports,
+                skipped: &plan.skipped,
+            };
+            report::write_json(&doc, out)
         }
         Format::Junit | Format::Sarif => {
             report::render_many(reports, &format!("job {}", plan.job), format, out)

@@ -28,7 +28,6 @@ pub mod runner;
 mod services;
 mod verdict;
 
-use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,19 +72,11 @@ pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
     }
     let ctx = PlanContext::new(&args)?;
     let report = run(&args, &ctx)?;
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let r = match args.common.format {
-        Format::Json => report.render_json(&mut out),
+    crate::report::emit(|out| match args.common.format {
+        Format::Json => crate::report::write_json(&report, out),
         // A timeline has no JUnit or SARIF form: the text, as `job` falls back.
-        Format::Text | Format::Junit | Format::Sarif => report.render_text(&mut out),
-    };
-    match r.and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(Error::io("cannot write the report", e));
-        }
-        _ => {}
-    }
+        Format::Text | Format::Junit | Format::Sarif => report.render_text(out),
+    })?;
     Ok(report.verdict.exit_code())
 }
 
