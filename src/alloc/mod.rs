@@ -534,13 +534,8 @@ fn flag_options(
     task: &str,
 ) -> Result<CheckOptions, Error> {
     let (nomad_version, client, chroot_env, limits, safety) = common.resolve()?;
-    let mut spec = common.task_spec(&args.command)?;
+    let (mut spec, run) = common.task_and_run(&args.command)?;
     spec.name = task.to_owned();
-    let run = if spec.command.is_some() {
-        common.run_options()?
-    } else {
-        None
-    };
     Ok(CheckOptions {
         nomad_version,
         artifacts: Vec::new(),
