@@ -386,6 +386,16 @@ mod tests {
         parse_job(Path::new("t.nomad.hcl"), src, inputs)
     }
 
+    /// The error `job` gives for `src` without inputs, as the user reads it.
+    fn job_err(src: &str) -> String {
+        job(src, &VarInputs::default()).unwrap_err().to_string()
+    }
+
+    /// The error `raw_job` gives for `src` without inputs, as the user reads it.
+    fn raw_err(src: &str) -> String {
+        raw_job(src, &VarInputs::default()).unwrap_err().to_string()
+    }
+
     fn attr(n: &Node, key: &str) -> serde_json::Value {
         n.attr(key).cloned().unwrap_or(serde_json::Value::Null)
     }
@@ -467,16 +477,9 @@ job "j" {
         assert_eq!(attr(&n, "merge"), serde_json::json!({"a": 3, "b": 2}));
         assert_eq!(attr(&n, "json"), r#"{"a":[1,"x"]}"#);
         assert_eq!(attr(&n, "nested"), "${NOMAD_TASK_DIR}/x");
-        let err = job(
-            r#"job "j" { region = lookup({}, "k") }"#,
-            &VarInputs::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = job_err(r#"job "j" { region = lookup({}, "k") }"#);
         assert!(err.contains("expects 3 argument"), "{err}");
-        let err = job(r#"job "j" { x = nosuchfunc(1) }"#, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err(r#"job "j" { x = nosuchfunc(1) }"#);
         assert!(err.contains("nosuchfunc"), "{err}");
     }
 
@@ -527,7 +530,7 @@ job "j" {
         assert_eq!(attr(&n, "b"), true);
         assert_eq!(attr(&n, "l"), serde_json::json!(["x", "y"]));
 
-        let err = job(src, &VarInputs::default()).unwrap_err().to_string();
+        let err = job_err(src);
         assert!(err.contains("Unset variable \"s\""), "{err}");
         assert!(err.contains("--var s=VALUE"), "{err}");
         let bad = VarInputs {
@@ -555,12 +558,7 @@ job "j" {
         )
         .unwrap();
         assert_eq!(attr(&n, "x"), "B-a");
-        let err = job(
-            "locals {\n  a = local.b\n  b = local.a\n}\njob \"j\" {}\n",
-            &VarInputs::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = job_err("locals {\n  a = local.b\n  b = local.a\n}\njob \"j\" {}\n");
         assert!(err.contains("local."), "{err}");
     }
 
@@ -600,34 +598,26 @@ job "j" {
                 open.repeat(n),
                 close.repeat(n)
             );
-            let err = raw_job(&src, &VarInputs::default())
-                .unwrap_err()
-                .to_string();
+            let err = raw_err(&src);
             assert!(err.contains("nesting deeper than"), "{err}");
             assert!(err.contains("t.nomad.hcl:2:"), "{err}");
         }
         let src = format!("job \"j\" {{\n  x = \"{}\"\n}}\n", "${".repeat(100_000));
-        let err = raw_job(&src, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = raw_err(&src);
         assert!(err.contains("nesting deeper than"), "{err}");
         let src = format!(
             "job \"j\" {{\n  x = \"${{{}1{}}}\"\n}}\n",
             "(".repeat(100_000),
             ")".repeat(100_000)
         );
-        let err = raw_job(&src, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = raw_err(&src);
         assert!(err.contains("nesting deeper than"), "{err}");
         let src = format!(
             "job \"j\" {{\n  x = <<EOH\nok\n${{{}1{}}}\nEOH\n}}\n",
             "[".repeat(100_000),
             "]".repeat(100_000)
         );
-        let err = raw_job(&src, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = raw_err(&src);
         assert!(
             err.contains("nesting deeper than") && err.contains(":4:"),
             "{err}"
@@ -652,24 +642,16 @@ job "j" {
 
     #[test]
     fn top_level_surprises_are_located() {
-        let err = job("job \"a\" {}\nresource \"x\" {}\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("job \"a\" {}\nresource \"x\" {}\n");
         assert!(
             err.contains("t.nomad.hcl:2:1") && err.contains("\"resource\""),
             "{err}"
         );
-        let err = job("job \"a\" {}\njob \"b\" {}\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("job \"a\" {}\njob \"b\" {}\n");
         assert!(err.contains("Duplicate job block"), "{err}");
-        let err = job("variable \"x\" {}\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("variable \"x\" {}\n");
         assert!(err.contains("Unset variable \"x\""), "{err}");
-        let err = job("variable \"x\" { default = 1 }\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("variable \"x\" { default = 1 }\n");
         assert!(err.contains("Missing job block"), "{err}");
     }
 }
