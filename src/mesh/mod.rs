@@ -222,16 +222,17 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             })
             .collect()
     });
-    let at = |t: Instant| t.saturating_duration_since(t0).as_millis() as u64;
     let catalog = Catalog::default();
     let mut allocs: Vec<AllocRt> = Vec::new();
     for ((p, ns, listeners), tasks) in placements.into_iter().zip(prepared) {
         let tasks = tasks?;
         let g = &job.groups[p.group];
         for t in &tasks {
+            // Receiving, setting up and downloading all happened in the preparation
+            // above: they are stamped where it began, at the run's start.
             let mut push = |kind: &str, message: &str| {
                 events.push(report::Event {
-                    at_ms: at(t0),
+                    at_ms: 0,
                     unix_ms: unix0,
                     alloc: p.name.clone(),
                     task: Some(t.name.clone()),
