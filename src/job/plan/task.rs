@@ -260,7 +260,6 @@ pub fn plan_task(
         blocked = true;
     }
 
-    // Artifacts, in the order written.
     let (artifacts, mismatch) =
         artifacts::plan(ctx, task, &env, &mut unresolved, unmapped, &mut findings)?;
     blocked |= mismatch;
