@@ -1,5 +1,6 @@
 //! Render a [`Report`] for people (text), CI (JSON) and test viewers (JUnit).
-//! Pure functions of the report: no I/O besides the writer.
+//! Pure functions of the report: no I/O besides the writer, and [`emit`], the one place
+//! a document meets stdout.
 
 mod json;
 mod junit;
