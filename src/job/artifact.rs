@@ -8,6 +8,9 @@ use sha2::Digest;
 
 use super::JobError;
 
+/// `--fetch` downloads larger than this are cut off (and then fail to unpack).
+pub const MAX_DOWNLOAD_BYTES: u64 = 16 << 30;
+
 /// `--artifact SOURCE=FILE`: an exact source, or a prefix ending in `/` whose rest names
 /// a file inside the directory FILE.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +211,7 @@ impl Resolver<'_> {
             .map_err(|e| fail(format!("cannot send the request: {e}")))?;
         let mut buf = Vec::new();
         stream
-            .take(super::MAX_DOWNLOAD_BYTES)
+            .take(MAX_DOWNLOAD_BYTES)
             .read_to_end(&mut buf)
             .map_err(|e| fail(format!("cannot read the response: {e}")))?;
         let split = buf
