@@ -1521,3 +1521,61 @@ fn a_prestart_task_waiting_for_its_upstream_says_so() {
         "a wait is not a failure of the bundle"
     );
 }
+
+/// `hashicorp/nomad:client/taskenv/env.go` `buildUpstreamsEnv`: each upstream variable is
+/// set under the destination's name as written and under its cleaned name, so a
+/// destination with a `-` is reachable both ways.
+#[test]
+fn upstream_variables_under_the_raw_and_the_cleaned_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("up.nomad.hcl");
+    std::fs::write(
+        &job,
+        r#"job "j" {
+  group "g" {
+    network { mode = "bridge" }
+    service {
+      name = "web"
+      port = "8080"
+      connect {
+        sidecar_service {
+          proxy {
+            upstreams {
+              destination_name = "my-db"
+              local_bind_port  = 5432
+            }
+          }
+        }
+      }
+    }
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo ${NOMAD_UPSTREAM_ADDR_my_db}"]
+      }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let out = bin()
+        .args(["job", s(&job), "--no-run", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let env = &r["tasks"][0]["task"]["env"];
+    for name in ["NOMAD_UPSTREAM_ADDR_my-db", "NOMAD_UPSTREAM_ADDR_my_db"] {
+        assert_eq!(env[name], "127.0.0.1:5432", "{name}: {env:#}");
+    }
+    assert_eq!(
+        r["tasks"][0]["task"]["args"][1], "echo 127.0.0.1:5432",
+        "{r:#}"
+    );
+    assert!(
+        r["tool"]["name"].is_string(),
+        "the job document names its tool: {r:#}"
+    );
+}

@@ -21,12 +21,7 @@ pub fn check_task(t: &PlannedTask) -> Report {
             Ok(r) => r,
             Err(e) => {
                 let mut r = Report::new(opts.nomad_version);
-                r.task.name = opts.task.name.clone();
-                r.task.group = opts.task.group.clone();
-                r.task.command = opts.task.command.clone();
-                r.task.args = opts.task.args.clone();
-                r.task.user = opts.task.user.clone();
-                r.task.env = t.env.clone();
+                r.task = check::task_info(opts, &t.env);
                 r.findings.push(
                     Finding::error(Kind::Run, Cause::StartFailure, opts.task.name.clone())
                         .message(format!("could not check this task: {e}")),

@@ -14,6 +14,7 @@ use crate::report;
 #[derive(Serialize)]
 struct JobReport<'a> {
     schema_version: u32,
+    tool: crate::finding::Tool,
     job: &'a str,
     verdict: Verdict,
     tasks: &'a [Report],
@@ -38,6 +39,7 @@ pub fn render(
         Format::Json => {
             let doc = JobReport {
                 schema_version: SCHEMA_VERSION,
+                tool: crate::finding::Tool::default(),
                 job: &plan.job,
                 verdict,
                 tasks: reports,

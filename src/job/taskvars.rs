@@ -86,14 +86,23 @@ pub(super) fn network_env(group: &GroupSpec, task: &TaskDef) -> Vec<(String, Str
             }
         }
     }
+    // hashicorp/nomad:client/taskenv/env.go buildUpstreamsEnv: each variable under
+    // the destination's name as written and under its cleaned name.
     for (name, port) in &group.upstreams {
-        let n = clean(name);
-        out.push((format!("NOMAD_UPSTREAM_IP_{n}"), EMULATED_IP.to_owned()));
-        out.push((format!("NOMAD_UPSTREAM_PORT_{n}"), port.to_string()));
-        out.push((
-            format!("NOMAD_UPSTREAM_ADDR_{n}"),
-            format!("{EMULATED_IP}:{port}"),
-        ));
+        let cleaned = clean(name);
+        let names = if cleaned == *name {
+            vec![cleaned]
+        } else {
+            vec![name.clone(), cleaned]
+        };
+        for n in names {
+            out.push((format!("NOMAD_UPSTREAM_IP_{n}"), EMULATED_IP.to_owned()));
+            out.push((format!("NOMAD_UPSTREAM_PORT_{n}"), port.to_string()));
+            out.push((
+                format!("NOMAD_UPSTREAM_ADDR_{n}"),
+                format!("{EMULATED_IP}:{port}"),
+            ));
+        }
     }
     out
 }

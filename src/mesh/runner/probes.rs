@@ -127,7 +127,7 @@ impl Runner {
 /// A script check: the command in a copy of the task's sandbox (its root, user,
 /// environment and network namespace; its own PID namespace), batch, with the
 /// check's timeout.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 fn script_check(
     stat: &TaskStatic,
     command: &str,
