@@ -511,7 +511,7 @@ pub struct AllocArgs {
     #[arg(long, value_name = "SOURCE=FILE")]
     pub artifact: Vec<String>,
 
-    /// Download http:// artifacts that are not mapped.
+    /// Download http(s) artifacts that are not mapped.
     #[arg(long)]
     pub fetch: bool,
 

@@ -1128,7 +1128,7 @@ fn client_config_names_the_node_and_caps_kill_timeout() {
 }
 
 #[test]
-fn fetch_downloads_plain_http_artifacts() {
+fn fetch_downloads_http_and_https_artifacts() {
     use std::io::{BufRead, BufReader};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -1156,7 +1156,7 @@ fn fetch_downloads_plain_http_artifacts() {
     )
     .unwrap();
     let p = plan_ok(&[s(&job), "--fetch"]);
-    assert_eq!(server.join().unwrap(), "GET /dl/bundle.tar.gz HTTP/1.0\r\n");
+    assert_eq!(server.join().unwrap(), "GET /dl/bundle.tar.gz HTTP/1.1\r\n");
     let art = &p.tasks[0].opts.artifacts[0];
     assert_eq!(std::fs::read(&art.file).unwrap(), b"hello\n");
     assert_eq!(art.source_name, "/dl/bundle.tar.gz");
@@ -1164,14 +1164,27 @@ fn fetch_downloads_plain_http_artifacts() {
         !p.tasks[0].blocked,
         "the downloaded bytes match the checksum"
     );
-    // https is refused with what to do instead.
+    // https is fetched too, over TLS: a server that is not one fails the handshake,
+    // and the error says which artifact.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tls_port = plain.local_addr().unwrap().port();
+    let closer = std::thread::spawn(move || {
+        let (mut conn, _) = plain.accept().unwrap();
+        let _ = conn.write_all(b"HTTP/1.0 400 not TLS\r\n\r\n");
+    });
     std::fs::write(
         &job,
-        "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/true\"\n      }\n      artifact {\n        source = \"https://example.com/a.tgz\"\n      }\n    }\n  }\n}\n",
+        format!("job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n      config {{\n        command = \"/bin/true\"\n      }}\n      artifact {{\n        source = \"https://127.0.0.1:{tls_port}/a.tgz\"\n      }}\n    }}\n  }}\n}}\n"),
     )
     .unwrap();
     let err = plan_err(&[s(&job), "--fetch"]);
-    assert!(err.contains("--fetch downloads only http://"), "{err}");
+    closer.join().unwrap();
+    assert!(
+        err.contains(&format!(
+            "artifact \"https://127.0.0.1:{tls_port}/a.tgz\" of task \"t\": --fetch failed:"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
