@@ -551,7 +551,7 @@ pub struct AllocArgs {
     #[arg(long, value_name = "SOURCE=FILE")]
     pub artifact: Vec<String>,
 
-    /// Download http:// artifacts that are not mapped.
+    /// Download http(s) artifacts that are not mapped.
     #[arg(long)]
     pub fetch: bool,
 
@@ -732,6 +732,18 @@ impl CommonArgs {
         }
     }
 
+    /// The task `command` describes, and how to run it: not at all without a command
+    /// (there is nothing to run; the static check covers every executable of the bundle).
+    pub fn task_and_run(&self, command: &[String]) -> Result<(TaskSpec, Option<RunOptions>)> {
+        let task = self.task_spec(command)?;
+        let run = if task.command.is_some() {
+            self.run_options()?
+        } else {
+            None
+        };
+        Ok((task, run))
+    }
+
     /// The `--deny` rules, validated.
     pub fn deny_rules(&self) -> Result<Vec<crate::finding::DenyRule>> {
         self.deny
@@ -757,14 +769,7 @@ impl CheckArgs {
             .as_deref()
             .map(|a| a.parse::<ArchiveKind>().map_err(Error::Usage))
             .transpose()?;
-        let task = c.task_spec(&args.command)?;
-        // Without a command there is nothing to run: the static check covers every
-        // executable of the bundle.
-        let run = if task.command.is_some() {
-            c.run_options()?
-        } else {
-            None
-        };
+        let (task, run) = c.task_and_run(&args.command)?;
         Ok(CheckOptions {
             nomad_version,
             artifacts: vec![Artifact {

@@ -2,11 +2,12 @@
 //! documented code.
 #![deny(unsafe_code)]
 
-use std::io::{self, Write};
+use std::io;
 
 use clap::Parser;
 use nomad_chroot_check::cli::{Cli, Command, Format, TestFormat, WorkdirArg};
 use nomad_chroot_check::error::{Error, ExitCode};
+use nomad_chroot_check::report::emit;
 use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox, workdir};
 
 /// Whether this invocation may put a task dir on a tmpfs of its own: `--workdir tmpfs`,
@@ -194,16 +195,6 @@ fn sandbox_child_args() -> Option<(i32, i32)> {
         (Some(p), Some(r), None) => Some((p, r)),
         // Anything else: let clap explain the usage.
         _ => None,
-    }
-}
-
-/// Write to stdout; a closed pipe (`| head`) is not an error.
-fn emit(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
-    // Buffered: stdout is line-buffered, and a report has hundreds of lines.
-    let mut out = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
-    match f(&mut out).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.map_err(|e| Error::io("cannot write the report", e)),
     }
 }
 

@@ -1128,7 +1128,7 @@ fn client_config_names_the_node_and_caps_kill_timeout() {
 }
 
 #[test]
-fn fetch_downloads_plain_http_artifacts() {
+fn fetch_downloads_http_and_https_artifacts() {
     use std::io::{BufRead, BufReader};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -1156,7 +1156,7 @@ fn fetch_downloads_plain_http_artifacts() {
     )
     .unwrap();
     let p = plan_ok(&[s(&job), "--fetch"]);
-    assert_eq!(server.join().unwrap(), "GET /dl/bundle.tar.gz HTTP/1.0\r\n");
+    assert_eq!(server.join().unwrap(), "GET /dl/bundle.tar.gz HTTP/1.1\r\n");
     let art = &p.tasks[0].opts.artifacts[0];
     assert_eq!(std::fs::read(&art.file).unwrap(), b"hello\n");
     assert_eq!(art.source_name, "/dl/bundle.tar.gz");
@@ -1164,14 +1164,27 @@ fn fetch_downloads_plain_http_artifacts() {
         !p.tasks[0].blocked,
         "the downloaded bytes match the checksum"
     );
-    // https is refused with what to do instead.
+    // https is fetched too, over TLS: a server that is not one fails the handshake,
+    // and the error says which artifact.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tls_port = plain.local_addr().unwrap().port();
+    let closer = std::thread::spawn(move || {
+        let (mut conn, _) = plain.accept().unwrap();
+        let _ = conn.write_all(b"HTTP/1.0 400 not TLS\r\n\r\n");
+    });
     std::fs::write(
         &job,
-        "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config {\n        command = \"/bin/true\"\n      }\n      artifact {\n        source = \"https://example.com/a.tgz\"\n      }\n    }\n  }\n}\n",
+        format!("job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n      config {{\n        command = \"/bin/true\"\n      }}\n      artifact {{\n        source = \"https://127.0.0.1:{tls_port}/a.tgz\"\n      }}\n    }}\n  }}\n}}\n"),
     )
     .unwrap();
     let err = plan_err(&[s(&job), "--fetch"]);
-    assert!(err.contains("--fetch downloads only http://"), "{err}");
+    closer.join().unwrap();
+    assert!(
+        err.contains(&format!(
+            "artifact \"https://127.0.0.1:{tls_port}/a.tgz\" of task \"t\": --fetch failed:"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1519,5 +1532,63 @@ fn a_prestart_task_waiting_for_its_upstream_says_so() {
         out.status.code(),
         Some(0),
         "a wait is not a failure of the bundle"
+    );
+}
+
+/// `hashicorp/nomad:client/taskenv/env.go` `buildUpstreamsEnv`: each upstream variable is
+/// set under the destination's name as written and under its cleaned name, so a
+/// destination with a `-` is reachable both ways.
+#[test]
+fn upstream_variables_under_the_raw_and_the_cleaned_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("up.nomad.hcl");
+    std::fs::write(
+        &job,
+        r#"job "j" {
+  group "g" {
+    network { mode = "bridge" }
+    service {
+      name = "web"
+      port = "8080"
+      connect {
+        sidecar_service {
+          proxy {
+            upstreams {
+              destination_name = "my-db"
+              local_bind_port  = 5432
+            }
+          }
+        }
+      }
+    }
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo ${NOMAD_UPSTREAM_ADDR_my_db}"]
+      }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let out = bin()
+        .args(["job", s(&job), "--no-run", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let env = &r["tasks"][0]["task"]["env"];
+    for name in ["NOMAD_UPSTREAM_ADDR_my-db", "NOMAD_UPSTREAM_ADDR_my_db"] {
+        assert_eq!(env[name], "127.0.0.1:5432", "{name}: {env:#}");
+    }
+    assert_eq!(
+        r["tasks"][0]["task"]["args"][1], "echo 127.0.0.1:5432",
+        "{r:#}"
+    );
+    assert!(
+        r["tool"]["name"].is_string(),
+        "the job document names its tool: {r:#}"
     );
 }

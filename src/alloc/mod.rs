@@ -115,14 +115,7 @@ struct Record {
 pub fn main(args: AllocArgs) -> Result<ExitCode, Error> {
     let doc = run(&args)?;
     let code = doc.emulated.report.exit_code();
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    match render(&doc, args.common.format, &mut out).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(Error::io("cannot write the report", e));
-        }
-        _ => {}
-    }
+    report::emit(|out| render(&doc, args.common.format, out))?;
     Ok(code)
 }
 
@@ -541,13 +534,8 @@ fn flag_options(
     task: &str,
 ) -> Result<CheckOptions, Error> {
     let (nomad_version, client, chroot_env, limits, safety) = common.resolve()?;
-    let mut spec = common.task_spec(&args.command)?;
+    let (mut spec, run) = common.task_and_run(&args.command)?;
     spec.name = task.to_owned();
-    let run = if spec.command.is_some() {
-        common.run_options()?
-    } else {
-        None
-    };
     Ok(CheckOptions {
         nomad_version,
         artifacts: Vec::new(),
@@ -652,10 +640,7 @@ fn read_logs(args: &AllocArgs, rec: &Record, task: &str, real: &mut RealSide) {
 
 pub fn render(doc: &AllocReport, format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, doc)?;
-            writeln!(out)
-        }
+        Format::Json => report::write_json(doc, out),
         Format::Junit | Format::Sarif => report::render(&doc.emulated.report, format, out),
         Format::Text => render_text(doc, out),
     }

@@ -196,8 +196,7 @@ pub fn json(spec: &Spec, results: &[(&Check, Status<'_>)], out: &mut dyn Write) 
         error: None,
         checks: entries,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)
+    crate::report::write_json(&doc, out)
 }
 
 /// GitHub Actions workflow commands (`::error file=…,line=…,title=…::message`), one per

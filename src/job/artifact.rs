@@ -8,6 +8,9 @@ use sha2::Digest;
 
 use super::JobError;
 
+/// `--fetch` downloads larger than this are cut off (and then fail to unpack).
+pub const MAX_DOWNLOAD_BYTES: u64 = 16 << 30;
+
 /// `--artifact SOURCE=FILE`: an exact source, or a prefix ending in `/` whose rest names
 /// a file inside the directory FILE.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,10 +165,7 @@ impl Resolver<'_> {
         let scheme = plain.split_once("://").map(|(s, _)| s);
         match scheme {
             None => Ok(self.base_dir.join(plain)),
-            Some("http") if self.fetch => self.download(task, plain),
-            Some("https") if self.fetch => Err(JobError::Usage(format!(
-                "artifact \"{source}\" of task \"{task}\": --fetch downloads only http:// sources; download it yourself and pass --artifact {source}=FILE"
-            ))),
+            Some("http" | "https") if self.fetch => self.download(task, plain),
             _ => Err(JobError::Usage(format!(
                 "artifact \"{source}\" of task \"{task}\" is not mapped to a local file: pass --artifact {source}=FILE, or a prefix such as --artifact {}=DIR{}",
                 prefix_of(base),
@@ -178,48 +178,27 @@ impl Resolver<'_> {
         }
     }
 
-    /// A minimal HTTP/1.0 GET (no TLS, no redirects), enough for a local artifact server
-    /// such as the example repo's `python3 -m http.server`.
+    /// go-getter's HTTP getter for `--fetch`: a GET (redirects followed, the system's CA
+    /// roots for https), a 2xx answer saved under the URL's file name.
     fn download(&self, task: &str, url: &str) -> Result<PathBuf, JobError> {
         let fail = |m: String| {
             JobError::Usage(format!(
                 "artifact \"{url}\" of task \"{task}\": --fetch failed: {m}"
             ))
         };
-        let rest = &url["http://".len()..];
-        let (hostport, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let path = if path.is_empty() { "/" } else { path };
-        let addr = if hostport.contains(':') {
-            hostport.to_owned()
-        } else {
-            format!("{hostport}:80")
-        };
-        let mut stream = std::net::TcpStream::connect(&addr)
-            .map_err(|e| fail(format!("cannot connect to {addr}: {e}")))?;
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
-            .map_err(|e| fail(e.to_string()))?;
-        // One write: a server may answer as soon as it has the request line.
-        let request = format!(
-            "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: nomad-chroot-check\r\n\r\n"
-        );
-        stream
-            .write_all(request.as_bytes())
-            .map_err(|e| fail(format!("cannot send the request: {e}")))?;
-        let mut buf = Vec::new();
-        stream
-            .take(super::MAX_DOWNLOAD_BYTES)
-            .read_to_end(&mut buf)
-            .map_err(|e| fail(format!("cannot read the response: {e}")))?;
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| fail("the response has no HTTP header".into()))?;
-        let head = String::from_utf8_lossy(&buf[..split]);
-        let status = head.lines().next().unwrap_or("");
-        if status.split_whitespace().nth(1) != Some("200") {
-            return Err(fail(format!("the server answered `{status}`")));
-        }
+        let response = http_agent()
+            .map_err(fail)?
+            .get(url)
+            .call()
+            .map_err(|e| match e {
+                ureq::Error::Status(code, r) => {
+                    fail(format!("the server answered {code} {}", r.status_text()))
+                }
+                ureq::Error::Transport(t) => fail(t.to_string()),
+            })?;
+        let path = url.split_once("://").map_or(url, |(_, r)| r);
+        let path = path.find('/').map_or("/", |i| &path[i..]);
+        let path = path.split(['?', '#']).next().unwrap_or(path);
         let name = Path::new(path)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -231,10 +210,40 @@ impl Resolver<'_> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| fail(format!("cannot create `{}`: {e}", dir.display())))?;
         let file = dir.join(name);
-        std::fs::write(&file, &buf[split + 4..])
+        let mut out = std::fs::File::create(&file)
             .map_err(|e| fail(format!("cannot write `{}`: {e}", file.display())))?;
+        let copied = std::io::copy(
+            &mut response.into_reader().take(MAX_DOWNLOAD_BYTES + 1),
+            &mut out,
+        )
+        .map_err(|e| fail(format!("cannot read the response: {e}")))?;
+        if copied > MAX_DOWNLOAD_BYTES {
+            return Err(fail(format!(
+                "larger than {MAX_DOWNLOAD_BYTES} bytes: download it yourself and pass --artifact"
+            )));
+        }
         Ok(file)
     }
+}
+
+/// An HTTP client for `--fetch`: timeouts, and for https this host's CA roots.
+fn http_agent() -> Result<ureq::Agent, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(c);
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(10))
+        .timeout_read(std::time::Duration::from_secs(60))
+        .user_agent(concat!("nomad-chroot-check/", env!("CARGO_PKG_VERSION")))
+        .tls_config(std::sync::Arc::new(tls))
+        .build())
 }
 
 fn prefix_of(base: &str) -> String {

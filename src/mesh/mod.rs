@@ -22,31 +22,28 @@ pub mod forward;
 pub mod lifecycle;
 pub mod netns;
 pub mod placement;
+mod prepare;
 pub mod report;
 pub mod runner;
+mod services;
+mod verdict;
 
-use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::check;
 use crate::cli::{Format, JobArgs};
 use crate::error::{Error, ExitCode};
-use crate::finding::{Cause, Finding, Kind, Verdict};
+use crate::finding::{Cause, Finding, Kind};
+use crate::job::PlanContext;
 use crate::job::model::{GroupSpec, JobSpec};
-use crate::job::services::ServiceSpec;
-use crate::job::{self, AllocContext, PlanContext};
-use crate::taskdir::AllocDir;
 
-use self::checks::{Probe, Status};
-use self::connect::{Catalog, Instance, Published};
-use self::forward::Target;
-use self::lifecycle::{Phase, RestartPolicy, RestartTracker, Stage, TaskState};
+use self::connect::Catalog;
+use self::lifecycle::{Phase, RestartPolicy, RestartTracker, TaskState};
 use self::netns::{Bridge, NetNs, Subnet};
 use self::placement::{NetworkMode, Placement, PortMapping, PortPicker};
-use self::report::{AllocReport, CheckReport, JobRunReport, NetworkInfo, TaskReport};
-use self::runner::{AllocRt, CheckRt, Msg, Outcome, Runner, TaskRt, TaskStatic};
+use self::report::JobRunReport;
+use self::runner::{AllocRt, Msg, Runner, TaskRt, TaskStatic};
 
 /// `update {}` defaults (`hashicorp/nomad:api/jobs.go` `DefaultUpdateStrategy`).
 const DEFAULT_MIN_HEALTHY: Duration = Duration::from_secs(10);
@@ -75,19 +72,11 @@ pub fn main(args: JobArgs) -> Result<ExitCode, Error> {
     }
     let ctx = PlanContext::new(&args)?;
     let report = run(&args, &ctx)?;
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let r = match args.common.format {
-        Format::Json => report.render_json(&mut out),
+    crate::report::emit(|out| match args.common.format {
+        Format::Json => crate::report::write_json(&report, out),
         // A timeline has no JUnit or SARIF form: the text, as `job` falls back.
-        Format::Text | Format::Junit | Format::Sarif => report.render_text(&mut out),
-    };
-    match r.and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(Error::io("cannot write the report", e));
-        }
-        _ => {}
-    }
+        Format::Text | Format::Junit | Format::Sarif => report.render_text(out),
+    })?;
     Ok(report.verdict.exit_code())
 }
 
@@ -125,7 +114,7 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             }
         }
         for s in &g.services {
-            not_emulated(g, s, &mut findings);
+            services::not_emulated(g, s, &mut findings);
         }
     }
     crate::sandbox::cgroup::sweep();
@@ -222,7 +211,7 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             .map(|(p, _, _)| {
                 let g = &job.groups[p.group];
                 let dir = run_dir.path().join(&p.id);
-                s.spawn(move || prepare_alloc(args, ctx, job, g, p, dir))
+                s.spawn(move || prepare::prepare_alloc(args, ctx, g, p, dir))
             })
             .collect();
         handles
@@ -234,16 +223,17 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
             })
             .collect()
     });
-    let at = |t: Instant| t.saturating_duration_since(t0).as_millis() as u64;
     let catalog = Catalog::default();
     let mut allocs: Vec<AllocRt> = Vec::new();
     for ((p, ns, listeners), tasks) in placements.into_iter().zip(prepared) {
         let tasks = tasks?;
         let g = &job.groups[p.group];
         for t in &tasks {
+            // Receiving, setting up and downloading all happened in the preparation
+            // above: they are stamped where it began, at the run's start.
             let mut push = |kind: &str, message: &str| {
                 events.push(report::Event {
-                    at_ms: at(t0),
+                    at_ms: 0,
                     unix_ms: unix0,
                     alloc: p.name.clone(),
                     task: Some(t.name.clone()),
@@ -304,8 +294,8 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
         let mut checks_rt = Vec::new();
         let mut gateway = false;
         for svc in &g.services {
-            register(&catalog, index, &p, ns.as_ref(), svc, host_ip);
-            checks_rt.extend(service_checks(
+            services::register(&catalog, index, &p, ns.as_ref(), svc, host_ip);
+            checks_rt.extend(services::checks(
                 &p,
                 g,
                 svc,
@@ -417,7 +407,7 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
     };
     let outcome = runner.run();
     crate::cleanup::set_interrupt_hook(None);
-    let report = build_report(&runner, ctx, bridge.as_ref(), host_ip, outcome, findings);
+    let report = verdict::build_report(&runner, ctx, bridge.as_ref(), host_ip, outcome, findings);
     // Teardown, in order: forwarders and namespaces, then the bridge, then the dir.
     let made = Made {
         allocs: std::mem::take(&mut runner.allocs),
@@ -435,80 +425,6 @@ fn run(args: &JobArgs, ctx: &PlanContext) -> Result<JobRunReport, Error> {
 fn clone_ns(ns: &NetNs) -> Result<NetNs, Error> {
     ns.duplicate()
         .map_err(|e| Error::io("dup of a namespace", e))
-}
-
-/// Plan, lay out and unpack every task of one allocation.
-fn prepare_alloc(
-    args: &JobArgs,
-    ctx: &PlanContext,
-    job: &JobSpec,
-    g: &GroupSpec,
-    p: &Placement,
-    dir: std::path::PathBuf,
-) -> Result<Vec<TaskStatic>, Error> {
-    let alloc_dir = AllocDir::build(dir)?;
-    let actx = AllocContext {
-        identity: crate::config::AllocIdentity {
-            id: p.id.clone(),
-            index: p.index,
-        },
-        net: placement::network_env(p, g, job),
-    };
-    let mut out = Vec::new();
-    for def in &g.tasks {
-        let mut unmapped = Vec::new();
-        let mut planned = job::plan_task(ctx, g, def, args, Some(&actx), &mut unmapped)?;
-        job::unmapped_error(&unmapped)?;
-        // Blocks this run does emulate are no longer "not emulated", nor are the
-        // stand-in values the single-task mode uses.
-        planned.findings.retain(|f| {
-            f.cause != Cause::Emulated
-                && !(f.cause == Cause::NotEmulated && f.path.starts_with("service"))
-        });
-        let taskdir = alloc_dir.task_dir(&def.name, ctx.version, ctx.chroot_env.clone())?;
-        let mut blocked = None;
-        let prepared = check::prepare_in(&planned.opts, taskdir)?;
-        let mut static_opts = planned.opts.clone();
-        static_opts.run = None;
-        let mut static_report = check::finish(&prepared, &static_opts)?;
-        static_report.task.env = planned.env.clone();
-        static_report
-            .findings
-            .extend(planned.findings.iter().cloned());
-        static_report.settle_verdict();
-        if planned.blocked || static_report.verdict == Verdict::Reject {
-            let why = static_report
-                .findings
-                .iter()
-                .find(|f| f.is_rejection())
-                .map(|f| {
-                    f.nomad_error
-                        .clone()
-                        .or(f.message.clone())
-                        .unwrap_or(f.path.clone())
-                })
-                .unwrap_or_else(|| "Failed to download artifacts".into());
-            blocked = Some(("Failed Artifact Download", why));
-        }
-        let kill_timeout = planned
-            .opts
-            .run
-            .as_ref()
-            .map(|r| r.kill_timeout)
-            .unwrap_or(Duration::from_secs(5));
-        out.push(TaskStatic {
-            name: def.name.clone(),
-            stage: Stage::of(def.lifecycle.as_ref()),
-            leader: def.leader,
-            argv0: static_report.task.resolved_command.clone(),
-            planned,
-            prepared,
-            static_report,
-            blocked,
-            kill_timeout,
-        });
-    }
-    Ok(out)
 }
 
 /// min_healthy_time, healthy_deadline and whether checks count, from the job's and
@@ -538,295 +454,6 @@ fn health_settings(
     Ok((min, deadline, hc != "task_states"))
 }
 
-/// Register a group service's instance in the catalog, with the port its sidecar
-/// reaches: `local_service_port`, else Consul's default, the registered port
-/// (`hashicorp/nomad:client/serviceregistration/address.go` `GetAddress`, host mode:
-/// the host port of a label, or the number as written).
-fn register(
-    catalog: &Catalog,
-    index: usize,
-    p: &Placement,
-    ns: Option<&Arc<NetNs>>,
-    svc: &ServiceSpec,
-    host_ip: IpAddr,
-) {
-    let port = svc
-        .connect
-        .as_ref()
-        .and_then(|c| c.local_service_port)
-        .map(|p| p as u16)
-        .or_else(|| {
-            let label = svc.port.as_deref()?;
-            p.ports
-                .iter()
-                .find(|m| m.label == label)
-                .map(|m| m.value)
-                .or_else(|| label.parse().ok())
-        });
-    let Some(port) = port else { return };
-    let local = match ns {
-        Some(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
-        None => SocketAddr::new(host_ip, port),
-    };
-    catalog.register(Instance {
-        service: svc.name.clone(),
-        alloc: index,
-        ns: ns.cloned(),
-        local,
-        passing: svc.checks.is_empty(),
-        registered: true,
-    });
-}
-
-/// A group service's checks, with where they probe (`address_mode` "host" by default:
-/// the host address and port; "alloc"/"driver": the allocation's address and port).
-fn service_checks(
-    p: &Placement,
-    g: &GroupSpec,
-    svc: &ServiceSpec,
-    ns: Option<&Arc<NetNs>>,
-    bridge: Option<&Bridge>,
-    tasks: &[TaskRt],
-    findings: &mut Vec<Finding>,
-) -> Result<Vec<CheckRt>, Error> {
-    let mut out = Vec::new();
-    for c in &svc.checks {
-        // hashicorp/nomad:api/services.go `ServiceCheck.Canonicalize`.
-        let name = c
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("service: \"{}\" check", svc.name));
-        let interval = c.interval.unwrap_or(Duration::from_secs(10));
-        let timeout = c.timeout.unwrap_or(Duration::from_secs(5));
-        let label = c.port.clone().or(svc.port.clone()).unwrap_or_default();
-        let mapping = p.ports.iter().find(|m| m.label == label);
-        let alloc_mode = matches!(c.address_mode.as_deref(), Some("alloc" | "driver"));
-        let node = bridge.map(|b| clone_ns(&b.node)).transpose()?.map(Arc::new);
-        let target = match (alloc_mode, mapping, p.ip) {
-            (true, Some(m), Some(ip)) => Some(Target {
-                ns: node,
-                addr: SocketAddr::new(IpAddr::V4(ip), m.alloc_port()),
-            }),
-            (true, None, Some(ip)) => label.parse().ok().map(|port| Target {
-                ns: node,
-                addr: SocketAddr::new(IpAddr::V4(ip), port),
-            }),
-            (_, Some(m), _) => Some(Target {
-                ns: None,
-                addr: SocketAddr::new(m.host_ip, m.value),
-            }),
-            (_, None, _) => label.parse().ok().map(|port| Target {
-                ns: if p.mode == NetworkMode::Host {
-                    None
-                } else {
-                    ns.cloned()
-                },
-                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
-            }),
-        };
-        let probe = match c.kind.as_str() {
-            "http" | "tcp" => {
-                let Some(target) = target else {
-                    findings.push(
-                        Finding::error(Kind::Run, Cause::StartFailure, name.clone()).message(format!(
-                            "check \"{name}\" of {}: port \"{label}\" is not a port of the group's network nor a number",
-                            p.name
-                        )),
-                    );
-                    continue;
-                };
-                if c.kind == "tcp" {
-                    Probe::Tcp { target }
-                } else {
-                    Probe::Http {
-                        target,
-                        path: c.path.clone().unwrap_or_else(|| "/".into()),
-                        method: c.method.clone().unwrap_or_else(|| "GET".into()),
-                        https: c.protocol.as_deref() == Some("https"),
-                        body: c.body.clone(),
-                    }
-                }
-            }
-            "script" => {
-                let task = c
-                    .task
-                    .as_deref()
-                    .and_then(|n| tasks.iter().position(|t| t.stat.name == n))
-                    .or_else(|| (tasks.len() == 1).then_some(0));
-                let (Some(task), Some(command)) = (task, c.command.clone()) else {
-                    findings.push(
-                        Finding::error(Kind::Run, Cause::StartFailure, name.clone()).message(format!(
-                            "script check \"{name}\" of group \"{}\" needs `task` naming one of its tasks and a `command`",
-                            g.name
-                        )),
-                    );
-                    continue;
-                };
-                Probe::Script {
-                    task,
-                    command,
-                    args: c.args.clone(),
-                }
-            }
-            other => {
-                if p.index == 0 {
-                    findings.push(
-                        Finding::info(Kind::Note, Cause::NotEmulated, name.clone())
-                            .message(format!("{other} checks are not emulated; \"{name}\" is left out of the health verdict")),
-                    );
-                }
-                continue;
-            }
-        };
-        let target = match &probe {
-            Probe::Http { target, .. } | Probe::Tcp { target } => target.addr.to_string(),
-            Probe::Script { command, args, .. } => format!("{command} {}", args.join(" ")),
-        };
-        // Consul staggers a check's first run within its interval.
-        let stagger = Duration::from_millis(
-            u64::from_str_radix(&placement::new_id()[..8], 16).unwrap_or(0)
-                % (interval.as_millis().max(1) as u64),
-        );
-        out.push(CheckRt {
-            service: svc.name.clone(),
-            name,
-            kind: c.kind.clone(),
-            probe,
-            target,
-            interval,
-            timeout,
-            status: Status::Critical,
-            output: String::new(),
-            next_at: Instant::now() + stagger,
-            in_flight: false,
-            runs: 0,
-        });
-    }
-    Ok(out)
-}
-
-/// What of a service's Connect block is left to a real Consul and Envoy.
-fn not_emulated(g: &GroupSpec, s: &ServiceSpec, findings: &mut Vec<Finding>) {
-    let Some(c) = &s.connect else { return };
-    let mut items: Vec<String> = c.not_emulated.clone();
-    if c.sidecar || !c.ingress.is_empty() {
-        items.push("intentions and mTLS between services (the run's forwarders connect in plain TCP, to any instance)".into());
-        items.push(
-            "L7 routing of the `protocol` (http) listeners: connections are forwarded as TCP"
-                .into(),
-        );
-    }
-    if NetworkMode::of(g) != Ok(NetworkMode::Bridge) {
-        findings.push(
-            Finding::error(Kind::Run, Cause::StartFailure, format!("service \"{}\"", s.name))
-                .message(format!(
-                    "group \"{}\" uses Consul Connect without `network {{ mode = \"bridge\" }}`: Nomad refuses the job (Consul Connect sidecar requires bridge network)",
-                    g.name
-                )),
-        );
-    }
-    for i in items {
-        findings.push(
-            Finding::info(
-                Kind::Note,
-                Cause::NotEmulated,
-                format!("service \"{}\"", s.name),
-            )
-            .message(format!("not emulated: {i}")),
-        );
-    }
-}
-
-/// Why an allocation was not healthy, pinned on a task: what it was doing (the event)
-/// and the paths it looked for at run time and did not find, the likeliest first
-/// (libraries, then names searched in several places, then the most repeated).
-fn blame_finding(r: &Runner, a: &AllocRt, ti: usize, why: &str) -> Finding {
-    let t = &a.tasks[ti];
-    // Not a byte-code cache a read-only store cannot hold, nor an interpreter probing
-    // for a package's extension-module forms.
-    let probe = |f: &Finding| {
-        let b = f.path.rsplit('/').next().unwrap_or("");
-        f.path.contains("/__pycache__/") || b.starts_with("__init__.")
-    };
-    let mut misses: Vec<&Finding> = t
-        .findings
-        .iter()
-        .filter(|f| f.kind == Kind::Missing && f.cause == Cause::Runtime && !probe(f))
-        .collect();
-    let count = |f: &Finding| {
-        f.message
-            .as_deref()
-            .and_then(|m| m.split(" (").nth(1))
-            .and_then(|c| c.split(' ').next())
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or(1)
-    };
-    let base = |f: &Finding| f.path.rsplit('/').next().unwrap_or("").to_owned();
-    let places = |f: &Finding| misses_named(&t.findings, &base(f));
-    // A library the loader searched for (`libpq.so.5`), not an interpreter's probe
-    // (`__init__.abi3.so`).
-    let soname = |f: &Finding| {
-        let b = base(f);
-        b.starts_with("lib") && b.contains(".so")
-    };
-    misses.sort_by_key(|f| {
-        (
-            !soname(f),
-            std::cmp::Reverse(places(f)),
-            std::cmp::Reverse(count(f)),
-        )
-    });
-    let last = r
-        .events
-        .iter()
-        .rev()
-        .find(|e| {
-            e.alloc == a.p.name
-                && e.task.as_deref() == Some(t.stat.name.as_str())
-                && e.kind != "Killing"
-                && e.kind != "Killed"
-                && e.kind != "Terminated"
-        })
-        .map(|e| format!("{} at +{:.1}s", e.kind, e.at_ms as f64 / 1000.0))
-        .unwrap_or_else(|| "no event".into());
-    let who = format!("{}/{}", a.p.name, t.stat.name);
-    match misses.first() {
-        Some(m) => {
-            let also: Vec<&str> = misses[1..]
-                .iter()
-                .filter(|f| base(f) == base(m))
-                .map(|f| f.path.as_str())
-                .collect();
-            Finding::error(Kind::Missing, Cause::Runtime, m.path.clone())
-                .needed_by(vec![who.clone()])
-                .message(format!(
-                    "task \"{}\" of {} {why} (last event: {last}): it looked for {} at run time and did not find it{}",
-                    t.stat.name,
-                    a.p.name,
-                    m.path,
-                    if also.is_empty() { String::new() } else { format!(" (nor at {})", also.join(", ")) }
-                ))
-                .hint(format!(
-                    "add `{}` to the bundle of task \"{}\" (its store path, or a wrapper on the bundle's PATH)",
-                    base(m),
-                    t.stat.name
-                ))
-        }
-        None => Finding::error(Kind::Run, Cause::Timeout, who).message(format!(
-            "task \"{}\" of {} {why} (last event: {last})",
-            t.stat.name, a.p.name
-        )),
-    }
-}
-
-/// How many runtime misses share a basename (a command searched along PATH).
-fn misses_named(findings: &[Finding], name: &str) -> usize {
-    findings
-        .iter()
-        .filter(|f| f.cause == Cause::Runtime && f.path.rsplit('/').next() == Some(name))
-        .count()
-}
-
 /// `--keep-running`: say where the job is, once healthy.
 fn announce(r: &Runner) {
     let mut lines = vec![format!(
@@ -844,172 +471,4 @@ fn announce(r: &Runner) {
         }
     }
     eprintln!("{}", lines.join("\n"));
-}
-
-fn build_report(
-    r: &Runner,
-    ctx: &PlanContext,
-    bridge: Option<&Bridge>,
-    host_ip: IpAddr,
-    outcome: Outcome,
-    mut findings: Vec<Finding>,
-) -> JobRunReport {
-    let (verdict, result, message) = match &outcome {
-        Outcome::Healthy => (
-            Verdict::Pass,
-            "healthy",
-            "the job became healthy".to_owned(),
-        ),
-        Outcome::Complete => (
-            Verdict::Pass,
-            "complete",
-            "every task completed successfully".into(),
-        ),
-        Outcome::Unhealthy(m) => (Verdict::Fail, "unhealthy", m.clone()),
-        Outcome::Failed(m) => (Verdict::Fail, "failed", m.clone()),
-        Outcome::Deadline(m) => (Verdict::Fail, "deadline", m.clone()),
-        Outcome::Interrupted => (
-            Verdict::Fail,
-            "interrupted",
-            "interrupted before the job became healthy".into(),
-        ),
-        Outcome::Error(m) => (Verdict::Error, "error", m.clone()),
-    };
-    let healthy_seen = r.events.iter().any(|e| e.kind == "Deployment");
-    let (verdict, result, message) = match (&outcome, healthy_seen) {
-        // --keep-running: healthy, then stopped by Ctrl-C.
-        (Outcome::Interrupted, true) => (
-            Verdict::Pass,
-            "healthy",
-            "the job became healthy; stopped by Ctrl-C".to_owned(),
-        ),
-        _ => (verdict, result, message),
-    };
-    if verdict != Verdict::Pass {
-        findings.push(
-            Finding::error(Kind::Run, Cause::Timeout, r.job_name.clone())
-                .message(format!("the job did not succeed: {message}")),
-        );
-    }
-    let mut allocations = Vec::new();
-    for a in &r.allocs {
-        let mut culprits: Vec<(usize, String)> = Vec::new();
-        for (ti, why) in &a.blame {
-            let f = blame_finding(r, a, *ti, why);
-            if f.cause == Cause::Runtime {
-                culprits.push((*ti, f.path.rsplit('/').next().unwrap_or("").to_owned()));
-            }
-            findings.push(f);
-        }
-        let tasks = a
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(ti, t)| {
-                let mut rep = t.stat.static_report.clone();
-                rep.findings.extend(t.findings.iter().cloned().map(|mut f| {
-                    let name = f.path.rsplit('/').next().unwrap_or("");
-                    if f.cause == Cause::Runtime
-                        && culprits.iter().any(|(b, n)| *b == ti && n == name)
-                    {
-                        f.severity = crate::finding::Severity::Error;
-                    }
-                    f
-                }));
-                rep.run = t.last_run.clone();
-                rep.settle_verdict();
-                if t.failed && rep.verdict == Verdict::Pass {
-                    rep.verdict = Verdict::Fail;
-                }
-                let events = r
-                    .events
-                    .iter()
-                    .filter(|e| {
-                        e.alloc == a.p.name && e.task.as_deref() == Some(t.stat.name.as_str())
-                    })
-                    .cloned()
-                    .collect();
-                TaskReport {
-                    name: t.stat.name.clone(),
-                    lifecycle: t.stat.stage,
-                    leader: t.stat.leader,
-                    state: t.state,
-                    failed: t.failed,
-                    restarts: t.restart.count(),
-                    restart_policy: t.restart.policy,
-                    exit_code: t.exit_code,
-                    events,
-                    report: rep,
-                }
-            })
-            .collect();
-        let status = if a.tasks.iter().any(|t| t.failed) {
-            "failed"
-        } else if a.tasks.iter().all(|t| t.state == TaskState::Dead) {
-            "complete"
-        } else {
-            "running"
-        };
-        allocations.push(AllocReport {
-            id: a.p.id.clone(),
-            name: a.p.name.clone(),
-            group: a.group_name.clone(),
-            index: a.p.index,
-            network_mode: match a.p.mode {
-                NetworkMode::Bridge => "bridge",
-                NetworkMode::Host => "host",
-                NetworkMode::None => "none",
-            }
-            .into(),
-            ip: a.p.ip.map(|i| i.to_string()),
-            netns: a.ns.as_ref().map(|n| format!("net:[{}]", n.inode())),
-            ports: a.p.ports.clone(),
-            status: status.into(),
-            health: a
-                .health
-                .map(|h| if h { "healthy" } else { "unhealthy" }.into()),
-            health_message: a.health_msg.clone(),
-            tasks,
-            checks: a
-                .checks
-                .iter()
-                .map(|c| CheckReport {
-                    service: c.service.clone(),
-                    name: c.name.clone(),
-                    kind: c.kind.clone(),
-                    status: c.status,
-                    output: c.output.clone(),
-                    target: c.target.clone(),
-                    runs: c.runs,
-                })
-                .collect(),
-            forwarders: a.forwarders.iter().map(Published::report).collect(),
-        });
-    }
-    let mut events = r.events.clone();
-    events.sort_by_key(|e| e.at_ms);
-    JobRunReport {
-        schema_version: crate::finding::SCHEMA_VERSION,
-        tool: crate::finding::Tool::default(),
-        mode: "run-job",
-        nomad_version: ctx.version,
-        job: r.job_name.clone(),
-        job_type: r.job_type.clone(),
-        verdict,
-        result: result.into(),
-        result_message: message,
-        duration_ms: r.t0.elapsed().as_millis() as u64,
-        started_unix_ms: r.unix0,
-        network: bridge.map(|b| NetworkInfo {
-            bridge: netns::BRIDGE_NAME.into(),
-            subnet: b.subnet.to_string(),
-            gateway: b.gateway.to_string(),
-            host_ip: host_ip.to_string(),
-            namespace: format!("the run's own network namespace (net:[{}])", b.node.inode()),
-            netns: format!("net:[{}]", b.node.inode()),
-        }),
-        allocations,
-        events,
-        findings,
-    }
 }

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::job::model::{GroupSpec, JobSpec, PortSpec};
+use crate::job::model::{GroupSpec, PortSpec};
 
 /// `hashicorp/nomad:nomad/structs/network.go` `DefaultMinDynamicPort`,
 /// `DefaultMaxDynamicPort`.
@@ -192,8 +192,7 @@ pub fn assign_ports(
 /// The network variables of a task in the allocation
 /// (`hashicorp/nomad:client/taskenv/env.go` `addPorts`, `addNomadAllocNetwork`,
 /// `buildUpstreamsEnv`).
-pub fn network_env(alloc: &Placement, group: &GroupSpec, job: &JobSpec) -> Vec<(String, String)> {
-    let _ = job;
+pub fn network_env(alloc: &Placement, group: &GroupSpec) -> Vec<(String, String)> {
     let clean = crate::job::clean;
     let mut out = Vec::new();
     for p in &alloc.ports {

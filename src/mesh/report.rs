@@ -157,11 +157,6 @@ pub struct JobRunReport {
 }
 
 impl JobRunReport {
-    pub fn render_json(&self, out: &mut dyn Write) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, self)?;
-        writeln!(out)
-    }
-
     pub fn render_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut s = String::new();
         let allocs = self.allocations.len();

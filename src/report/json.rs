@@ -1,13 +1,10 @@
 use std::io::{self, Write};
 
-use crate::finding::Report;
+use serde::Serialize;
 
-pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    writeln!(out)
-}
-
-pub fn render_many(reports: &[Report], out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, reports)?;
+/// One pretty-printed JSON document and its newline: the form of every mode's
+/// `--format json` document.
+pub fn write<T: Serialize + ?Sized>(doc: &T, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
     writeln!(out)
 }

@@ -1,5 +1,6 @@
 //! Render a [`Report`] for people (text), CI (JSON) and test viewers (JUnit).
-//! Pure functions of the report: no I/O besides the writer.
+//! Pure functions of the report: no I/O besides the writer, and [`emit`], the one place
+//! a document meets stdout.
 
 mod json;
 mod junit;
@@ -8,6 +9,7 @@ mod text;
 
 use std::io::{self, Write};
 
+use crate::error::Error;
 use crate::finding::Report;
 
 /// The report's output formats.
@@ -27,7 +29,7 @@ pub enum Format {
 pub fn render(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Text => text::render(report, out),
-        Format::Json => json::render(report, out),
+        Format::Json => json::write(report, out),
         Format::Junit => junit::render(std::slice::from_ref(report), "nomad-chroot-check", out),
         Format::Sarif => sarif::render(std::slice::from_ref(report), out),
     }
@@ -42,12 +44,13 @@ pub fn render_many(
 ) -> io::Result<()> {
     match format {
         Format::Text => reports.iter().try_for_each(|r| text::render(r, out)),
-        Format::Json => json::render_many(reports, out),
+        Format::Json => json::write(reports, out),
         Format::Junit => junit::render(reports, suite, out),
         Format::Sarif => sarif::render(reports, out),
     }
 }
 
+pub use json::write as write_json;
 pub use junit::testcase_for;
 pub use text::finding_line;
 
@@ -114,6 +117,16 @@ pub fn error_document(
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// Write a document to stdout: buffered (stdout is line-buffered, and a report has
+/// hundreds of lines); a closed pipe (`| head`) is not an error.
+pub fn emit(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
+    let mut out = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
+    match f(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|e| Error::io("cannot write the report", e)),
+    }
 }
 
 /// `--quiet`: the verdict line alone.

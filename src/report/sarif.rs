@@ -116,8 +116,7 @@ pub fn document(reports: &[Report]) -> Value {
 }
 
 pub fn render(reports: &[Report], out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &document(reports))?;
-    writeln!(out)
+    super::json::write(&document(reports), out)
 }
 
 /// A SARIF log for a run that stopped before it had findings.

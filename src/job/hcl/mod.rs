@@ -17,6 +17,7 @@ pub mod eval;
 pub mod schema;
 pub mod typeexpr;
 pub mod value;
+mod variables;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -27,7 +28,8 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body, Structure};
 
 use self::eval::{Ctx, Diag, Scope};
-use self::value::{Type, Value, convert};
+use self::value::{Type, Value};
+use self::variables::{Var, collect_values, validate, variable_decl};
 use super::JobError;
 use crate::job::funcs::Funcs;
 
@@ -69,16 +71,6 @@ pub struct VarInputs {
     pub files: Vec<PathBuf>,
     /// `NOMAD_VAR_<name>` from our environment (lowest precedence after defaults).
     pub env: Vec<(String, String)>,
-}
-
-/// One `variable` (or `variables` entry).
-struct Var<'b> {
-    name: String,
-    ty: Option<Type>,
-    /// The value and where it came from (`default`, `env`, `varfile`, `cmd`).
-    value: Option<(Value, &'static str)>,
-    validations: Vec<(&'b Expression, String, Option<Range<usize>>)>,
-    span: Option<Range<usize>>,
 }
 
 /// Refuse pathological nesting before the parser sees the text.
@@ -321,417 +313,6 @@ pub fn parse_job(path: &Path, text: &str, inputs: &VarInputs) -> Result<Node, Jo
     }
 }
 
-fn variable_decl<'b>(bare: &Ctx<'_>, b: &'b Block) -> Result<Var<'b>, Diag> {
-    let Some(name) = b.labels.first().map(|l| l.as_str().to_owned()) else {
-        return Err(Diag::new(
-            b.ident.span(),
-            "Missing name for variable",
-            "All variable blocks must have 1 labels (name).",
-        ));
-    };
-    let valid = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    if !valid {
-        return Err(Diag::new(
-            b.labels.first().and_then(|l| l.span()),
-            "Invalid variable name",
-            "A name must start with a letter or underscore and may contain only letters, digits, underscores, and dashes.",
-        ));
-    }
-    let mut ty = None;
-    let mut default = None;
-    let mut validations = Vec::new();
-    for s in b.body.iter() {
-        match s {
-            Structure::Attribute(a) => match a.key.value().as_str() {
-                "type" => ty = Some(typeexpr::parse(&a.value)?),
-                "default" => default = Some(a),
-                "description" => {
-                    bare.eval(&a.value, &Scope::default())?;
-                }
-                other => {
-                    return Err(Diag::new(
-                        a.key.span(),
-                        "Unsupported argument",
-                        format!("An argument named {other:?} is not expected here."),
-                    ));
-                }
-            },
-            Structure::Block(v) if v.ident.value().as_str() == "validation" => {
-                validations.push(validation_decl(bare, &name, v)?);
-            }
-            Structure::Block(v) => {
-                return Err(Diag::new(
-                    v.ident.span(),
-                    "Unsupported block type",
-                    format!(
-                        "Blocks of type {:?} are not expected here.",
-                        v.ident.value().as_str()
-                    ),
-                ));
-            }
-        }
-    }
-    let mut value = None;
-    if let Some(a) = default {
-        let mut v = bare.eval(&a.value, &Scope::default())?;
-        // `decodeVariableBlock`: the default converts to the declared type.
-        if let Some(t) = &ty {
-            v = convert(&v, t).map_err(|m| {
-                Diag::new(
-                    a.value.span(),
-                    "Invalid default value for variable",
-                    format!(
-                        "This default value is not compatible with the variable's type constraint: {m}."
-                    ),
-                )
-            })?;
-        } else {
-            ty = Some(v.ty()).filter(|t| *t != Type::Any);
-        }
-        value = Some((v, "default"));
-    }
-    Ok(Var {
-        name,
-        ty,
-        value,
-        validations,
-        span: b.ident.span(),
-    })
-}
-
-/// `decodeVariableValidationBlock`: `condition` refers to this variable and nothing
-/// else; `error_message` is a string that is not blank.
-fn validation_decl<'b>(
-    bare: &Ctx<'_>,
-    var: &str,
-    v: &'b Block,
-) -> Result<(&'b Expression, String, Option<Range<usize>>), Diag> {
-    let mut condition = None;
-    let mut message = None;
-    for a in v.body.attributes() {
-        match a.key.value().as_str() {
-            "condition" => condition = Some(&a.value),
-            "error_message" => message = Some(a),
-            other => {
-                return Err(Diag::new(
-                    a.key.span(),
-                    "Unsupported argument",
-                    format!("An argument named {other:?} is not expected here."),
-                ));
-            }
-        }
-    }
-    let missing = |n: &str| {
-        Diag::new(
-            v.ident.span(),
-            "Missing required argument",
-            format!("The argument {n:?} is required, but no definition was found."),
-        )
-    };
-    let cond = condition.ok_or_else(|| missing("condition"))?;
-    let msg_attr = message.ok_or_else(|| missing("error_message"))?;
-    let mut good = 0;
-    for (root, attr, span) in references(cond) {
-        if root == "var" && attr.as_deref() == Some(var) {
-            good += 1;
-        } else {
-            return Err(Diag::new(
-                span,
-                "Invalid reference in variable validation",
-                format!(
-                    "The condition for variable {var:?} can only refer to the variable itself, using var.{var}."
-                ),
-            ));
-        }
-    }
-    if good == 0 {
-        return Err(Diag::new(
-            cond.span(),
-            "Invalid variable validation condition",
-            format!(
-                "The condition for variable {var:?} must refer to var.{var} in order to test incoming values."
-            ),
-        ));
-    }
-    let msg = match bare.eval(&msg_attr.value, &Scope::default())? {
-        Value::String(s) => s,
-        other => match convert(&other, &Type::String) {
-            Ok(Value::String(s)) => s,
-            _ => {
-                return Err(Diag::new(
-                    msg_attr.value.span(),
-                    "Unsuitable value type",
-                    "Unsuitable value: string required",
-                ));
-            }
-        },
-    };
-    if msg.trim().is_empty() {
-        return Err(Diag::new(
-            msg_attr.value.span(),
-            "Invalid validation error message",
-            "An empty or blank string is not a valid nor useful error message.",
-        ));
-    }
-    Ok((cond, msg, v.ident.span()))
-}
-
-/// The variable references (root, first attribute) an expression makes, skipping the
-/// names a `for` expression binds.
-fn references(e: &Expression) -> Vec<(String, Option<String>, Option<Range<usize>>)> {
-    use hcl_edit::expr::TraversalOperator;
-    use hcl_edit::visit::{Visit, visit_expr};
-    struct V {
-        out: Vec<(String, Option<String>, Option<Range<usize>>)>,
-        bound: Vec<String>,
-    }
-    impl Visit for V {
-        fn visit_expr(&mut self, e: &Expression) {
-            match e {
-                Expression::Variable(v) if !self.bound.contains(&v.value().to_string()) => {
-                    self.out.push((v.value().to_string(), None, v.span()));
-                }
-                Expression::Traversal(t) => match &t.expr {
-                    Expression::Variable(v) => {
-                        if !self.bound.contains(&v.value().to_string()) {
-                            let attr = t.operators.first().and_then(|o| match o.value() {
-                                TraversalOperator::GetAttr(a) => Some(a.value().to_string()),
-                                _ => None,
-                            });
-                            self.out.push((v.value().to_string(), attr, t.expr.span()));
-                        }
-                        for o in &t.operators {
-                            if let TraversalOperator::Index(i) = o.value() {
-                                self.visit_expr(i);
-                            }
-                        }
-                    }
-                    _ => visit_expr(self, e),
-                },
-                Expression::ForExpr(f) => {
-                    self.visit_expr(&f.intro.collection_expr);
-                    let n = self.bound.len();
-                    self.bound.push(f.intro.value_var.value().to_string());
-                    if let Some(k) = &f.intro.key_var {
-                        self.bound.push(k.value().to_string());
-                    }
-                    if let Some(k) = &f.key_expr {
-                        self.visit_expr(k);
-                    }
-                    self.visit_expr(&f.value_expr);
-                    if let Some(c) = &f.cond {
-                        self.visit_expr(&c.expr);
-                    }
-                    self.bound.truncate(n);
-                }
-                other => visit_expr(self, other),
-            }
-        }
-    }
-    let mut v = V {
-        out: Vec::new(),
-        bound: Vec::new(),
-    };
-    v.visit_expr(e);
-    v.out
-}
-
-/// `Variable.validateValue`: each condition, evaluated with only this variable and the
-/// functions (filesystem ones disabled), must be true.
-fn validate(text: &str, v: &Var<'_>, value: &Value, from: &str) -> Result<(), Diag> {
-    if v.validations.is_empty() {
-        return Ok(());
-    }
-    let funcs = Funcs {
-        base_dir: PathBuf::new(),
-        allow_fs: false,
-    };
-    let ctx = Ctx {
-        src: text,
-        funcs: Some(&funcs),
-        keep_unknown: false,
-    };
-    let mut scope = Scope::default();
-    scope.vars.insert(
-        "var".into(),
-        Value::Object(BTreeMap::from([(v.name.clone(), value.clone())])),
-    );
-    for (cond, msg, decl) in &v.validations {
-        let r = ctx.eval(cond, &scope)?;
-        if r.is_null() {
-            return Err(Diag::new(
-                cond.span(),
-                "Invalid variable validation result",
-                "Validation condition expression must return either true or false, not null.",
-            ));
-        }
-        let ok = match convert(&r, &Type::Bool) {
-            Ok(Value::Bool(b)) => b,
-            Ok(_) => false,
-            Err(m) => {
-                return Err(Diag::new(
-                    cond.span(),
-                    "Invalid variable validation result",
-                    format!("Invalid validation condition result value: {m}."),
-                ));
-            }
-        };
-        if !ok {
-            let (l, c) = crate::hclguard::line_col(text, decl.as_ref().map_or(0, |s| s.start));
-            return Err(Diag::new(
-                v.span.clone(),
-                &format!("Invalid value for {from} variable"),
-                format!(
-                    "{msg}\n\nThis was checked by the validation rule at line {l}, column {c}."
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `collectInputVariableValues`: `NOMAD_VAR_*`, then var files, then `--var`, each
-/// converted to the declared type.
-fn collect_values(path: &Path, vars: &mut [Var<'_>], inputs: &VarInputs) -> Result<(), JobError> {
-    let usage = |m: String| JobError::Usage(m);
-    // Text from the environment or the command line: a literal string for string,
-    // number and untyped variables, an HCL expression otherwise
-    // (`expressionFromVariableDefinition`).
-    let from_text = |v: &Var<'_>, raw: &str, origin: &str| -> Result<Value, JobError> {
-        let literal = matches!(v.ty, None | Some(Type::String) | Some(Type::Number));
-        let value = if literal {
-            Value::String(raw.to_owned())
-        } else {
-            let e: Expression = raw
-                .parse()
-                .map_err(|e| usage(format!("<value for var.{} from {origin}>: {e}", v.name)))?;
-            let bare = Ctx {
-                src: raw,
-                funcs: None,
-                keep_unknown: false,
-            };
-            bare.eval(&e, &Scope::default())
-                .map_err(|d| usage(format!("<value for var.{} from {origin}>: {d}", v.name)))?
-        };
-        match &v.ty {
-            Some(t) => convert(&value, t).map_err(|m| {
-                usage(format!(
-                    "Invalid value for variable: the value for {} is not compatible with the variable's type constraint: {m}.",
-                    v.name
-                ))
-            }),
-            None => Ok(value),
-        }
-    };
-    for (k, raw) in &inputs.env {
-        // Undeclared NOMAD_VAR_* are ignored, as Nomad does.
-        if let Some(i) = vars.iter().position(|d| &d.name == k) {
-            let val = from_text(&vars[i], raw, "env")?;
-            vars[i].value = Some((val, "env"));
-        }
-    }
-    for f in &inputs.files {
-        for (k, val) in read_var_file(f)? {
-            let Some(i) = vars.iter().position(|d| d.name == k) else {
-                return Err(undeclared(&k, &format!("in {}", f.display()), path));
-            };
-            let val = match &vars[i].ty {
-                Some(t) => convert(&val, t).map_err(|m| {
-                    usage(format!(
-                        "{}: Invalid value for variable: the value for {k} is not compatible with the variable's type constraint: {m}.",
-                        f.display()
-                    ))
-                })?,
-                None => val,
-            };
-            vars[i].value = Some((val, "varfile"));
-        }
-    }
-    for (k, raw) in &inputs.vars {
-        let Some(i) = vars.iter().position(|d| &d.name == k) else {
-            return Err(undeclared(k, "with --var", path));
-        };
-        let val = from_text(&vars[i], raw, "arguments")?;
-        vars[i].value = Some((val, "cmd"));
-    }
-    Ok(())
-}
-
-fn undeclared(name: &str, origin: &str, path: &Path) -> JobError {
-    JobError::Usage(format!(
-        "Undefined variable: a \"{name}\" variable was passed {origin} but is not declared in {}; declare it with `variable \"{name}\" {{}}`",
-        path.display()
-    ))
-}
-
-/// A `-var-file`: HCL attributes (`name = value`) or, for `.json`, one JSON object.
-fn read_var_file(path: &Path) -> Result<Vec<(String, Value)>, JobError> {
-    let text = crate::config::read_input_file(path).map_err(|source| JobError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    if path.extension().is_some_and(|e| e == "json") {
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| JobError::Syntax {
-            file: path.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            text: crate::hclguard::line_text(&text, e.line()),
-            message: e.to_string(),
-        })?;
-        let serde_json::Value::Object(map) = v else {
-            return Err(JobError::Usage(format!(
-                "{}: a JSON var file must hold one object of variable values",
-                path.display()
-            )));
-        };
-        return Ok(map
-            .into_iter()
-            .map(|(k, v)| (k, Value::from_json(&v)))
-            .collect());
-    }
-    let body = parse_body(path, &text)?;
-    let bare = Ctx {
-        src: &text,
-        funcs: None,
-        keep_unknown: false,
-    };
-    let mut out = Vec::new();
-    for s in body.iter() {
-        match s {
-            Structure::Attribute(a) => out.push((
-                a.key.value().to_string(),
-                bare.eval(&a.value, &Scope::default())
-                    .map_err(|d| diag_error(path, &text, d))?,
-            )),
-            Structure::Block(b) => {
-                let name = b.labels.first().map(|l| l.as_str()).unwrap_or("");
-                return Err(diag_error(
-                    path,
-                    &text,
-                    Diag::new(
-                        b.ident.span(),
-                        if b.ident.value().as_str() == "variable" {
-                            "Variable declaration in a .var file"
-                        } else {
-                            "Unexpected block in a var file"
-                        },
-                        format!(
-                            "A var file holds only `name = value` lines that assign values to variables declared in the job file; to set variable {name:?} here, write `{name} = <value>`."
-                        ),
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Build an error at the first line whose text starts with `needle`.
 pub fn locate(path: &Path, text: &str, needle: &str, message: String) -> JobError {
     locate_within(path, text, &[needle], message)
@@ -803,6 +384,16 @@ mod tests {
 
     fn raw_job(src: &str, inputs: &VarInputs) -> Result<Node, JobError> {
         parse_job(Path::new("t.nomad.hcl"), src, inputs)
+    }
+
+    /// The error `job` gives for `src` without inputs, as the user reads it.
+    fn job_err(src: &str) -> String {
+        job(src, &VarInputs::default()).unwrap_err().to_string()
+    }
+
+    /// The error `raw_job` gives for `src` without inputs, as the user reads it.
+    fn raw_err(src: &str) -> String {
+        raw_job(src, &VarInputs::default()).unwrap_err().to_string()
     }
 
     fn attr(n: &Node, key: &str) -> serde_json::Value {
@@ -886,16 +477,9 @@ job "j" {
         assert_eq!(attr(&n, "merge"), serde_json::json!({"a": 3, "b": 2}));
         assert_eq!(attr(&n, "json"), r#"{"a":[1,"x"]}"#);
         assert_eq!(attr(&n, "nested"), "${NOMAD_TASK_DIR}/x");
-        let err = job(
-            r#"job "j" { region = lookup({}, "k") }"#,
-            &VarInputs::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = job_err(r#"job "j" { region = lookup({}, "k") }"#);
         assert!(err.contains("expects 3 argument"), "{err}");
-        let err = job(r#"job "j" { x = nosuchfunc(1) }"#, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err(r#"job "j" { x = nosuchfunc(1) }"#);
         assert!(err.contains("nosuchfunc"), "{err}");
     }
 
@@ -946,7 +530,7 @@ job "j" {
         assert_eq!(attr(&n, "b"), true);
         assert_eq!(attr(&n, "l"), serde_json::json!(["x", "y"]));
 
-        let err = job(src, &VarInputs::default()).unwrap_err().to_string();
+        let err = job_err(src);
         assert!(err.contains("Unset variable \"s\""), "{err}");
         assert!(err.contains("--var s=VALUE"), "{err}");
         let bad = VarInputs {
@@ -974,12 +558,7 @@ job "j" {
         )
         .unwrap();
         assert_eq!(attr(&n, "x"), "B-a");
-        let err = job(
-            "locals {\n  a = local.b\n  b = local.a\n}\njob \"j\" {}\n",
-            &VarInputs::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = job_err("locals {\n  a = local.b\n  b = local.a\n}\njob \"j\" {}\n");
         assert!(err.contains("local."), "{err}");
     }
 
@@ -1019,34 +598,26 @@ job "j" {
                 open.repeat(n),
                 close.repeat(n)
             );
-            let err = raw_job(&src, &VarInputs::default())
-                .unwrap_err()
-                .to_string();
+            let err = raw_err(&src);
             assert!(err.contains("nesting deeper than"), "{err}");
             assert!(err.contains("t.nomad.hcl:2:"), "{err}");
         }
         let src = format!("job \"j\" {{\n  x = \"{}\"\n}}\n", "${".repeat(100_000));
-        let err = raw_job(&src, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = raw_err(&src);
         assert!(err.contains("nesting deeper than"), "{err}");
         let src = format!(
             "job \"j\" {{\n  x = \"${{{}1{}}}\"\n}}\n",
             "(".repeat(100_000),
             ")".repeat(100_000)
         );
-        let err = raw_job(&src, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = raw_err(&src);
         assert!(err.contains("nesting deeper than"), "{err}");
         let src = format!(
             "job \"j\" {{\n  x = <<EOH\nok\n${{{}1{}}}\nEOH\n}}\n",
             "[".repeat(100_000),
             "]".repeat(100_000)
         );
-        let err = raw_job(&src, &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = raw_err(&src);
         assert!(
             err.contains("nesting deeper than") && err.contains(":4:"),
             "{err}"
@@ -1071,24 +642,16 @@ job "j" {
 
     #[test]
     fn top_level_surprises_are_located() {
-        let err = job("job \"a\" {}\nresource \"x\" {}\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("job \"a\" {}\nresource \"x\" {}\n");
         assert!(
             err.contains("t.nomad.hcl:2:1") && err.contains("\"resource\""),
             "{err}"
         );
-        let err = job("job \"a\" {}\njob \"b\" {}\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("job \"a\" {}\njob \"b\" {}\n");
         assert!(err.contains("Duplicate job block"), "{err}");
-        let err = job("variable \"x\" {}\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("variable \"x\" {}\n");
         assert!(err.contains("Unset variable \"x\""), "{err}");
-        let err = job("variable \"x\" { default = 1 }\n", &VarInputs::default())
-            .unwrap_err()
-            .to_string();
+        let err = job_err("variable \"x\" { default = 1 }\n");
         assert!(err.contains("Missing job block"), "{err}");
     }
 }
