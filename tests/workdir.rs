@@ -81,17 +81,20 @@ fn check(
     )
 }
 
-/// The report's placement, after checking the run went well and what is left.
-fn ran_on(r: &(i32, Value, String), tmp: &Path) -> Result<(String, String, String), Failed> {
+/// After checking the run went well and left nothing: that it ran on `want`
+/// (`tmpfs` or `disk`) for a reason with each of `words`. Returns the report's
+/// `work_dir.path` and the filesystem type of the task's `/`.
+fn placed(
+    r: &(i32, Value, String),
+    tmp: &Path,
+    want: &str,
+    words: &[&str],
+) -> Result<(String, String), Failed> {
     let (code, report, err) = r;
     ensure(*code == 0, || format!("exit {code}: {err}\n{report}"))?;
     let w = &report["work_dir"];
     let run = &report["run"];
     ensure(run["exit_code"] == 0, || format!("the task failed: {run}"))?;
-    let placement = w["placement"].as_str().unwrap_or("").to_owned();
-    let path = w["path"].as_str().unwrap_or("").to_owned();
-    let stdout = run["stdout_tail"].as_str().unwrap_or("").to_owned();
-    let root_fs = stdout.split_whitespace().nth(2).unwrap_or("").to_owned();
     let left: Vec<_> = fs::read_dir(tmp)
         .unwrap()
         .flatten()
@@ -105,12 +108,18 @@ fn ran_on(r: &(i32, Value, String), tmp: &Path) -> Result<(String, String, Strin
             tmp.display()
         )
     })?;
+    let why = w["why"].as_str().unwrap_or("");
+    ensure(w["placement"] == want, || {
+        format!("placed on {w}, want {want}")
+    })?;
+    for word in words {
+        ensure(why.contains(word), || format!("`{word}` not in: {why}"))?;
+    }
+    let path = w["path"].as_str().unwrap_or("").to_owned();
     ensure(!path.is_empty(), || format!("no work_dir.path: {w}"))?;
-    Ok((
-        placement,
-        w["why"].as_str().unwrap_or("").to_owned(),
-        root_fs,
-    ))
+    let stdout = run["stdout_tail"].as_str().unwrap_or("");
+    let root_fs = stdout.split_whitespace().nth(2).unwrap_or("").to_owned();
+    Ok((path, root_fs))
 }
 
 /// The filesystem type under `dir`, as `/proc/mounts` names it.
@@ -126,6 +135,14 @@ fn fs_type(dir: &Path) -> String {
     best.1.to_owned()
 }
 
+/// The task's `/` was on `tmp`'s filesystem (the disk's, not our tmpfs).
+fn same_fs_as(root_fs: &str, tmp: &Path) -> Result<(), Failed> {
+    let host = fs_type(tmp);
+    ensure(root_fs == host, || {
+        format!("the task's / is on {root_fs}, TMPDIR on {host}")
+    })
+}
+
 fn tmp() -> tempfile::TempDir {
     let t = tempfile::Builder::new()
         .prefix("ncc-workdir.")
@@ -138,46 +155,23 @@ fn tmp() -> tempfile::TempDir {
 fn fits_on_own_tmpfs() -> Result<(), Failed> {
     let t = tmp();
     let r = check(Path::new(BIN), &busybox_bundle(), t.path(), None, &[]);
-    let (placement, why, root_fs) = ran_on(&r, t.path())?;
-    ensure(placement == "tmpfs", || {
-        format!("placed on {placement}: {why}")
-    })?;
-    ensure(
-        why.contains("within the budget") && why.contains("a tmpfs of its own"),
-        || why.clone(),
-    )?;
+    let words = ["within the budget", "a tmpfs of its own"];
+    let (path, root_fs) = placed(&r, t.path(), "tmpfs", &words)?;
     ensure(root_fs == "tmpfs", || {
         format!("the task's / is on {root_fs}")
     })?;
-    ensure(
-        r.1["work_dir"]["path"]
-            .as_str()
-            .unwrap()
-            .starts_with(&*t.path().to_string_lossy()),
-        || format!("{}", r.1["work_dir"]),
-    )
+    ensure(path.starts_with(&*t.path().to_string_lossy()), || {
+        path.clone()
+    })
 }
 
 fn over_budget_runs_from_disk() -> Result<(), Failed> {
     let t = tmp();
-    let r = check(
-        Path::new(BIN),
-        &busybox_bundle(),
-        t.path(),
-        None,
-        &["--tmpfs-budget", "64K"],
-    );
-    let (placement, why, root_fs) = ran_on(&r, t.path())?;
-    ensure(placement == "disk", || {
-        format!("placed on {placement}: {why}")
-    })?;
-    ensure(why.contains("over the tmpfs budget of 64.0 KiB"), || {
-        why.clone()
-    })?;
-    let host = fs_type(t.path());
-    ensure(root_fs == host, || {
-        format!("the task's / is on {root_fs}, TMPDIR on {host}")
-    })?;
+    let small = ["--tmpfs-budget", "64K"];
+    let r = check(Path::new(BIN), &busybox_bundle(), t.path(), None, &small);
+    let words = ["over the tmpfs budget of 64.0 KiB"];
+    let (_, root_fs) = placed(&r, t.path(), "disk", &words)?;
+    same_fs_as(&root_fs, t.path())?;
     // `disk` says so whatever the size.
     let r = check(
         Path::new(BIN),
@@ -186,10 +180,7 @@ fn over_budget_runs_from_disk() -> Result<(), Failed> {
         None,
         &["--workdir", "disk"],
     );
-    let (placement, why, _) = ran_on(&r, t.path())?;
-    ensure(placement == "disk" && why == "--workdir disk", || {
-        format!("{placement}: {why}")
-    })
+    placed(&r, t.path(), "disk", &["--workdir disk"]).map(drop)
 }
 
 /// The busybox bundle with a 10 MiB file beside it, in two gzip members: the trailer
@@ -240,18 +231,9 @@ fn headers_outgrow_the_tmpfs() -> Result<(), Failed> {
         None,
         &["--tmpfs-budget", "4M"],
     );
-    let (placement, why, root_fs) = ran_on(&r, t.path())?;
-    ensure(placement == "disk", || {
-        format!("placed on {placement}: {why}")
-    })?;
-    ensure(
-        why.contains("within the budget of 4.0 MiB") && why.contains("the tar headers outgrew it"),
-        || why.clone(),
-    )?;
-    let host = fs_type(t.path());
-    ensure(root_fs == host, || {
-        format!("the task's / is on {root_fs}, TMPDIR on {host}")
-    })?;
+    let words = ["within the budget of 4.0 MiB", "the tar headers outgrew it"];
+    let (_, root_fs) = placed(&r, t.path(), "disk", &words)?;
+    same_fs_as(&root_fs, t.path())?;
     // The same bundle, room enough: on the tmpfs, unpacked once.
     let r = check(
         Path::new(BIN),
@@ -260,10 +242,9 @@ fn headers_outgrow_the_tmpfs() -> Result<(), Failed> {
         None,
         &["--tmpfs-budget", "64M"],
     );
-    let (placement, why, _) = ran_on(&r, t.path())?;
-    ensure(placement == "tmpfs" && !why.contains("outgrew"), || {
-        format!("{placement}: {why}")
-    })
+    let why = r.1["work_dir"]["why"].as_str().unwrap_or("").to_owned();
+    placed(&r, t.path(), "tmpfs", &["within the budget of 64.0 MiB"])?;
+    ensure(!why.contains("outgrew"), || why.clone())
 }
 
 /// A copy of the binary the unprivileged user can run (the build tree may be under a
@@ -300,15 +281,10 @@ fn rootless_uses_dev_shm() -> Result<(), Failed> {
     let t = tmp();
     let before = ours_in_dev_shm();
     let r = check(&exe, &bundle, t.path(), Some(&user), &[]);
-    let (placement, why, root_fs) = ran_on(&r, t.path())?;
-    ensure(placement == "tmpfs", || {
-        format!("placed on {placement}: {why}")
-    })?;
-    let path = r.1["work_dir"]["path"].as_str().unwrap_or("");
+    let (path, root_fs) = placed(&r, t.path(), "tmpfs", &["/dev/shm"])?;
     ensure(path.starts_with("/dev/shm/nomad-chroot-check."), || {
-        path.to_owned()
+        path.clone()
     })?;
-    ensure(why.contains("/dev/shm"), || why.clone())?;
     ensure(root_fs == "tmpfs", || {
         format!("the task's / is on {root_fs}")
     })?;
@@ -323,11 +299,7 @@ fn rootless_uses_dev_shm() -> Result<(), Failed> {
         Some(&user),
         &["--tmpfs-budget", "64K"],
     );
-    let (placement, why, _) = ran_on(&r, t.path())?;
-    ensure(
-        placement == "disk" && why.contains("over the tmpfs budget"),
-        || format!("{placement}: {why}"),
-    )
+    placed(&r, t.path(), "disk", &["over the tmpfs budget"]).map(drop)
 }
 
 fn keep_is_on_disk() -> Result<(), Failed> {
