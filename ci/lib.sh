@@ -5,6 +5,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Packages the fixtures, the tests and the bench use.
 #   build-essential: the C parts of the zstd, bzip2 and xz crates, and the linker
+#   cmake: builds zlib-ng (flate2's fastest streaming inflate, libz-ng-sys)
 #   busybox-static hello coreutils bash libselinux1 libpcre2-8-0 libtinfo6 patchelf:
 #       the ELF files fixtures/build.sh relocates into fake /nix/store paths
 #   nix-bin: the real Nix the nix/ tests use; bubblewrap hyperfine time: ci/bench
@@ -13,7 +14,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 #   postgresql-15 postgresql-client-15 python3 python3-uvicorn python3-psycopg2: the
 #       Postgres and app bundles of the example project's production.hcl (job --run-job)
 CI_PACKAGES=(
-    build-essential ca-certificates curl git pkg-config
+    build-essential cmake ca-certificates curl git pkg-config
     busybox-static hello coreutils bash libselinux1 libpcre2-8-0 libtinfo6 patchelf
     nix-bin bubblewrap hyperfine time
     zstd xz-utils bzip2 zip file util-linux libssl3 musl musl-tools

@@ -3,5 +3,5 @@
 , pkgs ? import sources.nixpkgs { }
 }:
 import ./package.nix {
-  inherit (pkgs) lib rustPlatform pkg-config bzip2 xz;
+  inherit (pkgs) lib rustPlatform pkg-config cmake bzip2 xz;
 }

@@ -1,5 +1,5 @@
 # nomad-chroot-check, built with nixpkgs' Rust tooling (callPackage style).
-{ lib, rustPlatform, pkg-config, bzip2, xz }:
+{ lib, rustPlatform, pkg-config, cmake, bzip2, xz }:
 
 let
   root = ../.;
@@ -27,8 +27,10 @@ rustPlatform.buildRustPackage {
   cargoLock.lockFile = ../Cargo.lock;
 
   # bzip2-sys and liblzma-sys link the system libraries when pkg-config finds them and
-  # build their vendored copies otherwise; zstd-sys always builds its vendored copy.
-  nativeBuildInputs = [ pkg-config ];
+  # build their vendored copies otherwise; zstd-sys always builds its vendored copy;
+  # libz-ng-sys builds zlib-ng with cmake (the build runs it, not stdenv's hook).
+  nativeBuildInputs = [ pkg-config cmake ];
+  dontUseCmakeConfigure = true;
   buildInputs = [ bzip2 xz ];
 
   # The test suite needs root, namespaces, cgroups, patchelf and a Nix store: none of

@@ -11,6 +11,7 @@ pkgs.mkShell {
     pkgs.rustfmt
     pkgs.clippy
     pkgs.pkg-config
+    pkgs.cmake # libz-ng-sys builds zlib-ng with it
     pkgs.coreutils
     pkgs.gnutar # bundle.nix needs GNU tar (--sort, --hard-dereference)
     pkgs.gzip

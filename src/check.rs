@@ -14,44 +14,79 @@ use crate::finding::{
 use crate::sandbox::{self, RunRequest};
 use crate::taskdir::{SecretsMode, TaskDir};
 use crate::taskenv::{self, HostUser};
+use crate::workdir::{self, Decision, Placement};
 
 /// Run one check and build its report. `Err` only when the check itself could not be
 /// carried out; everything about the bundle is in the report.
 pub fn run(opts: &CheckOptions) -> Result<Report> {
     let _span = tracing::debug_span!("check", task = %opts.task.name).entered();
-    let taskdir = build_taskdir(opts)?;
-    // A run needs a sandbox child: start it now, so that its start-up overlaps the
-    // unpacking instead of following it.
-    let launch = opts.run.as_ref().map(|r| {
-        sandbox::Prelaunch::start(&taskdir, &opts.task, r, &opts.client, opts.nomad_version)
-    });
-    let mut prepared = prepare_in(opts, taskdir)?;
+    // A run needs a sandbox child: start it as soon as the task dir exists, so that its
+    // start-up overlaps the unpacking instead of following it.
+    let mut launch = None;
+    let (mut prepared, decision) = prepare_placed(opts, |taskdir| {
+        launch = opts.run.as_ref().map(|r| {
+            sandbox::Prelaunch::start(taskdir, &opts.task, r, &opts.client, opts.nomad_version)
+        });
+    })?;
     let mut report = finish_with(&prepared, opts, launch, Owner::Check)?;
-    if opts.keep {
-        report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
-    }
+    conclude(&mut report, &mut prepared, opts, &decision);
     Ok(report)
 }
 
 /// [`run`], with the command's dependency tree in the report (`--tree`).
 pub fn run_with_tree(opts: &CheckOptions) -> Result<Report> {
-    let mut prepared = prepare(opts)?;
+    let (mut prepared, decision) = prepare_placed(opts, |_| {})?;
     let mut report = finish(&prepared, opts)?;
     if !prepared.extract.rejected {
         report.tree = Some(tree_of(&prepared, opts));
     }
-    if opts.keep {
-        report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
-    }
+    conclude(&mut report, &mut prepared, opts, &decision);
     Ok(report)
 }
 
 /// Unpack into the task dir and report what unpacking found, without the analysis or the
 /// run: `--only-extract`, which ci/bench uses to time extraction alone.
 pub fn run_extract_only(opts: &CheckOptions) -> Result<Report> {
-    let mut report = prepare(opts)?.report;
+    let (mut prepared, decision) = prepare_placed(opts, |_| {})?;
+    let mut report = prepared.report.clone();
+    conclude(&mut report, &mut prepared, opts, &decision);
     report.settle_verdict();
     Ok(report)
+}
+
+/// Where it was unpacked, and the kept work dir.
+fn conclude(report: &mut Report, prepared: &mut Prepared, opts: &CheckOptions, d: &Decision) {
+    if opts.keep {
+        report.kept_work_dir = Some(prepared.taskdir.keep().display().to_string());
+    }
+    let path = (d.placement != Placement::Memory)
+        .then(|| prepared.taskdir.alloc_dir.display().to_string());
+    report.work_dir = Some(d.report(path));
+}
+
+/// Decide where to unpack ([`workdir::decide`]), build the task dir there (`started`
+/// sees it before anything is unpacked) and unpack. A tmpfs whose budget the streamed
+/// headers outgrow is given up for the disk, and everything starts again there.
+fn prepare_placed(
+    opts: &CheckOptions,
+    mut started: impl FnMut(&TaskDir),
+) -> Result<(Prepared, Decision)> {
+    let mut decision = workdir::decide(opts)?;
+    loop {
+        tracing::debug!(placement = ?decision.placement, why = %decision.why, "work dir");
+        let taskdir = build_taskdir(opts, &decision)?;
+        started(&taskdir);
+        match prepare_in(opts, taskdir) {
+            Err(Error::Archive(archive::ArchiveError::NoSpace(n))) if decision.may_fall_back => {
+                decision = Decision::disk(format!(
+                    "{}; the tar headers outgrew it ({} needed): unpacked again on disk",
+                    decision.why,
+                    archive::human_size(n.needed)
+                ));
+            }
+            r => return Ok((r?, decision)),
+        }
+    }
 }
 
 /// A task dir with the artifacts unpacked, ready for [`finish`]. Several checks of the
@@ -65,23 +100,29 @@ pub struct Prepared {
     pub report: Report,
 }
 
-/// Build the task dir and unpack every artifact into it.
+/// Build the task dir on disk and unpack every artifact into it (a task dir several
+/// checks share, some of which run).
 pub fn prepare(opts: &CheckOptions) -> Result<Prepared> {
-    let taskdir = build_taskdir(opts)?;
+    let taskdir = build_taskdir(opts, &Decision::disk("shared by several checks"))?;
     prepare_in(opts, taskdir)
 }
 
-fn build_taskdir(opts: &CheckOptions) -> Result<TaskDir> {
+fn build_taskdir(opts: &CheckOptions, decision: &Decision) -> Result<TaskDir> {
     let _span = tracing::debug_span!("taskdir").entered();
-    let taskdir = TaskDir::build(&opts.task.name, opts.nomad_version, opts.chroot_env.clone())?;
+    let (name, v, env) = (&opts.task.name, opts.nomad_version, opts.chroot_env.clone());
+    let taskdir = match decision.placement {
+        Placement::Memory => TaskDir::in_memory(name, v, env)?,
+        Placement::Disk => TaskDir::build(name, v, env)?,
+        Placement::Tmpfs { own, budget } => TaskDir::build_on_tmpfs(name, v, env, own, budget)?,
+    };
     tracing::debug!(root = %taskdir.root.display(), chroot_env = taskdir.chroot_env.entries.len(), "task dir built");
     Ok(taskdir)
 }
 
 /// [`prepare`] in a task dir made by the caller (a task of a `--run-job` allocation).
-pub fn prepare_in(opts: &CheckOptions, taskdir: TaskDir) -> Result<Prepared> {
+pub fn prepare_in(opts: &CheckOptions, mut taskdir: TaskDir) -> Result<Prepared> {
     let mut report = Report::new(opts.nomad_version);
-    let extract = unpack_all(opts, &taskdir, &mut report)?;
+    let extract = unpack_all(opts, &mut taskdir, &mut report)?;
     report.findings.extend(extract.findings.iter().cloned());
     Ok(Prepared {
         taskdir,
@@ -291,17 +332,35 @@ fn tree_of(prepared: &Prepared, opts: &CheckOptions) -> Vec<crate::finding::Tree
 /// passes found.
 fn unpack_all(
     opts: &CheckOptions,
-    taskdir: &TaskDir,
+    taskdir: &mut TaskDir,
     report: &mut Report,
 ) -> Result<ExtractSummary> {
     let mut merged = ExtractSummary::default();
     let mut infos: Vec<BundleInfo> = Vec::new();
     for art in &opts.artifacts {
         let (host_dest, task_dest) = taskdir.destination(&art.destination)?;
-        std::fs::create_dir_all(&host_dest)
-            .map_err(|e| Error::io(format!("cannot create `{}`", host_dest.display()), e))?;
+        let nomad_dest = taskdir.nomad_client_path(&task_dest);
+        let room = taskdir.room;
+        // In the model: the destination's components below the allocation dir.
+        let model_dest: Vec<Vec<u8>> = host_dest
+            .strip_prefix(&taskdir.alloc_dir)
+            .map(|rel| {
+                rel.components()
+                    .map(|c| c.as_os_str().as_encoded_bytes().to_vec())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut model = taskdir.model.as_mut().and_then(std::sync::Arc::get_mut);
+        match &mut model {
+            Some(tree) => tree.create_dir_all(&model_dest),
+            None => std::fs::create_dir_all(&host_dest)
+                .map_err(|e| Error::io(format!("cannot create `{}`", host_dest.display()), e))?,
+        }
         if let Some(name) = &art.copy {
-            let placed = archive::place_as_is(&art.file, &host_dest, name)?;
+            let placed = match &mut model {
+                Some(tree) => archive::place_as_is_model(&art.file, tree, &model_dest, name)?,
+                None => archive::place_as_is(&art.file, &host_dest, name)?,
+            };
             merged.entries += placed.0;
             merged.unpacked_bytes += placed.1;
             infos.push(BundleInfo {
@@ -318,19 +377,23 @@ fn unpack_all(
                 .entered();
         let size = std::fs::metadata(&art.file).map(|m| m.len()).unwrap_or(0);
         let bar = crate::progress::UnpackBar::start(&art.source_name, size);
-        let summary = archive::extract(&ExtractRequest {
+        let req = ExtractRequest {
             bundle: &art.file,
             source_name: &art.source_name,
             archive: art.archive,
             dest: &host_dest,
             dest_in_task: &task_dest,
-            nomad_dest: &taskdir.nomad_client_path(&task_dest),
+            nomad_dest: &nomad_dest,
             mode: opts.extract,
             version: opts.nomad_version,
             limits: opts.limits,
             safety: opts.safety,
             chroot_env: &opts.chroot_env,
-        })?;
+        };
+        let summary = match &mut model {
+            Some(tree) => archive::extract_model(&req, tree, &model_dest, None, &mut None)?,
+            None => archive::extract_capped(&req, room)?,
+        };
         drop(bar);
         tracing::debug!(
             entries = summary.entries,
@@ -486,7 +549,8 @@ fn tar_mode_passes(opts: &CheckOptions) -> Option<bool> {
     tar.extract = archive::ExtractMode::Tar;
     tar.run = None;
     tar.keep = false;
-    let prepared = prepare(&tar).ok()?;
+    tar.workdir = workdir::WorkdirOptions::default();
+    let (prepared, _) = prepare_placed(&tar, |_| {}).ok()?;
     let report = finish_with(&prepared, &tar, None, Owner::Check).ok()?;
     Some(report.verdict == Verdict::Pass)
 }

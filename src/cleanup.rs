@@ -156,6 +156,9 @@ pub fn run_now() {
     // checkpoint): go again until the dir is gone, for a moment.
     let until = Instant::now() + Duration::from_secs(2);
     for d in dirs {
+        // A work dir may be a tmpfs of ours, mounted on it in our own mount namespace
+        // (`crate::workdir`): detached first, or the dir is busy (EINVAL for any other).
+        let _ = nix::mount::umount2(&d, nix::mount::MntFlags::MNT_DETACH);
         loop {
             make_writable(&d);
             match std::fs::remove_dir_all(&d) {

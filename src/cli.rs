@@ -175,6 +175,17 @@ pub struct CommonArgs {
     #[arg(long)]
     pub keep: bool,
 
+    /// Where to unpack: `auto` models the tree in memory for a static check and puts a
+    /// run's task dir on a tmpfs when the bundle fits the budget (else on disk);
+    /// `tmpfs` or `disk` to choose.
+    #[arg(long, value_enum, default_value_t = WorkdirArg::Auto)]
+    pub workdir: WorkdirArg,
+
+    /// The most a tmpfs task dir may hold (e.g. `512M`, `2G`; default: half the
+    /// memory available).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub tmpfs_budget: Option<u64>,
+
     /// Make findings errors, as clippy's -D: `warnings` (every warning), a kind
     /// (`missing`) or KIND/CAUSE (`missing/store-reference`), with the JSON report's
     /// names (repeatable).
@@ -183,6 +194,35 @@ pub struct CommonArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkdirArg {
+    Auto,
+    Tmpfs,
+    Disk,
+}
+
+/// `512M`, `2G`, `1048576`: bytes, with an optional K, M, G or T (powers of 1024).
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("`{s}`: unknown unit `{c}` (use K, M, G or T)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a size (e.g. 512M, 2G)"))
 }
 
 /// What the emulated Nomad client is: its version, chroot_env, config and unpacking.
@@ -679,6 +719,19 @@ impl CommonArgs {
         self.run.run_options(self.no_run)
     }
 
+    /// `--workdir`, `--tmpfs-budget`.
+    pub fn workdir(&self) -> crate::workdir::WorkdirOptions {
+        use crate::workdir::Workdir;
+        crate::workdir::WorkdirOptions {
+            choice: match self.workdir {
+                WorkdirArg::Auto => Workdir::Auto,
+                WorkdirArg::Tmpfs => Workdir::Tmpfs,
+                WorkdirArg::Disk => Workdir::Disk,
+            },
+            budget: self.tmpfs_budget,
+        }
+    }
+
     /// The task `command` describes, and how to run it: not at all without a command
     /// (there is nothing to run; the static check covers every executable of the bundle).
     pub fn task_and_run(&self, command: &[String]) -> Result<(TaskSpec, Option<RunOptions>)> {
@@ -735,6 +788,7 @@ impl CheckArgs {
             run,
             keep: c.keep,
             deny: c.deny_rules()?,
+            workdir: c.workdir(),
         })
     }
 }

@@ -192,6 +192,8 @@ pub struct CheckOptions {
     pub keep: bool,
     /// `--deny`: findings to make errors.
     pub deny: Vec<crate::finding::DenyRule>,
+    /// `--workdir`, `--tmpfs-budget`.
+    pub workdir: crate::workdir::WorkdirOptions,
 }
 
 /// Parse `30s`, `2m`, `1500ms`, `1h`, or a bare number of seconds.

@@ -637,6 +637,18 @@ pub struct Report {
     pub error: Option<String>,
     /// `--tree`: the dependency tree of each entrypoint; `null` without `--tree`.
     pub tree: Option<Vec<TreeNode>>,
+    /// Where the bundle was unpacked (`--workdir`), and why there.
+    pub work_dir: Option<WorkDir>,
+}
+
+/// Where a check unpacked the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkDir {
+    /// `memory` (a model of the tree, nothing written), `tmpfs` or `disk`.
+    pub placement: &'static str,
+    /// The task dir's allocation dir (`null` in memory).
+    pub path: Option<String>,
+    pub why: String,
 }
 
 /// `--tree`: one file of the command's dependency tree.
@@ -698,6 +710,7 @@ impl Report {
             host_dependencies: Vec::new(),
             error: None,
             tree: None,
+            work_dir: None,
         }
     }
 

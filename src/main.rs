@@ -5,10 +5,27 @@
 use std::io;
 
 use clap::Parser;
-use nomad_chroot_check::cli::{Cli, Command, Format, TestFormat};
+use nomad_chroot_check::cli::{Cli, Command, Format, TestFormat, WorkdirArg};
 use nomad_chroot_check::error::{Error, ExitCode};
 use nomad_chroot_check::report::emit;
-use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox};
+use nomad_chroot_check::{alloc, check, cleanup, harness, job, report, sandbox, workdir};
+
+/// Whether this invocation may put a task dir on a tmpfs of its own: `--workdir tmpfs`,
+/// or `auto` for a run (a bundle check with a command, or `job` task by task).
+fn may_run_on_own_tmpfs(cli: &Cli) -> bool {
+    let (common, command_given) = match &cli.command {
+        None => (&cli.check.common, !cli.check.command.is_empty()),
+        Some(Command::Job(j)) => (&j.common, !j.run_job),
+        Some(_) => return false,
+    };
+    let runs = command_given && !common.no_run;
+    !common.keep
+        && match common.workdir {
+            WorkdirArg::Auto => runs,
+            WorkdirArg::Tmpfs => true,
+            WorkdirArg::Disk => false,
+        }
+}
 
 fn main() {
     // The sandbox child is on the critical path of every run: it skips clap and the
@@ -34,6 +51,11 @@ fn main() {
     // The same subcommand with its options in another order.
     if let Some(Command::SandboxChild(a)) = &cli.command {
         std::process::exit(sandbox::child_main(a.plan_fd, a.result_fd));
+    }
+    // A check that may run its task may want a tmpfs of its own, in a mount namespace
+    // of its own: made here, before the first thread (the signal thread, next).
+    if may_run_on_own_tmpfs(&cli) {
+        workdir::enter_private_mounts();
     }
     cleanup::install();
     let doc_format = error_format(&cli);

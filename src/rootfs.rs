@@ -15,13 +15,21 @@
 //!
 //! [`RootFs::host_stat`] is the exception on purpose: it models Nomad's host-side
 //! `os.Stat` in `lookupTaskBin`, where absolute links *do* resolve on the host (§5.1).
+//!
+//! The task dir and the shared alloc dir are read from disk, or, for a static check,
+//! from the in-memory model of the unpacked tree ([`crate::archive::model`]); file
+//! contents are read through [`RootFs::head`], [`RootFs::elf`] and [`RootFs::read`],
+//! which serve both.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::archive::model::{self, FileData, Tree};
+use crate::elf::LoaderStrings;
 use crate::taskdir::{Layer, LayerOrigin, TaskDir};
 
 /// The kernel's limit on symlinks followed in one lookup (`MAXSYMLINKS`).
@@ -102,9 +110,12 @@ impl Origin {
 #[derive(Debug, Clone)]
 struct Node {
     stat: Stat,
-    /// The host path holding this node (`None` for implied directories).
+    /// The host path holding this node (`None` for implied directories and the model's
+    /// nodes).
     host: Option<PathBuf>,
     origin: Origin,
+    /// The model's node, for a tree in memory.
+    model: Option<model::NodeId>,
 }
 
 /// One symlink followed during a lookup.
@@ -121,8 +132,11 @@ pub struct LinkStep {
 pub struct Resolved {
     /// The final path, every link followed (`/nix/store/…/bin/bash`).
     pub task_path: String,
-    /// Where to read it on the host (`None` for an implied directory).
+    /// Where to read it on the host (`None` for an implied directory, or a file of the
+    /// in-memory model: read those through [`RootFs`]).
     pub host: Option<PathBuf>,
+    /// A file of the in-memory model.
+    pub model: Option<Arc<FileData>>,
     pub stat: Stat,
     pub origin: Origin,
     /// The links followed, in order.
@@ -191,11 +205,18 @@ pub struct RootFs {
     /// longest destination first.
     layers: Vec<Layer>,
     cache: RefCell<HashMap<String, Option<Node>>>,
+    /// The tree in memory (the allocation dir) and the task dir's name in it.
+    model: Option<(Arc<Tree>, String)>,
 }
 
 impl RootFs {
     pub fn new(taskdir: &TaskDir) -> RootFs {
-        RootFs::with_layers(&taskdir.root, taskdir.layers())
+        let mut fs = RootFs::with_layers(&taskdir.root, taskdir.layers());
+        fs.model = taskdir
+            .model
+            .clone()
+            .map(|t| (t, taskdir.task_name.clone()));
+        fs
     }
 
     pub fn with_layers(root: &Path, mut layers: Vec<Layer>) -> RootFs {
@@ -207,6 +228,7 @@ impl RootFs {
             root: root.to_owned(),
             layers,
             cache: RefCell::new(HashMap::new()),
+            model: None,
         }
     }
 
@@ -231,6 +253,12 @@ impl RootFs {
 
     /// Read a symlink's target (the node must be a symlink).
     fn readlink(&self, node: &Node) -> Option<String> {
+        if let (Some(id), Some((tree, _))) = (node.model, &self.model) {
+            return match &tree.node(id).kind {
+                model::Kind::Symlink(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                _ => None,
+            };
+        }
         let host = node.host.as_ref()?;
         fs::read_link(host)
             .ok()
@@ -248,13 +276,65 @@ impl RootFs {
         n
     }
 
+    /// The model's node at `comps` below the allocation dir.
+    fn model_node(&self, comps: &[&str], origin: Origin) -> Option<Node> {
+        let (tree, _) = self.model.as_ref()?;
+        let c: Vec<&[u8]> = comps.iter().map(|s| s.as_bytes()).collect();
+        let id = tree.lookup(&c)?;
+        let n = tree.node(id);
+        let (kind, host) = match &n.kind {
+            model::Kind::Dir(_) => (FileKind::Dir, None),
+            model::Kind::Symlink(_) => (FileKind::Symlink, None),
+            model::Kind::File(f) => match &f.origin {
+                // A host file placed as is: read where it is.
+                model::Origin::Host(p) if !p.as_os_str().is_empty() => {
+                    (FileKind::File, Some(p.clone()))
+                }
+                _ => (FileKind::File, None),
+            },
+        };
+        Some(Node {
+            stat: Stat {
+                kind,
+                mode: n.mode & 0o7777,
+                uid: tree.uid,
+                gid: tree.gid,
+                size: n.size(),
+            },
+            host,
+            origin,
+            model: Some(id),
+        })
+    }
+
     fn node_uncached(&self, key: &str, parts: &[String]) -> Option<Node> {
+        if let Some((_, task)) = &self.model {
+            let task = task.clone();
+            if let Some(layer) = self
+                .layers
+                .iter()
+                .find(|l| l.origin == LayerOrigin::AllocBind)
+            {
+                if let Some(rest) = under(key, &layer.dest) {
+                    let mut c = vec!["alloc"];
+                    c.extend(rest.split('/').filter(|s| !s.is_empty()));
+                    return self.model_node(&c, Origin::Alloc);
+                }
+            }
+            let mut c = vec![task.as_str()];
+            c.extend(parts.iter().map(String::as_str));
+            if let Some(n) = self.model_node(&c, Origin::TaskDir) {
+                return Some(n);
+            }
+            return self.layer_nodes(key);
+        }
         if parts.is_empty() {
             let m = fs::metadata(&self.root).ok()?;
             return Some(Node {
                 stat: Stat::from_meta(&m),
                 host: Some(self.root.clone()),
                 origin: Origin::TaskDir,
+                model: None,
             });
         }
         for layer in self
@@ -272,8 +352,15 @@ impl RootFs {
                 stat: Stat::from_meta(&m),
                 host: Some(host),
                 origin: Origin::TaskDir,
+                model: None,
             });
         }
+        self.layer_nodes(key)
+    }
+
+    /// What the chroot_env layers hold at `key`, or the directory Nomad makes as the
+    /// parent of one.
+    fn layer_nodes(&self, key: &str) -> Option<Node> {
         for layer in self
             .layers
             .iter()
@@ -307,6 +394,7 @@ impl RootFs {
                 stat,
                 host: None,
                 origin: Origin::Implied,
+                model: None,
             });
         }
         None
@@ -381,6 +469,7 @@ impl RootFs {
             if last {
                 return Ok(Resolved {
                     task_path: here,
+                    model: self.file_of(&node),
                     host: node.host,
                     stat: node.stat,
                     origin: node.origin,
@@ -406,12 +495,106 @@ impl RootFs {
         dirs.pop();
         Ok(Resolved {
             task_path: here,
+            model: self.file_of(&node),
             host: node.host,
             stat: node.stat,
             origin: node.origin,
             links,
             dirs,
         })
+    }
+
+    fn file_of(&self, node: &Node) -> Option<Arc<FileData>> {
+        let (tree, _) = self.model.as_ref()?;
+        match &tree.node(node.model?).kind {
+            model::Kind::File(f) if node.host.is_none() => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    /// The first `n` bytes (at most [`model::file::HEAD`]) of a resolved file.
+    pub fn head(&self, r: &Resolved, n: usize) -> Option<Vec<u8>> {
+        match (&r.model, &r.host) {
+            (Some(f), _) => Some(f.head[..f.head.len().min(n)].to_vec()),
+            (None, Some(h)) => crate::analyze::elf::head(h, n).ok(),
+            (None, None) => None,
+        }
+    }
+
+    /// What an ELF parse of a resolved file gives, and for a file kept whole that could
+    /// be a loader, its strings (`None`: read them with [`RootFs::loader_strings`]).
+    pub fn elf(&self, r: &Resolved) -> Option<model::ElfParse> {
+        match (&r.model, &r.host, &self.model) {
+            (Some(f), _, Some((tree, _))) => Some(match &f.elf {
+                model::ElfState::NoMagic => {
+                    // Only the first bytes are read before the parse gives up.
+                    let s = crate::elf::Sparse::new(f.size, vec![(0, f.head.clone())]);
+                    (Arc::new(crate::elf::parse_ref(&s)), None)
+                }
+                e => e.resolve(tree, &f.origin),
+            }),
+            (None, Some(h), _) => Some((Arc::new(crate::elf::parse(h)), None)),
+            _ => None,
+        }
+    }
+
+    /// A loader's configuration strings, from the whole of its file.
+    pub fn loader_strings(&self, r: &Resolved) -> LoaderStrings {
+        if let Some((_, Some(s))) = self.elf(r) {
+            return s;
+        }
+        self.read(r)
+            .map(|b| LoaderStrings::of(&b))
+            .unwrap_or_default()
+    }
+
+    /// The whole content of a resolved file.
+    pub fn read(&self, r: &Resolved) -> Option<Vec<u8>> {
+        match (&r.model, &r.host, &self.model) {
+            (Some(f), _, Some((tree, _))) => tree.content(f).ok().map(|c| c.to_vec()),
+            (None, Some(h), _) => fs::read(h).ok(),
+            _ => None,
+        }
+    }
+
+    /// Every regular file of the task dir (but what is below its `alloc/` mount point)
+    /// and of the shared alloc dir, as task paths with their permission bits: each
+    /// directory's entries by name, depth first.
+    pub fn files(&self, task_root: &Path, shared_alloc: &Path) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        match &self.model {
+            Some((tree, task)) => {
+                fn walk(t: &Tree, id: model::NodeId, prefix: &str, out: &mut Vec<(String, u32)>) {
+                    for (name, c) in t.children(id) {
+                        let p = format!("{prefix}/{}", String::from_utf8_lossy(name));
+                        let n = t.node(c);
+                        match n.kind {
+                            model::Kind::Dir(_) => walk(t, c, &p, out),
+                            model::Kind::File(_) => out.push((p, n.mode & 0o7777)),
+                            model::Kind::Symlink(_) => {}
+                        }
+                    }
+                }
+                if let Some(id) = tree.lookup_path(task) {
+                    walk(tree, id, "", &mut out);
+                }
+                out.retain(|(p, _)| !p.starts_with("/alloc/"));
+                if let Some(id) = tree.lookup_path("alloc") {
+                    walk(tree, id, "/alloc", &mut out);
+                }
+            }
+            None => {
+                walk_files(task_root, "", &mut |p, mode| {
+                    if !p.starts_with("/alloc/") {
+                        out.push((p.to_owned(), mode));
+                    }
+                });
+                walk_files(shared_alloc, "/alloc", &mut |p, mode| {
+                    out.push((p.to_owned(), mode))
+                });
+            }
+        }
+        out
     }
 
     /// What Go's `os.Stat(filepath.Join(taskDir, rel))` returns on the Nomad client:
@@ -491,6 +674,25 @@ impl RootFs {
     }
 }
 
+fn walk_files(dir: &Path, task_prefix: &str, f: &mut dyn FnMut(&str, u32)) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let task_path = format!("{task_prefix}/{name}");
+        let Ok(m) = e.path().symlink_metadata() else {
+            continue;
+        };
+        if m.is_dir() {
+            walk_files(&e.path(), &task_path, f);
+        } else if m.is_file() {
+            f(&task_path, m.permissions().mode());
+        }
+    }
+}
+
 /// The node for `rest` (relative, may be empty) inside a layer.
 fn layer_node(layer: &Layer, rest: &str) -> Option<Node> {
     let origin = match layer.origin {
@@ -520,6 +722,7 @@ fn layer_node(layer: &Layer, rest: &str) -> Option<Node> {
         stat: Stat::from_meta(&m),
         host: Some(host),
         origin,
+        model: None,
     })
 }
 

@@ -174,6 +174,14 @@ pub struct TaskDir {
     /// Set for an alloc dir Nomad built ([`TaskDir::existing`]): never written, a run
     /// sees it through a writable overlay whose upper layer lives in the work dir.
     pub view: Option<WritableView>,
+    /// The allocation dir as a model in memory ([`TaskDir::in_memory`]): nothing of it
+    /// is on disk, and `alloc_dir`/`root` are where it would be.
+    pub model: Option<std::sync::Arc<crate::archive::model::Tree>>,
+    /// The work dir is a tmpfs mounted on `alloc_dir` in this process's own mount
+    /// namespace: unmounted, not emptied, when it is removed.
+    pub mounted: bool,
+    /// The most the work dir may take (a share of `/dev/shm`): unpacking stops there.
+    pub room: Option<u64>,
 }
 
 /// Where a run over a read-only alloc dir writes: an overlay's upper and work dirs and
@@ -188,7 +196,13 @@ pub struct WritableView {
 /// process dies without doing so (see [`crate::cleanup::sweep_work_dirs`]). The claim
 /// keeps other checkers' sweeps away while it is held: hold it as long as the dir.
 pub fn work_dir() -> Result<(tempfile::TempDir, Option<crate::cleanup::Claim>), TaskDirError> {
-    let parent = std::env::temp_dir();
+    work_dir_in(std::env::temp_dir())
+}
+
+/// [`work_dir`] under `parent`.
+fn work_dir_in(
+    parent: PathBuf,
+) -> Result<(tempfile::TempDir, Option<crate::cleanup::Claim>), TaskDirError> {
     crate::cleanup::sweep_work_dirs(&parent, WORK_DIR_PREFIX);
     let work = tempfile::Builder::new()
         .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
@@ -272,6 +286,9 @@ impl AllocDir {
             chroot_env,
             secrets: SecretsMode::PlainDir,
             view: None,
+            model: None,
+            mounted: false,
+            room: None,
         })
     }
 }
@@ -290,6 +307,76 @@ impl TaskDir {
         td.work = Some(work);
         td.claim = claim;
         Ok(td)
+    }
+
+    /// [`TaskDir::build`] on a tmpfs of at most `budget` bytes: our own, mounted on the
+    /// work dir in this process's mount namespace (`own`, root), or `/dev/shm`.
+    pub fn build_on_tmpfs(
+        task_name: &str,
+        version: NomadVersion,
+        chroot_env: ChrootEnv,
+        own: bool,
+        budget: u64,
+    ) -> Result<TaskDir, TaskDirError> {
+        validate_task_name(task_name)?;
+        let parent = if own {
+            std::env::temp_dir()
+        } else {
+            PathBuf::from("/dev/shm")
+        };
+        let (work, claim) = work_dir_in(parent)?;
+        if own {
+            crate::workdir::mount_tmpfs(work.path(), budget).map_err(|source| {
+                TaskDirError::Create {
+                    path: work.path().to_owned(),
+                    source,
+                }
+            })?;
+        }
+        let mounted = own;
+        let alloc = AllocDir::build(work.path().to_path_buf());
+        let mut td = match alloc.and_then(|a| a.task_dir(task_name, version, chroot_env)) {
+            Ok(td) => td,
+            Err(e) => {
+                if mounted {
+                    let _ = nix::mount::umount2(work.path(), nix::mount::MntFlags::MNT_DETACH);
+                }
+                return Err(e);
+            }
+        };
+        td.work = Some(work);
+        td.claim = claim;
+        td.mounted = mounted;
+        td.room = (!own).then_some(budget);
+        Ok(td)
+    }
+
+    /// A task dir that exists only as a model in memory: what a static check unpacks
+    /// into when nothing needs the real tree. Its paths are those a work dir would have
+    /// (`$TMPDIR/nomad-chroot-check.<pid>.memory`), for messages; nothing is created.
+    pub fn in_memory(
+        task_name: &str,
+        version: NomadVersion,
+        chroot_env: ChrootEnv,
+    ) -> Result<TaskDir, TaskDirError> {
+        validate_task_name(task_name)?;
+        let alloc_dir =
+            std::env::temp_dir().join(format!("{WORK_DIR_PREFIX}{}.memory", std::process::id()));
+        let tree = crate::archive::model::Tree::alloc_dir(task_name, version.has_private_dir());
+        Ok(TaskDir {
+            work: None,
+            claim: None,
+            root: alloc_dir.join(task_name),
+            alloc_dir,
+            task_name: task_name.to_owned(),
+            version,
+            chroot_env,
+            secrets: SecretsMode::PlainDir,
+            view: None,
+            model: Some(std::sync::Arc::new(tree)),
+            mounted: false,
+            room: None,
+        })
     }
 
     /// The task dir of an allocation Nomad built (`<data_dir>/alloc/<id>/<task>`), as
@@ -322,6 +409,9 @@ impl TaskDir {
             chroot_env: ChrootEnv::none(),
             secrets: SecretsMode::PlainDir,
             view: Some(WritableView { scratch }),
+            model: None,
+            mounted: false,
+            room: None,
         })
     }
 
@@ -434,6 +524,10 @@ impl Drop for TaskDir {
     fn drop(&mut self) {
         if let Some(w) = self.work.take() {
             let path = w.keep();
+            if self.mounted {
+                // Our own tmpfs: gone with its mount, whatever it holds.
+                let _ = nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH);
+            }
             crate::cleanup::remove_tree(&path);
             crate::cleanup::unregister(&path);
         }

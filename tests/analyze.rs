@@ -593,7 +593,7 @@ fn command_lookup() {
         f.nomad_error.as_deref().unwrap(),
         format!(
             "failed to launch command with executor: rpc error: code = Unknown desc = file /bin/app not found under path {}",
-            t.td.root.display()
+            t.td.nomad_client_path("/")
         )
     );
     let d = a

@@ -1227,7 +1227,9 @@ fn kept_dir_survives_the_next_check() {
     )
     .unwrap();
 
-    let json = check(&[]);
+    // A check with a work dir on disk sweeps (the static check in memory touches no
+    // disk at all).
+    let json = check(&["--workdir", "disk"]);
     assert_eq!(json["kept_work_dir"], serde_json::Value::Null);
     assert!(sh.is_file(), "the kept dir is gone after the next check");
     assert!(!stale.exists(), "a dead checker's dir was not swept");

@@ -6,6 +6,11 @@
 //! --no-run`, and compares the report with `expected.json`: the exit code, and the exact
 //! set of findings of the kinds the case lists (`missing` always). The file format and
 //! the rules behind the expectations are in `fixtures/README.md`.
+//!
+//! `fixture::<case>::disk_agrees` runs the case again in memory and on disk
+//! (`--workdir disk`), and `fixture_paths::*` compare `--tree`, the command lookup and a
+//! `test` harness check across the two: the static check must not depend on where the
+//! tree was.
 
 mod contract;
 
@@ -104,6 +109,7 @@ fn main() {
     };
 
     let trials = names
+        .clone()
         .into_iter()
         .map(|name| {
             let root = root.clone();
@@ -117,6 +123,8 @@ fn main() {
                 run_case(&root, &name)
             })
         })
+        .chain(paths_agree_trials(&root, &names, &build))
+        .chain(cross_trials(&root, &build))
         .chain(self_checks())
         .collect();
     libtest_mimic::run(&args, trials).exit();
@@ -127,6 +135,18 @@ enum BuildState {
     Ready,
     Unavailable(String),
     Failed(String),
+}
+
+/// `check`, once the fixtures are built (ignored when they cannot be here).
+fn when_built(
+    build: BuildState,
+    check: impl FnOnce() -> Result<Completion, Failed>,
+) -> Result<Completion, Failed> {
+    match build {
+        BuildState::Ready => check(),
+        BuildState::Unavailable(why) => Ok(Completion::ignored_with(why)),
+        BuildState::Failed(why) => Err(why.into()),
+    }
 }
 
 /// Run `fixtures/build.sh` (fast when the bundles are up to date).
@@ -271,6 +291,273 @@ fn run_case(root: &Path, name: &str) -> Result<Completion, Failed> {
         run.stderr.trim(),
     )
     .into())
+}
+
+/// The `--tree`, lookup and harness cross-checks of [`CROSS_CASE`].
+fn cross_trials(root: &Path, build: &BuildState) -> impl Iterator<Item = Trial> {
+    type Check = fn(&Path) -> Result<Completion, Failed>;
+    let checks: [(&str, Check); 2] = [
+        ("tree_and_lookup_agree", tree_and_lookup_agree),
+        ("harness_agrees", harness_agrees),
+    ];
+    let (root, build) = (root.to_owned(), build.clone());
+    checks.into_iter().map(move |(name, f)| {
+        let (root, build) = (root.clone(), build.clone());
+        Trial::ignorable_test(format!("fixture_paths::{name}"), move || {
+            when_built(build, || f(&root))
+        })
+    })
+}
+
+/// One trial a case, `fixture::<case>::disk_agrees`: the static check of the case
+/// (the in-memory model of the unpacked tree, `--workdir auto`) and the same check
+/// unpacked to disk (`--workdir disk`) must say the same, byte for byte: the JSON
+/// report but for `work_dir` (where the tree was, which is what differs), the text
+/// report, and the exit code.
+fn paths_agree_trials<'a>(
+    root: &'a Path,
+    names: &'a [String],
+    build: &'a BuildState,
+) -> impl Iterator<Item = Trial> + 'a {
+    names.iter().map(move |name| {
+        let (root, name, build) = (root.to_owned(), name.clone(), build.clone());
+        Trial::ignorable_test(format!("fixture::{name}::disk_agrees"), move || {
+            when_built(build, || paths_agree(&root, &name))
+        })
+    })
+}
+
+/// A case's definition and built bundle, or why it cannot be checked here.
+fn load_case(root: &Path, name: &str) -> Result<Result<(Case, PathBuf), String>, Failed> {
+    let dir = root.join("fixtures/cases").join(name);
+    let case: Case = toml::from_str(&read(&dir.join("case.toml"))?)
+        .map_err(|e| format!("fixtures/cases/{name}/case.toml: {e}"))?;
+    let build_dir = root
+        .join("fixtures/build")
+        .join(case.bundle.as_deref().unwrap_or(name));
+    let unavailable = build_dir.join("UNAVAILABLE");
+    if unavailable.exists() {
+        return Ok(Err(read(&unavailable)?.trim().to_owned()));
+    }
+    Ok(Ok((case, build_dir.join("bundle.tar.gz"))))
+}
+
+fn paths_agree(root: &Path, name: &str) -> Result<Completion, Failed> {
+    let (case, bundle) = match load_case(root, name)? {
+        Ok(c) => c,
+        Err(why) => return Ok(Completion::ignored_with(why)),
+    };
+    let json = tool_args(&case, &bundle);
+    let mut problems = both_paths(&json)?;
+    problems.extend(both_paths(&as_text(&json))?);
+    verdict(name, problems)
+}
+
+fn verdict(name: &str, problems: Vec<String>) -> Result<Completion, Failed> {
+    if problems.is_empty() {
+        return Ok(Completion::Completed);
+    }
+    Err(format!(
+        "{name}: the static check in memory and on disk disagree\n{}",
+        problems.join("\n")
+    )
+    .into())
+}
+
+/// `argv` (a `--format json` one) with `--format text`.
+fn as_text(argv: &[String]) -> Vec<String> {
+    let mut a = argv.to_vec();
+    let i = a.iter().position(|x| x == "json").expect("--format json");
+    a[i] = "text".into();
+    a
+}
+
+/// A JSON report without `work_dir`, which says where the tree was (and is absent
+/// from a harness check's report), and what `work_dir` was.
+fn without_work_dir(argv: &[String], run: &ToolRun) -> Result<(String, Value), Failed> {
+    let mut report: Value = serde_json::from_str(&run.stdout).map_err(|e| {
+        format!(
+            "command: {BIN} {}\nstdout is not a JSON report ({e}):\n{}\n--- stderr\n{}",
+            shell_words(argv),
+            run.stdout,
+            run.stderr
+        )
+    })?;
+    let work_dir = report
+        .as_object_mut()
+        .and_then(|o| o.remove("work_dir"))
+        .unwrap_or(Value::Null);
+    Ok((
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+        work_dir,
+    ))
+}
+
+/// Run `argv` with `--workdir auto` (the model: a static check) and `--workdir disk`;
+/// what differs besides `work_dir`, if anything.
+fn both_paths(argv: &[String]) -> Result<Vec<String>, Failed> {
+    let json = argv.iter().any(|a| a == "json");
+    let mut outs = Vec::new();
+    let mut problems = Vec::new();
+    for (placement, workdir) in [("memory", "auto"), ("disk", "disk")] {
+        let mut a = argv.to_vec();
+        a.insert(1, format!("--workdir={workdir}"));
+        let run = run_tool(&a)?;
+        let out = if json {
+            let (report, work_dir) = without_work_dir(&a, &run)?;
+            if work_dir.get("placement").and_then(Value::as_str) != Some(placement) {
+                problems.push(format!(
+                    "--workdir={workdir}: work_dir should say {placement:?}: {work_dir}"
+                ));
+            }
+            report
+        } else {
+            run.stdout
+        };
+        outs.push((run.code, out));
+    }
+    let shown = format!("command: {BIN} {}", shell_words(argv));
+    let ((mc, m), (dc, d)) = (&outs[0], &outs[1]);
+    if mc != dc {
+        problems.push(format!(
+            "{shown}\n  exit codes differ: memory {mc:?}, disk {dc:?}"
+        ));
+    }
+    if m != d {
+        problems.push(format!(
+            "{shown}\n  the reports differ:\n{}",
+            line_diff(m, d)
+        ));
+    }
+    Ok(problems)
+}
+
+/// The fixture the cross-checks below use: a command with a dependency tree (ls →
+/// libselinux → a missing libpcre2).
+const CROSS_CASE: &str = "missing-transitive-library";
+
+/// `--tree` (text and JSON), and commands the lookup does not find (an absolute path
+/// and a bare name: Nomad's text names the task dir), in memory and on disk.
+fn tree_and_lookup_agree(root: &Path) -> Result<Completion, Failed> {
+    let (case, bundle) = match load_case(root, CROSS_CASE)? {
+        Ok(c) => c,
+        Err(why) => return Ok(Completion::ignored_with(why)),
+    };
+    let mut problems = Vec::new();
+    let mut tree = tool_args(&case, &bundle);
+    tree.insert(1, "--tree".into());
+    problems.extend(both_paths(&tree)?);
+    problems.extend(both_paths(&as_text(&tree))?);
+    for cmd in ["/bin/nothere", "nothere"] {
+        let c = Case {
+            command: Some(cmd.into()),
+            args: Vec::new(),
+            ..toml::from_str(&read(
+                &root
+                    .join("fixtures/cases")
+                    .join(CROSS_CASE)
+                    .join("case.toml"),
+            )?)
+            .map_err(|e| e.to_string())?
+        };
+        problems.extend(both_paths(&tool_args(&c, &bundle))?);
+    }
+    verdict(CROSS_CASE, problems)
+}
+
+/// A `no_run` check of `nomad-chroot-check test` (which unpacks to disk) reports what
+/// the CLI's static check (in memory) does.
+fn harness_agrees(root: &Path) -> Result<Completion, Failed> {
+    let (case, bundle) = match load_case(root, CROSS_CASE)? {
+        Ok(c) => c,
+        Err(why) => return Ok(Completion::ignored_with(why)),
+    };
+    let (ChrootEnvSpec::Named(chroot_env), Some(command)) = (&case.chroot_env, &case.command)
+    else {
+        return Err(format!("{CROSS_CASE}: expected a named chroot_env and a command").into());
+    };
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let spec = tmp.path().join("spec.toml");
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let args: Vec<String> = case.args.iter().map(|a| q(a)).collect();
+    std::fs::write(
+        &spec,
+        format!(
+            "[[check]]\nname = \"static\"\nbundle = {}\ndestination = {}\nchroot_env = {}\nnomad_version = {}\nextract = {}\ncommand = {}\nargs = [{}]\nno_run = true\nexpect = \"fail\"\n",
+            q(&bundle.display().to_string()),
+            q(&case.destination),
+            q(chroot_env),
+            q(&case.nomad_version),
+            q(&case.extract),
+            q(command),
+            args.join(", ")
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let argv: Vec<String> = vec![
+        "test".into(),
+        spec.display().to_string(),
+        "--format".into(),
+        "json".into(),
+    ];
+    let run = run_tool(&argv)?;
+    let shown = format!("command: {BIN} {}", shell_words(&argv));
+    let out: Value = serde_json::from_str(&run.stdout)
+        .map_err(|e| format!("{shown}\nnot JSON ({e}):\n{}\n{}", run.stdout, run.stderr))?;
+    let check = out
+        .get("checks")
+        .and_then(|c| c.get(0))
+        .ok_or_else(|| format!("{shown}\nno check in the output:\n{}", run.stdout))?;
+    if check.get("outcome").and_then(Value::as_str) != Some("passed") {
+        return Err(format!("{shown}\nthe check did not pass: {check}").into());
+    }
+    let harness = ToolRun {
+        code: None,
+        stdout: check
+            .get("report")
+            .map(Value::to_string)
+            .unwrap_or_default(),
+        stderr: String::new(),
+    };
+    let (harness, _) = without_work_dir(&argv, &harness)?;
+    let cli_argv = tool_args(&case, &bundle);
+    let (cli, work_dir) = without_work_dir(&cli_argv, &run_tool(&cli_argv)?)?;
+    let mut problems = Vec::new();
+    if work_dir.get("placement").and_then(Value::as_str) != Some("memory") {
+        problems.push(format!(
+            "the CLI's static check should be in memory: {work_dir}"
+        ));
+    }
+    if harness != cli {
+        problems.push(format!(
+            "{shown}\nvs {BIN} {}\n  the reports differ (memory: the CLI, disk: the harness):\n{}",
+            shell_words(&cli_argv),
+            line_diff(&cli, &harness)
+        ));
+    }
+    verdict(CROSS_CASE, problems)
+}
+
+/// The lines of `a` and `b` that differ, position by position (enough to see where).
+fn line_diff(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied(), b.get(i).copied());
+        if x != y {
+            out.push(format!(
+                "  line {}:\n    memory: {}\n    disk:   {}",
+                i + 1,
+                x.unwrap_or("<none>"),
+                y.unwrap_or("<none>")
+            ));
+        }
+        if out.len() == 20 {
+            out.push("  …".into());
+            break;
+        }
+    }
+    out.join("\n")
 }
 
 /// The comparison rules themselves, so that a lenient matcher cannot pass every case.

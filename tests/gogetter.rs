@@ -5,6 +5,11 @@
 //! the verdict, go-getter's error text (temp paths normalised) and, when it unpacked,
 //! the tree (paths, types, modes, sizes, SHA-256 of contents, mtimes it set).
 //!
+//! Every case is replayed twice: through [`archive::extract`] to disk (`<tag>::<id>`)
+//! and through [`archive::extract_model`] into the in-memory tree the static check
+//! reads (`<tag>::model::<id>`), whose files are hashed as [`model::Tree::content`]
+//! reads them back from the bundle. Both must give go-getter's outcome.
+//!
 //! The records come from `../shared/tools/gogetter-oracle` (go-getter's code built
 //! outside this repo) through `ci/gogetter-record`; this test needs no Go. Deliberate
 //! divergences are listed, with their reason, in `fixtures/gogetter/divergences.json`.
@@ -29,6 +34,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use gogetter::corpus::{self, Case};
 use libtest_mimic::{Arguments, Failed, Trial};
+use nomad_chroot_check::archive::model::{self, file::HEAD};
 use nomad_chroot_check::archive::{self, ExtractMode, ExtractRequest};
 use nomad_chroot_check::config::{ArtifactLimits, SafetyLimits};
 use nomad_chroot_check::nomad::NomadVersion;
@@ -132,6 +138,10 @@ struct Divergence {
     id: String,
     /// `verdict`, `error` or `tree`.
     aspect: String,
+    /// `disk` or `model` when only that replay differs (a difference inherent in
+    /// the way, said in `reason`); absent: both.
+    #[serde(default)]
+    via: Option<String>,
     reason: String,
 }
 
@@ -233,35 +243,146 @@ fn limits(c: &Case) -> ArtifactLimits {
     }
 }
 
-/// Our extractor on one case, as the CLI runs it for `--extract nomad`.
-fn ours(c: &Case, version: NomadVersion) -> Outcome {
-    let tmp = tempfile::tempdir().unwrap();
-    let bundle = tmp.path().join(&c.name);
-    fs::write(&bundle, &c.bytes).unwrap();
-    let dst = tmp.path().join("dst");
-    fs::create_dir(&dst).unwrap();
-    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
-    let from = SystemTime::now();
-    let s = archive::extract(&ExtractRequest {
-        bundle: &bundle,
+/// Where a replay unpacks: to disk, or into the static check's in-memory tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Disk,
+    Model,
+}
+
+impl Via {
+    fn name(self) -> &'static str {
+        match self {
+            Via::Disk => "disk",
+            Via::Model => "model",
+        }
+    }
+}
+
+fn request<'a>(
+    c: &'a Case,
+    bundle: &'a Path,
+    dst: &'a Path,
+    version: NomadVersion,
+    env: &'a ChrootEnv,
+) -> ExtractRequest<'a> {
+    ExtractRequest {
+        bundle,
         source_name: &c.name,
         archive: None,
-        dest: &dst,
+        dest: dst,
         dest_in_task: TASK_DST,
         nomad_dest: NOMAD_DST,
         mode: ExtractMode::Nomad,
         version,
         limits: limits(c),
         safety: SafetyLimits::default(),
-        chroot_env: &ChrootEnv::none(),
-    })
-    .unwrap_or_else(|e| panic!("{}: extract failed: {e}", c.id));
-    let to = SystemTime::now();
-    let out = match s.nomad_failure {
+        chroot_env: env,
+    }
+}
+
+fn outcome_of(failure: Option<String>, tree: impl FnOnce() -> Vec<Node>) -> Outcome {
+    match failure {
         Some(e) => Outcome::failed(e.replace(TASK_SRC, "<src>").replace(TASK_DST, "<dst>")),
-        None => Outcome::unpacked(tree(&dst, from, to)),
-    };
+        None => Outcome::unpacked(tree()),
+    }
+}
+
+/// Our extractor on one case, as the CLI runs it for `--extract nomad`.
+fn ours(c: &Case, version: NomadVersion, via: Via) -> Outcome {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join(&c.name);
+    fs::write(&bundle, &c.bytes).unwrap();
+    let dst = tmp.path().join("dst");
+    let env = ChrootEnv::none();
+    let req = request(c, &bundle, &dst, version, &env);
+    if via == Via::Model {
+        return ours_model(c, &req);
+    }
+    fs::create_dir(&dst).unwrap();
+    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
+    let from = SystemTime::now();
+    let s = archive::extract(&req).unwrap_or_else(|e| panic!("{}: extract failed: {e}", c.id));
+    let to = SystemTime::now();
+    let out = outcome_of(s.nomad_failure, || tree(&dst, from, to));
     make_writable(tmp.path());
+    out
+}
+
+/// Files of one case read back from the bundle, each a new unpacking of it: past
+/// this many, a file of at most [`HEAD`] bytes is hashed from its kept head instead
+/// (the 4,095 one-byte files of `limit/tar-default-4095` would take minutes).
+const READ_BACKS: usize = 8;
+
+/// [`ours`] into the in-memory tree, as the static check unpacks (the bundle stays
+/// where it is: files are read back from it).
+fn ours_model(c: &Case, req: &ExtractRequest<'_>) -> Outcome {
+    let mut t = model::Tree::alloc_dir("task", true);
+    // The destination as the disk replay makes it: 0755.
+    let umask = std::mem::replace(&mut t.umask, 0o022);
+    t.create_dir_all(&[b"dst".to_vec()]);
+    t.umask = umask;
+    let s = archive::extract_model(req, &mut t, &[b"dst".to_vec()], None, &mut None)
+        .unwrap_or_else(|e| panic!("{}: extract_model failed: {e}", c.id));
+    outcome_of(s.nomad_failure, || {
+        model_tree(&t, t.lookup_path("dst").unwrap(), &c.id)
+    })
+}
+
+/// [`tree`] of the model below `root`. Its `mtime: None` is "made now", which the
+/// disk walk leaves unrecorded too.
+fn model_tree(t: &model::Tree, root: model::NodeId, id: &str) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut read_backs = 0;
+    let mut stack = vec![(root, ".".to_owned())];
+    while let Some((n, rel)) = stack.pop() {
+        let node = t.node(n);
+        let (kind, size, sum) = match &node.kind {
+            model::Kind::Dir(_) => ("dir", None, None),
+            model::Kind::Symlink(target) => ("symlink", None, Some(sha256(target))),
+            model::Kind::File(f) => {
+                let head_is_all = f.size <= HEAD as u64 && f.head.len() as u64 == f.size;
+                let bytes: Vec<u8> = if read_backs < READ_BACKS || !head_is_all {
+                    read_backs += 1;
+                    let b = t
+                        .content(f)
+                        .unwrap_or_else(|e| panic!("{id}: reading `{rel}` back: {e}"));
+                    assert_eq!(
+                        b.len() as u64,
+                        f.size,
+                        "{id}: `{rel}` read back at another size than it was unpacked"
+                    );
+                    assert_eq!(
+                        &b[..b.len().min(HEAD)],
+                        &f.head[..],
+                        "{id}: `{rel}`: its kept head is not its first bytes read back"
+                    );
+                    b.to_vec()
+                } else {
+                    f.head.clone()
+                };
+                ("file", Some(f.size), Some(sha256(&bytes)))
+            }
+        };
+        out.push(Node {
+            path: rel.clone(),
+            kind: kind.into(),
+            mode: format!("{:04o}", node.mode & 0o7777),
+            size,
+            sha256: sum,
+            mtime: node.mtime.map(|(s, ns)| format!("{s}.{ns:09}")),
+        });
+        for (name, child) in t.children(n) {
+            let name = escape(name);
+            let r = if rel == "." {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            stack.push((child, r));
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
@@ -473,6 +594,7 @@ fn replay(
     rec: &Record,
     case: Option<&Case>,
     version: NomadVersion,
+    via: Via,
     kept: &[Divergence],
 ) -> Result<(), Failed> {
     let Some(case) = case else {
@@ -494,7 +616,7 @@ fn replay(
         )
         .into());
     }
-    let got = ours(case, version);
+    let got = ours(case, version, via);
     let mut diffs = compare(&rec.outcome, &got);
     for k in kept {
         if diffs.remove(k.aspect.as_str()).is_none() {
@@ -564,6 +686,16 @@ fn main() {
                 }
             }
             for d in &div {
+                if d.via
+                    .as_deref()
+                    .is_some_and(|p| p != "disk" && p != "model")
+                {
+                    return Err(format!(
+                        "divergences.json: `via` is disk or model, not {:?}",
+                        d.via
+                    )
+                    .into());
+                }
                 if !cases.contains_key(&d.id) || !recorded.iter().any(|(t, _)| *t == d.gogetter) {
                     return Err(
                         format!("divergences.json names unknown {} {}", d.gogetter, d.id).into(),
@@ -575,17 +707,26 @@ fn main() {
     }
     for r in records {
         let version: NomadVersion = r.nomad.parse().unwrap();
-        for rec in r.cases {
-            let cases = cases.clone();
-            let kept: Vec<Divergence> = divergences
-                .iter()
-                .filter(|d| d.gogetter == r.gogetter && d.id == rec.id)
-                .cloned()
-                .collect();
-            let name = format!("{}::{}", r.gogetter, rec.id);
-            trials.push(Trial::test(name, move || {
-                replay(&rec, cases.get(&rec.id), version, &kept)
-            }));
+        let rec_cases = std::sync::Arc::new(r.cases);
+        for via in [Via::Disk, Via::Model] {
+            for i in 0..rec_cases.len() {
+                let (cases, recs) = (cases.clone(), rec_cases.clone());
+                let rec = &recs[i];
+                let kept: Vec<Divergence> = divergences
+                    .iter()
+                    .filter(|d| d.gogetter == r.gogetter && d.id == rec.id)
+                    .filter(|d| d.via.as_deref().is_none_or(|p| p == via.name()))
+                    .cloned()
+                    .collect();
+                let name = match via {
+                    Via::Disk => format!("{}::{}", r.gogetter, rec.id),
+                    Via::Model => format!("{}::model::{}", r.gogetter, rec.id),
+                };
+                trials.push(Trial::test(name, move || {
+                    let rec = &recs[i];
+                    replay(rec, cases.get(&rec.id), version, via, &kept)
+                }));
+            }
         }
     }
     libtest_mimic::run(&args, trials).exit();

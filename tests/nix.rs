@@ -556,7 +556,7 @@ fn eval_default_nix(env: &Env) -> TestResult {
         })?;
     }
     ensure(
-        v["nativeBuildInputs"] == serde_json::json!(["pkg-config"]),
+        v["nativeBuildInputs"] == serde_json::json!(["pkg-config", "cmake"]),
         || format!("nativeBuildInputs: {v}"),
     )?;
     ensure(v["mainProgram"] == "nomad-chroot-check", || format!("{v}"))

@@ -589,13 +589,17 @@ fn ctrl_c_while_unpacking_leaves_nothing() {
         if run {
             cmd.args(["--", "/local/d0/f0"]);
         } else {
-            cmd.arg("--no-run");
+            // On disk: the static check's model in memory has nothing to leave.
+            cmd.args(["--no-run", "--workdir=disk"]);
         }
         let mut child = cmd.spawn().unwrap();
-        // Interrupt once unpacking is under way.
+        // Interrupt once unpacking is under way: seen through the checker's own root,
+        // for a run's task dir is on a tmpfs only its mount namespace has.
         let until = Instant::now() + Duration::from_secs(30);
+        let seen = std::path::PathBuf::from(format!("/proc/{}/root", child.id()))
+            .join(work.strip_prefix("/").unwrap());
         let unpacking = || {
-            fs::read_dir(&work)
+            fs::read_dir(&seen)
                 .into_iter()
                 .flatten()
                 .flatten()

@@ -20,6 +20,7 @@ in
   rustPlatform.buildRustPackage = args: args;
   mkShell = args: args;
   pkg-config = stub "pkg-config";
+  cmake = stub "cmake";
   bzip2 = stub "bzip2";
   xz = stub "xz";
   cargo = stub "cargo";

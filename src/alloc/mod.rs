@@ -548,6 +548,7 @@ fn flag_options(
         run,
         keep: false,
         deny: common.deny_rules()?,
+        workdir: common.workdir(),
     })
 }
 

@@ -400,10 +400,8 @@ impl<'c, 'a> Walker<'c, 'a> {
         if r.task_path != path {
             here.push(r.task_path.clone());
         }
-        let Some(host) = r.host.clone() else { return };
-        let head = match elf::head(&host, shebang::BINPRM_BUF_SIZE) {
-            Ok(h) => h,
-            Err(_) => return,
+        let Some(head) = ctx.fs.head(&r, shebang::BINPRM_BUF_SIZE) else {
+            return;
         };
         match elf::sniff(&head) {
             Sniff::Empty => {
@@ -440,7 +438,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 self.add(f);
             }
             Sniff::Script => self.script(exec, path, &r, &head, &here, depth, made_executable),
-            Sniff::Elf => self.elf(exec, &r, &host, &here, chain, loader_argv0),
+            Sniff::Elf => self.elf(exec, &r, &here, chain, loader_argv0),
         }
     }
 
@@ -574,13 +572,12 @@ impl<'c, 'a> Walker<'c, 'a> {
         &mut self,
         exec: &Exec,
         r: &Resolved,
-        host: &std::path::Path,
         here: &[String],
         chain: &[String],
         loader_argv0: &str,
     ) {
         let ctx = self.ctx;
-        let info = match ctx.elf(host).as_ref() {
+        let info = match ctx.elf(r).as_ref() {
             Ok(i) => Rc::new(i.clone()),
             Err(ElfError::TooShort | ElfError::Malformed(_)) => {
                 let f = Finding::error(Kind::ExecFormat, Cause::InvalidElf, r.task_path.clone())
@@ -685,8 +682,10 @@ impl<'c, 'a> Walker<'c, 'a> {
             self.add(f);
             return None;
         }
-        let ihost = ir.host.clone()?;
-        let iinfo = match ctx.elf(&ihost).as_ref() {
+        if ir.host.is_none() && ir.model.is_none() {
+            return None;
+        }
+        let iinfo = match ctx.elf(&ir).as_ref() {
             Ok(i) => Rc::new(i.clone()),
             Err(e) => {
                 // binfmt_elf reads the interpreter's header: a short read is EIO, no
@@ -744,7 +743,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             self.add(f);
             return None;
         }
-        let cfg = ctx.loader_config(interp, &ir.task_path, &iinfo, Some(&ihost));
+        let cfg = ctx.loader_config(interp, &ir.task_path, &iinfo, Some(&ir));
         Some((cfg, iinfo))
     }
 

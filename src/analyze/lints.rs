@@ -27,7 +27,7 @@ const TLS_LIBS: &[&str] = &[
 
 fn read(ctx: &Ctx<'_>, path: &str) -> Option<String> {
     let r = ctx.fs.resolve(path).ok()?;
-    std::fs::read_to_string(r.host?).ok()
+    String::from_utf8(ctx.fs.read(&r)?).ok()
 }
 
 pub fn lint(ctx: &Ctx<'_>, w: &Walker<'_, '_>) -> Vec<Finding> {

@@ -18,7 +18,7 @@ use std::rc::Rc;
 use object::elf;
 
 use super::Ctx;
-use super::elf::{ElfError, ElfInfo};
+use super::elf::{ElfError, ElfInfo, LoaderStrings};
 use super::perms::{EXEC, READ};
 use crate::rootfs::{self, Resolved};
 
@@ -52,8 +52,13 @@ pub struct LoaderConfig {
 
 impl LoaderConfig {
     /// `task_path`: the loader's file as resolved in the root (or `interp` when it is
-    /// not there); `bytes`: its content (empty when unknown).
-    pub fn new(interp: &str, task_path: &str, info: &ElfInfo, bytes: &[u8]) -> LoaderConfig {
+    /// not there); `strings`: what its content says (empty when unknown).
+    pub fn new(
+        interp: &str,
+        task_path: &str,
+        info: &ElfInfo,
+        strings: &LoaderStrings,
+    ) -> LoaderConfig {
         let file_name = task_path.rsplit('/').next().unwrap_or("");
         let kind = if file_name.starts_with("ld-musl-")
             || interp
@@ -100,7 +105,7 @@ impl LoaderConfig {
                 }
             }
             LoaderKind::Glibc => {
-                let mut system_dirs = glibc_system_dirs(bytes);
+                let mut system_dirs = strings.system_dirs.clone();
                 if system_dirs.is_empty() {
                     system_dirs = default_system_dirs(interp, info);
                 }
@@ -116,7 +121,7 @@ impl LoaderConfig {
                     class64: info.class64,
                     machine: info.machine,
                     system_dirs,
-                    cache_path: glibc_cache_path(bytes),
+                    cache_path: strings.cache_path.clone(),
                     musl_path_file: None,
                     dst_lib,
                     dst_platform,
@@ -147,55 +152,6 @@ fn dst_lib_of(dir: &str) -> String {
         Some(i) => parts[i..].join("/"),
         None => "lib".into(),
     }
-}
-
-/// The first run of NUL-separated absolute directories ending in `/` that names a lib
-/// directory: glibc's `system_dirs` array (`elf/dl-load.c`).
-fn glibc_system_dirs(bytes: &[u8]) -> Vec<String> {
-    let is_dir = |s: &[u8]| {
-        s.len() > 1
-            && s[0] == b'/'
-            && s[s.len() - 1] == b'/'
-            && s.iter().all(|&c| c.is_ascii_graphic())
-    };
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'/' && (i == 0 || bytes[i - 1] == 0) {
-            let mut run: Vec<String> = Vec::new();
-            let mut j = i;
-            while j < bytes.len() && bytes[j] == b'/' {
-                let end = match bytes[j..].iter().position(|&c| c == 0) {
-                    Some(e) => j + e,
-                    None => break,
-                };
-                let s = &bytes[j..end];
-                if !is_dir(s) {
-                    break;
-                }
-                run.push(String::from_utf8_lossy(&s[..s.len() - 1]).into_owned());
-                j = end + 1;
-            }
-            if run.first().is_some_and(|d| d.contains("/lib")) {
-                return run;
-            }
-            i = j.max(i + 1);
-        } else {
-            i += 1;
-        }
-    }
-    Vec::new()
-}
-
-/// The NUL-terminated string ending in `/ld.so.cache` (`LD_SO_CACHE`).
-fn glibc_cache_path(bytes: &[u8]) -> Option<String> {
-    let needle = b"/ld.so.cache\0";
-    let pos = memchr::memmem::find(bytes, needle)?;
-    let start = bytes[..pos]
-        .iter()
-        .rposition(|&c| c == 0)
-        .map_or(0, |p| p + 1);
-    let s = &bytes[start..pos + needle.len() - 1];
-    (s.first() == Some(&b'/')).then(|| String::from_utf8_lossy(s).into_owned())
 }
 
 /// One entry of glibc's `ld.so.cache` (new format).
@@ -681,10 +637,7 @@ impl Search<'_, '_> {
         if self.cfg.kind == LoaderKind::Musl {
             if let Some(pf) = &self.cfg.musl_path_file {
                 if let Ok(r) = self.ctx.fs.resolve(pf) {
-                    if let Some(text) = r
-                        .host
-                        .as_ref()
-                        .and_then(|h| std::fs::read_to_string(h).ok())
+                    if let Some(text) = self.ctx.fs.read(&r).and_then(|b| String::from_utf8(b).ok())
                     {
                         return text
                             .split(['\n', ':'])
@@ -728,10 +681,10 @@ impl Search<'_, '_> {
         if r.dirs.iter().any(|(_, st)| !creds.may(st, EXEC)) || !creds.may(&r.stat, READ) {
             return Try::Unreadable(r.task_path);
         }
-        let Some(host) = r.host.clone() else {
+        if r.host.is_none() && r.model.is_none() {
             return Try::Skip;
-        };
-        let info = match self.ctx.elf(&host).as_ref() {
+        }
+        let info = match self.ctx.elf(&r).as_ref() {
             Ok(i) => Rc::new(i.clone()),
             Err(ElfError::TooShort) => {
                 return Try::Fatal(cand.into(), "file too short".into(), false);
@@ -785,7 +738,7 @@ mod tests {
     fn reads_debians_ld_so_config() {
         let bytes = std::fs::read("/lib64/ld-linux-x86-64.so.2").unwrap();
         assert_eq!(
-            glibc_system_dirs(&bytes),
+            crate::elf::glibc_system_dirs(&bytes),
             [
                 "/lib/x86_64-linux-gnu",
                 "/usr/lib/x86_64-linux-gnu",
@@ -794,7 +747,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            glibc_cache_path(&bytes).as_deref(),
+            crate::elf::glibc_cache_path(&bytes).as_deref(),
             Some("/etc/ld.so.cache")
         );
         assert_eq!(dst_lib_of("/lib/x86_64-linux-gnu"), "lib/x86_64-linux-gnu");
@@ -826,8 +779,8 @@ mod tests {
             let mut framed = b"glibc-ld.so.cache1.1".to_vec();
             framed.append(&mut bytes);
             let _ = parse_ld_cache(&framed);
-            let _ = glibc_system_dirs(&framed);
-            let _ = glibc_cache_path(&framed);
+            let _ = crate::elf::glibc_system_dirs(&framed);
+            let _ = crate::elf::glibc_cache_path(&framed);
         }
     }
 

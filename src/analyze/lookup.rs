@@ -51,7 +51,9 @@ fn clean_rel(parts: &[&str]) -> String {
 /// bare names only, the fixed `usr/local/bin`, `usr/bin`, `bin`. Each candidate must
 /// pass `os.Stat` on the host and be a regular file. Volume mounts are not modelled.
 pub fn lookup(ctx: &Ctx<'_>, cmd: &str) -> Lookup {
-    let td = ctx.input.taskdir.root.display().to_string();
+    // Nomad names the task dir on the client; ours is a temp dir (or, for a static
+    // check, only a model): name the client's, as go-getter's errors do.
+    let td = ctx.input.taskdir.nomad_client_path("/");
     let mut candidates: Vec<String> = vec![clean_rel(&["local", cmd]), clean_rel(&[cmd])];
     let bare = !cmd.contains('/');
     if bare {

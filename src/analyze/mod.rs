@@ -20,16 +20,14 @@ pub mod tree;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use crate::archive::ExtractSummary;
 use crate::config::TaskSpec;
 use crate::finding::{Cause, Finding, HostDependency, Kind, RootCause, Severity};
 use crate::nomad::NomadVersion;
-use crate::rootfs::RootFs;
+use crate::rootfs::{Resolved, RootFs};
 use crate::taskdir::TaskDir;
 
 use self::closure::{Collected, Walker};
@@ -78,7 +76,9 @@ pub struct Ctx<'a> {
     pub creds: Creds,
     /// runc's cwd: `work_dir`, else `/` (§3.5).
     pub cwd: String,
-    elf_cache: RefCell<HashMap<PathBuf, Rc<Result<ElfInfo, ElfError>>>>,
+    /// By the file's task path (its host path is not unique to it: the model's files
+    /// have none).
+    elf_cache: RefCell<HashMap<String, Rc<Result<ElfInfo, ElfError>>>>,
     loader_cache: RefCell<HashMap<String, Rc<LoaderConfig>>>,
     ld_cache: RefCell<HashMap<String, Option<Rc<Vec<CacheEntry>>>>>,
 }
@@ -99,14 +99,18 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn elf(&self, host: &Path) -> Rc<Result<ElfInfo, ElfError>> {
-        if let Some(e) = self.elf_cache.borrow().get(host) {
+    /// The ELF parse of a resolved file.
+    pub fn elf(&self, r: &Resolved) -> Rc<Result<ElfInfo, ElfError>> {
+        if let Some(e) = self.elf_cache.borrow().get(&r.task_path) {
             return e.clone();
         }
-        let e = Rc::new(elf::parse(host));
+        let e = Rc::new(match self.fs.elf(r) {
+            Some((info, _)) => (*info).clone(),
+            None => Err(ElfError::Io("not a file".into())),
+        });
         self.elf_cache
             .borrow_mut()
-            .insert(host.to_owned(), e.clone());
+            .insert(r.task_path.clone(), e.clone());
         e
     }
 
@@ -115,14 +119,14 @@ impl<'a> Ctx<'a> {
         interp: &str,
         task_path: &str,
         info: &ElfInfo,
-        host: Option<&Path>,
+        file: Option<&Resolved>,
     ) -> Rc<LoaderConfig> {
         let key = format!("{interp}\0{task_path}");
         if let Some(c) = self.loader_cache.borrow().get(&key) {
             return c.clone();
         }
-        let bytes = host.and_then(|h| fs::read(h).ok()).unwrap_or_default();
-        let c = Rc::new(LoaderConfig::new(interp, task_path, info, &bytes));
+        let strings = file.map(|r| self.fs.loader_strings(r)).unwrap_or_default();
+        let c = Rc::new(LoaderConfig::new(interp, task_path, info, &strings));
         self.loader_cache.borrow_mut().insert(key, c.clone());
         c
     }
@@ -136,8 +140,7 @@ impl<'a> Ctx<'a> {
             .fs
             .resolve(path)
             .ok()
-            .and_then(|r| r.host)
-            .and_then(|h| fs::read(h).ok())
+            .and_then(|r| self.fs.read(&r))
             .map(|b| Rc::new(loader::parse_ld_cache(&b)));
         self.ld_cache
             .borrow_mut()
@@ -359,32 +362,27 @@ fn host_dependency_finding(deps: &[HostDependency]) -> Option<Finding> {
 pub fn executable_roots(ctx: &Ctx<'_>) -> Vec<String> {
     let mut roots = Vec::new();
     let taskdir = ctx.input.taskdir;
-    walk_files(&taskdir.root, "", &mut |task_path, host, mode| {
-        if task_path.starts_with("/alloc/") {
-            return;
-        }
-        consider(ctx, task_path, host, mode, &mut roots);
-    });
-    walk_files(
-        &taskdir.shared_alloc(),
-        "/alloc",
-        &mut |task_path, host, mode| {
-            consider(ctx, task_path, host, mode, &mut roots);
-        },
-    );
+    for (task_path, mode) in ctx.fs.files(&taskdir.root, &taskdir.shared_alloc()) {
+        consider(ctx, &task_path, mode, &mut roots);
+    }
     roots.sort();
     roots
 }
 
-fn consider(ctx: &Ctx<'_>, task_path: &str, host: &Path, mode: u32, roots: &mut Vec<String>) {
+fn consider(ctx: &Ctx<'_>, task_path: &str, mode: u32, roots: &mut Vec<String>) {
     if mode & 0o111 == 0 {
         return;
     }
-    let Ok(head) = elf::head(host, 4) else { return };
+    let Ok(r) = ctx.fs.resolve_nofollow(task_path) else {
+        return;
+    };
+    let Some(head) = ctx.fs.head(&r, 4) else {
+        return;
+    };
     match elf::sniff(&head) {
         elf::Sniff::Script => roots.push(task_path.to_owned()),
         elf::Sniff::Elf => {
-            if let Ok(info) = ctx.elf(host).as_ref() {
+            if let Ok(info) = ctx.elf(&r).as_ref() {
                 // A PIE has PT_INTERP and no DT_SONAME; libc.so.6 has both (it is
                 // runnable, but it is a library).
                 let program = info.e_type == object::elf::ET_EXEC
@@ -399,24 +397,6 @@ fn consider(ctx: &Ctx<'_>, task_path: &str, host: &Path, mode: u32, roots: &mut 
             }
         }
         _ => {}
-    }
-}
-
-fn walk_files(dir: &Path, task_prefix: &str, f: &mut dyn FnMut(&str, &Path, u32)) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = rd.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let task_path = format!("{task_prefix}/{name}");
-        let Ok(m) = e.path().symlink_metadata() else {
-            continue;
-        };
-        if m.is_dir() {
-            walk_files(&e.path(), &task_path, f);
-        } else if m.is_file() {
-            f(&task_path, &e.path(), m.permissions().mode());
-        }
     }
 }
 

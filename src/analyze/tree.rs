@@ -14,7 +14,7 @@ use super::elf::{self, Sniff};
 use super::loader::{self, LoaderConfig, Problem};
 use super::{Ctx, shebang};
 use crate::finding::TreeNode;
-use crate::rootfs::Origin;
+use crate::rootfs::{Origin, Resolved};
 
 /// The tree of every root (the command, or each executable of the bundle).
 pub fn build(ctx: &Ctx<'_>, roots: &[String]) -> Vec<TreeNode> {
@@ -49,10 +49,7 @@ fn exec_node(
     };
     node.path = Some(r.task_path.clone());
     (node.source, node.host_path) = source_of(&r.origin, r.host.as_deref());
-    let Some(file) = r.host.as_deref() else {
-        return node;
-    };
-    let Ok(head) = elf::head(file, shebang::BINPRM_BUF_SIZE) else {
+    let Some(head) = ctx.fs.head(&r, shebang::BINPRM_BUF_SIZE) else {
         return node;
     };
     match elf::sniff(&head) {
@@ -70,7 +67,7 @@ fn exec_node(
                 node.children.push(interp);
             }
         }
-        Sniff::Elf => node.children = elf_children(ctx, host, &r.task_path, file),
+        Sniff::Elf => node.children = elf_children(ctx, host, &r.task_path, &r),
         _ => {}
     }
     node
@@ -101,7 +98,7 @@ fn env_lookup(ctx: &Ctx<'_>, name: &str) -> String {
 }
 
 /// The interpreter and the libraries of an ELF program, as its loader would map them.
-fn elf_children(ctx: &Ctx<'_>, host: &HostLibs, task_path: &str, file: &Path) -> Vec<TreeNode> {
+fn elf_children(ctx: &Ctx<'_>, host: &HostLibs, task_path: &str, file: &Resolved) -> Vec<TreeNode> {
     let Ok(info) = ctx.elf(file).as_ref().clone() else {
         return Vec::new();
     };
@@ -112,19 +109,30 @@ fn elf_children(ctx: &Ctx<'_>, host: &HostLibs, task_path: &str, file: &Path) ->
     // The loader as it is in the root; when it is missing, its default search rules,
     // so the tree still shows every library the program would need.
     let resolved = ctx.fs.resolve_at(&ctx.cwd, &interp).ok();
-    let (cfg, iinfo) = match resolved.as_ref().and_then(|r| Some((r, r.host.clone()?))) {
-        Some((r, h)) => match ctx.elf(&h).as_ref() {
+    let file_of = |r: &Resolved| r.host.is_some() || r.model.is_some();
+    let (cfg, iinfo) = match resolved.as_ref().filter(|r| file_of(r)) {
+        Some(r) => match ctx.elf(r).as_ref() {
             Ok(ii) => (
-                ctx.loader_config(&interp, &r.task_path, ii, Some(&h)),
+                ctx.loader_config(&interp, &r.task_path, ii, Some(r)),
                 Rc::new(ii.clone()),
             ),
             Err(_) => (
-                Rc::new(LoaderConfig::new(&interp, &interp, &info, &[])),
+                Rc::new(LoaderConfig::new(
+                    &interp,
+                    &interp,
+                    &info,
+                    &Default::default(),
+                )),
                 info.clone(),
             ),
         },
         None => (
-            Rc::new(LoaderConfig::new(&interp, &interp, &info, &[])),
+            Rc::new(LoaderConfig::new(
+                &interp,
+                &interp,
+                &info,
+                &Default::default(),
+            )),
             info.clone(),
         ),
     };

@@ -10,7 +10,9 @@
 //!   `MkdirAll`/`Stat`/`OpenFile` and where the kernel refuses them on a client, our
 //!   caps, the findings);
 //! - [`sink`]: carrying the decisions out on disk ([`dest`] for paths, [`writer`] for
-//!   sparse writes on a pool of threads), with the free space watched by [`space`].
+//!   sparse writes on a pool of threads), with the free space watched by [`space`];
+//!   or in memory ([`model`]: the tree's metadata and bounded captures of its files,
+//!   what a static check reads, with nothing written).
 //!
 //! While each file streams to disk its bytes are scanned for Nix store references
 //! ([`storeref`]). `tests/gogetter.rs` replays a corpus of archives against what the real
@@ -30,6 +32,7 @@ mod decode;
 mod dest;
 mod gotar;
 mod gozip;
+pub mod model;
 mod pipe;
 mod sink;
 pub mod sniff;
@@ -40,7 +43,7 @@ mod untar;
 mod unzip;
 mod writer;
 
-pub use space::NoSpace;
+pub use space::{NoSpace, human as human_size};
 pub use unpack::{PROGRESS, Progress};
 
 /// go-getter's copy of the download, which its messages name (`$TMPDIR/getterNNN/archive`,
@@ -124,6 +127,7 @@ pub struct ExtractSummary {
     pub nomad_failure: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct ExtractRequest<'a> {
     pub bundle: &'a Path,
     pub source_name: &'a str,
@@ -184,10 +188,186 @@ impl ArchiveError {
     }
 }
 
+/// The decompressor go-getter would use for an artifact, or what its bytes are when
+/// the name says none (as [`extract`] decides), for a size prediction.
+pub fn kind_of(
+    bundle: &Path,
+    source_name: &str,
+    archive: Option<ArchiveKind>,
+    version: NomadVersion,
+) -> Option<ArchiveKind> {
+    use std::io::Read;
+    if let sniff::Choice::Archive(k) = sniff::choose(source_name, archive, version) {
+        return Some(k);
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(bundle)
+        .ok()?
+        .take(512)
+        .read_to_end(&mut head)
+        .ok()?;
+    match sniff::detect(&head) {
+        sniff::Detected::Archive(k) => Some(k),
+        sniff::Detected::Unknown => None,
+    }
+}
+
+/// What an archive says it unpacks to, for choosing where to unpack it: the figures
+/// [`space`] trusts, and a gzip trailer's ISIZE (the last member's size modulo 4 GiB:
+/// raised by 4 GiB steps to the least a deflate stream of this length can hold).
+/// `None` when it does not say.
+pub fn predicted_size(kind: ArchiveKind, bundle: &Path) -> Option<(u64, &'static str)> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(bundle).ok()?;
+    match kind {
+        ArchiveKind::TarGz => {
+            let len = file.metadata().ok()?.len();
+            let mut t = [0u8; 4];
+            file.read_exact_at(&mut t, len.checked_sub(4)?).ok()?;
+            let mut n = u64::from(u32::from_le_bytes(t));
+            // Deflate stores incompressible data with 5 bytes a 64 KiB block.
+            let least = len.saturating_sub(len / 10_000 + 64);
+            while n < least {
+                n += 1 << 32;
+            }
+            Some((n, "the gzip trailer"))
+        }
+        ArchiveKind::Zip => {
+            let z = gozip::open(file).ok()?;
+            let n = z
+                .entries
+                .iter()
+                .fold(0u64, |t, e| t.saturating_add(e.size().max(0) as u64));
+            Some((n, "the zip's central directory"))
+        }
+        _ => space::declared_size(kind, &file),
+    }
+}
+
 /// Unpack one artifact into `req.dest`. Problems with the bundle are findings in the
 /// summary (`rejected` when Nomad or we refuse it); `Err` only when we cannot read the
 /// bundle or write the work dir.
 pub fn extract(req: &ExtractRequest<'_>) -> Result<ExtractSummary, ArchiveError> {
+    extract_capped(req, None)
+}
+
+/// [`extract`], with at most `room` bytes of the destination's filesystem to fill (a
+/// share of a tmpfs other programs use too).
+pub fn extract_capped(
+    req: &ExtractRequest<'_>,
+    room: Option<u64>,
+) -> Result<ExtractSummary, ArchiveError> {
+    let dest_err = |e: std::io::Error| ArchiveError::Write {
+        path: req.dest.display().to_string(),
+        source: e,
+    };
+    let room_cap = room;
+    let space = |bytes: Option<(u64, &'static str)>| -> Result<Option<space::Space>, ArchiveError> {
+        let mut room = space::Space::of(req.dest).map_err(dest_err)?;
+        if let Some(cap) = room_cap {
+            room.cap(cap);
+        }
+        if let Some((bytes, basis)) = bytes {
+            room.expect(bytes, basis).map_err(ArchiveError::NoSpace)?;
+        }
+        Ok(Some(room))
+    };
+    extract_with(
+        req,
+        space,
+        |_| sink::Disk::open(req.dest).map_err(dest_err),
+        |_| (),
+    )
+}
+
+/// [`extract`] into the directory `dest` of an in-memory [`model::Tree`], as its next
+/// artifact (nothing is written). `target`: a read-back ([`model::Tree::read_back`]),
+/// whose result lands in `got`.
+pub fn extract_model(
+    req: &ExtractRequest<'_>,
+    tree: &mut model::Tree,
+    dest: &[Vec<u8>],
+    target: Option<(u32, model::file::Want)>,
+    got: &mut Option<model::file::ReadBack>,
+) -> Result<ExtractSummary, ArchiveError> {
+    let source = tree.sources.len();
+    let reading_back = target.is_some();
+    let summary = extract_with(
+        req,
+        |_| Ok(None),
+        |_| {
+            model::sink::Memory::new(tree, dest, source, target).map_err(|e| ArchiveError::Write {
+                path: req.dest.display().to_string(),
+                source: e,
+            })
+        },
+        |m: model::sink::Memory<'_>| *got = m.got,
+    )?;
+    if !reading_back {
+        tree.sources
+            .push((model::Source::Archive(OwnedRequest::of(req)), dest.to_vec()));
+    }
+    Ok(summary)
+}
+
+/// An [`ExtractRequest`] that owns its parts, to unpack the same artifact again.
+#[derive(Debug, Clone)]
+pub struct OwnedRequest {
+    bundle: std::path::PathBuf,
+    source_name: String,
+    archive: Option<ArchiveKind>,
+    dest: std::path::PathBuf,
+    dest_in_task: String,
+    nomad_dest: String,
+    mode: ExtractMode,
+    version: NomadVersion,
+    limits: ArtifactLimits,
+    safety: SafetyLimits,
+    chroot_env: ChrootEnv,
+}
+
+impl OwnedRequest {
+    fn of(r: &ExtractRequest<'_>) -> OwnedRequest {
+        OwnedRequest {
+            bundle: r.bundle.to_owned(),
+            source_name: r.source_name.to_owned(),
+            archive: r.archive,
+            dest: r.dest.to_owned(),
+            dest_in_task: r.dest_in_task.to_owned(),
+            nomad_dest: r.nomad_dest.to_owned(),
+            mode: r.mode,
+            version: r.version,
+            limits: r.limits,
+            safety: r.safety,
+            chroot_env: r.chroot_env.clone(),
+        }
+    }
+
+    pub fn borrow(&self) -> ExtractRequest<'_> {
+        ExtractRequest {
+            bundle: &self.bundle,
+            source_name: &self.source_name,
+            archive: self.archive,
+            dest: &self.dest,
+            dest_in_task: &self.dest_in_task,
+            nomad_dest: &self.nomad_dest,
+            mode: self.mode,
+            version: self.version,
+            limits: self.limits,
+            safety: self.safety,
+            chroot_env: &self.chroot_env,
+        }
+    }
+}
+
+/// The one pass, into whichever sink: `space` watches the room the sink has (given
+/// what the archive declares, before any entry), `done` gets the sink back.
+fn extract_with<S: sink::Sink>(
+    req: &ExtractRequest<'_>,
+    space: impl FnOnce(Option<(u64, &'static str)>) -> Result<Option<space::Space>, ArchiveError>,
+    make_sink: impl FnOnce(()) -> Result<S, ArchiveError>,
+    done: impl FnOnce(S),
+) -> Result<ExtractSummary, ArchiveError> {
     use std::os::unix::fs::FileExt;
 
     let open_err = |source| ArchiveError::Open {
@@ -215,28 +395,21 @@ pub fn extract(req: &ExtractRequest<'_>) -> Result<ExtractSummary, ArchiveError>
     // What the archive says it holds, against the room we have, before any of it. Past
     // Nomad's own size limit Nomad refuses it, which its headers show first.
     let over_limit = |bytes: u64| req.limits.size.is_some_and(|l| bytes > l);
-    if let Some((bytes, basis)) = space::declared_size(kind, &file).filter(|(b, _)| !over_limit(*b))
-    {
-        let room = space::Space::of(req.dest).map_err(|e| ArchiveError::Write {
-            path: req.dest.display().to_string(),
-            source: e,
-        })?;
-        room.expect(bytes, basis).map_err(ArchiveError::NoSpace)?;
-    }
-    let disk = sink::Disk::open(req.dest).map_err(|e| ArchiveError::Write {
-        path: req.dest.display().to_string(),
-        source: e,
-    })?;
+    let declared = space::declared_size(kind, &file).filter(|(b, _)| !over_limit(*b));
+    let room = space(declared)?;
+    let sink = make_sink(())?;
     let container = match kind {
         ArchiveKind::Zip => unpack::Container::Zip,
         _ => unpack::Container::Tar,
     };
-    let mut u = unpack::Unpacker::new(req, summary, container, disk)?;
+    let mut u = unpack::Unpacker::new(req, summary, container, sink, room);
     let outcome = match kind {
         ArchiveKind::Zip => unzip::run(&mut u, file),
         _ => untar::run(&mut u, file, kind),
     };
-    u.finish(outcome)
+    let (summary, sink) = u.finish(outcome)?;
+    done(sink);
+    Ok(summary)
 }
 
 /// What go-getter's decompressor for `kind` says when it opens the bundle and reads its
@@ -429,6 +602,97 @@ pub fn place_as_is(src: &Path, dest: &Path, name: &str) -> Result<(u64, u64), Ar
             }
         }
     }
+    Ok((entries, bytes))
+}
+
+/// [`place_as_is`] into an in-memory tree: the nodes stand for the host files, which
+/// are read where they are.
+pub fn place_as_is_model(
+    src: &Path,
+    tree: &mut model::Tree,
+    dest: &[Vec<u8>],
+    name: &str,
+) -> Result<(u64, u64), ArchiveError> {
+    use model::{FileData, Kind, Node, Origin};
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let read = |p: &Path, e: std::io::Error| ArchiveError::Open {
+        path: p.display().to_string(),
+        source: e,
+    };
+    let comps: Vec<&[u8]> = dest.iter().map(Vec::as_slice).collect();
+    let Some(base) = tree.lookup(&comps) else {
+        return Err(read(src, std::io::ErrorKind::NotFound.into()));
+    };
+    let host_file = |p: &Path, size: u64, mode: u32| Node {
+        kind: Kind::File(std::sync::Arc::new(FileData {
+            size,
+            head: Vec::new(),
+            elf: model::ElfState::NoMagic,
+            content: None,
+            origin: Origin::Host(p.to_owned()),
+        })),
+        mode,
+        mtime: None,
+    };
+    if !name.is_empty() {
+        let size = std::fs::metadata(src).map_err(|e| read(src, e))?.len();
+        let id = tree.add(host_file(src, size, 0o644));
+        tree.link(base, name.as_bytes(), id);
+        tree.sources.push((
+            model::Source::Copy {
+                src: src.to_owned(),
+                dest: dest.to_vec(),
+                name: name.to_owned(),
+            },
+            dest.to_vec(),
+        ));
+        return Ok((1, size));
+    }
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    let mut stack = vec![(src.to_owned(), base)];
+    while let Some((from, to)) = stack.pop() {
+        let rd = std::fs::read_dir(&from).map_err(|e| read(&from, e))?;
+        for e in rd {
+            let e = e.map_err(|e| read(&from, e))?;
+            let f = e.path();
+            let meta = std::fs::symlink_metadata(&f).map_err(|e| read(&f, e))?;
+            entries += 1;
+            let node = if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&f).map_err(|e| read(&f, e))?;
+                Node {
+                    kind: Kind::Symlink(target.as_os_str().as_bytes().into()),
+                    mode: 0o777,
+                    mtime: None,
+                }
+            } else if meta.is_dir() {
+                Node {
+                    kind: Kind::Dir(Default::default()),
+                    mode: 0o777 & !tree.umask,
+                    mtime: None,
+                }
+            } else if meta.is_file() {
+                bytes += meta.len();
+                host_file(&f, meta.len(), meta.mode() & 0o7777)
+            } else {
+                continue;
+            };
+            let is_dir = node.is_dir();
+            let id = tree.add(node);
+            tree.link(to, e.file_name().as_bytes(), id);
+            if is_dir {
+                stack.push((f, id));
+            }
+        }
+    }
+    tree.sources.push((
+        model::Source::Copy {
+            src: src.to_owned(),
+            dest: dest.to_vec(),
+            name: String::new(),
+        },
+        dest.to_vec(),
+    ));
     Ok((entries, bytes))
 }
 

@@ -124,6 +124,11 @@ impl Space {
         self.free
     }
 
+    /// Use at most `bytes` of the free space.
+    pub fn cap(&mut self, bytes: u64) {
+        self.free = self.free.min(bytes);
+    }
+
     fn no_space(&self, needed: u64, inodes: bool, basis: &'static str) -> NoSpace {
         NoSpace {
             needed,

@@ -102,6 +102,8 @@ fn options(args: &RecordArgs, command: &[String]) -> Result<CheckOptions, Error>
         keep: false,
         deny: Vec::new(),
         run: args.run.clone(),
+        workdir: crate::cli::WorkdirArg::Auto,
+        tmpfs_budget: None,
     };
     check.options()
 }

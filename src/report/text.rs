@@ -239,6 +239,12 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "dependency tree:")?;
         render_tree(tree, out)?;
     }
+    // Where a run's task dir was matters when a run misbehaves (a full tmpfs, a slow
+    // disk); a static check's is the model in memory, said in JSON only.
+    if let (Some(_), Some(w)) = (&r.run, &r.work_dir) {
+        writeln!(out)?;
+        writeln!(out, "task dir on {}: {}", w.placement, w.why)?;
+    }
     if let Some(dir) = &r.kept_work_dir {
         writeln!(out)?;
         writeln!(out, "work dir kept at {dir}")?;

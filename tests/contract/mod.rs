@@ -148,6 +148,7 @@ pub fn report(v: &Value, exit: Option<i32>) -> R {
             ("host_dependencies", Arr),
             ("error", StrOrNull),
             ("tree", ArrOrNull),
+            ("work_dir", ObjOrNull),
         ],
     )?;
     if r["schema_version"] != 2 {
@@ -212,6 +213,23 @@ pub fn report(v: &Value, exit: Option<i32>) -> R {
         }
     } else if !r["task"]["command"].is_null() && r["error"].is_null() && r["verdict"] != "reject" {
         return Err("a report with a command has no `start`".into());
+    }
+    if !r["work_dir"].is_null() {
+        let w = keys(
+            "report.work_dir",
+            &r["work_dir"],
+            &[("placement", Str), ("path", StrOrNull), ("why", Str)],
+        )?;
+        let placement = w["placement"].as_str().unwrap_or("");
+        if !["memory", "tmpfs", "disk"].contains(&placement) {
+            return Err(format!("work_dir.placement `{placement}`"));
+        }
+        if (placement == "memory") != w["path"].is_null() {
+            return Err(format!(
+                "work_dir: a path iff on tmpfs or disk: {}",
+                r["work_dir"]
+            ));
+        }
     }
     let mut cause_ids: BTreeMap<String, u64> = BTreeMap::new();
     for c in r["root_causes"].as_array().into_iter().flatten() {

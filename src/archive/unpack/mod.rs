@@ -170,7 +170,8 @@ pub struct Unpacker<'r, S: Sink> {
     pub container: Container,
     pub pos: Position,
     sink: S,
-    space: Space,
+    /// The room on the work dir's filesystem (none for a tree in memory).
+    space: Option<Space>,
     scanner: StoreRefScanner,
     /// Directory entries: path → (mode, mtime); applied after all entries.
     dirs: HashMap<Vec<Vec<u8>>, (u32, Option<MTime>)>,
@@ -213,21 +214,18 @@ impl<'r, S: Sink> Unpacker<'r, S> {
         mut summary: ExtractSummary,
         container: Container,
         sink: S,
-    ) -> Result<Self, ArchiveError> {
+        space: Option<Space>,
+    ) -> Self {
         if summary.format.is_empty() {
             summary.format = container.name().to_owned();
         }
-        let space = Space::of(req.dest).map_err(|source| ArchiveError::Write {
-            path: req.dest.display().to_string(),
-            source,
-        })?;
         let layers = req
             .chroot_env
             .layers()
             .into_iter()
             .filter(|l| l.origin == LayerOrigin::ChrootEnv)
             .collect();
-        Ok(Unpacker {
+        Unpacker {
             req,
             summary,
             container,
@@ -243,7 +241,7 @@ impl<'r, S: Sink> Unpacker<'r, S> {
             written: 0,
             layers,
             current: None,
-        })
+        }
     }
 
     /// Record a rejection: the archive is refused and the pass stops. A finding that
@@ -259,9 +257,12 @@ impl<'r, S: Sink> Unpacker<'r, S> {
 
     /// The archive's own figure for the room it needs, before any entry.
     pub fn expect(&mut self, bytes: u64, basis: &'static str) -> Step {
-        self.space
-            .expect(bytes, basis)
-            .map_err(|n| Halt::Fatal(ArchiveError::NoSpace(n)))
+        match &self.space {
+            Some(s) => s
+                .expect(bytes, basis)
+                .map_err(|n| Halt::Fatal(ArchiveError::NoSpace(n))),
+            None => Ok(()),
+        }
     }
 
     /// The archive's bytes are wrong or end early; `err`'s text is go-getter's.
@@ -353,9 +354,10 @@ impl<'r, S: Sink> Unpacker<'r, S> {
         }
         let comps = components(&e.name);
         self.caps(&e, &comps, &shown)?;
-        if let Err(no) = self
+        if let Some(Err(no)) = self
             .space
-            .add(e.data, "the sizes the archive's headers declare so far")
+            .as_mut()
+            .map(|s| s.add(e.data, "the sizes the archive's headers declare so far"))
         {
             return Err(Halt::Fatal(ArchiveError::NoSpace(no)));
         }
@@ -651,7 +653,7 @@ impl<'r, S: Sink> Unpacker<'r, S> {
 
     /// go-getter's final pass over directory entries (modes, then times), the
     /// absolute-name note, and the result.
-    pub fn finish(mut self, outcome: Step) -> Result<ExtractSummary, ArchiveError> {
+    pub fn finish(mut self, outcome: Step) -> Result<(ExtractSummary, S), ArchiveError> {
         self.current = None;
         if let Some((path, source)) = self.sink.settle() {
             return Err(ArchiveError::write(self.req.dest, path, source));
@@ -689,6 +691,6 @@ impl<'r, S: Sink> Unpacker<'r, S> {
             self.summary.findings.push(f);
         }
         self.summary.unpacked_bytes = self.written;
-        Ok(self.summary)
+        Ok((self.summary, self.sink))
     }
 }

@@ -316,6 +316,7 @@ pub fn plan_task(
             run,
             keep: common.keep,
             deny: common.deny_rules()?,
+            workdir: common.workdir(),
         },
         findings,
         blocked,
