@@ -350,7 +350,14 @@ fn unpack_all(
                     .collect()
             })
             .unwrap_or_default();
-        let mut model = taskdir.model.as_mut().and_then(std::sync::Arc::get_mut);
+        // Only the task dir holds the tree until it is unpacked (the analysis shares it
+        // after): a shared one here is a bug, never a reason to write to disk instead.
+        let mut model = match taskdir.model.as_mut() {
+            Some(tree) => Some(std::sync::Arc::get_mut(tree).ok_or_else(|| {
+                Error::Unsupported("internal: the in-memory tree is shared while unpacking".into())
+            })?),
+            None => None,
+        };
         match &mut model {
             Some(tree) => tree.create_dir_all(&model_dest),
             None => std::fs::create_dir_all(&host_dest)
