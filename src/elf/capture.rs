@@ -40,6 +40,9 @@ pub struct ElfCapture {
     class64: bool,
     le: bool,
     phdrs: Range<u64>,
+    /// Where the data seen so far ends: a range wanted later whose bytes went by
+    /// before it was wanted is not kept (a read-back keeps it), not taken for a hole.
+    seen: u64,
 }
 
 fn num(b: &[u8], at: usize, n: usize, le: bool) -> Option<u64> {
@@ -67,6 +70,7 @@ impl ElfCapture {
             class64: true,
             le: true,
             phdrs: 0..0,
+            seen: 0,
         };
         for r in extra {
             c.want(r, u64::MAX);
@@ -100,6 +104,7 @@ impl ElfCapture {
             }
         }
         let end = off + bytes.len() as u64;
+        let seen = self.seen;
         for (r, got) in &mut self.wanted {
             let (s, e) = (r.start.max(off), r.end.min(end));
             if s >= e {
@@ -107,12 +112,19 @@ impl ElfCapture {
             }
             let at = (s - r.start) as usize;
             if got.len() < at {
+                // Only a hole (no data between the last call and this one) reads as
+                // zeros; bytes that streamed past before the range was planned are
+                // unknown, and the range stays short (a miss, read back later).
+                if r.start + (got.len() as u64) < seen {
+                    continue;
+                }
                 got.resize(at, 0);
             }
             if got.len() == at {
                 got.extend_from_slice(&bytes[(s - off) as usize..(e - off) as usize]);
             }
         }
+        self.seen = self.seen.max(end);
         self.plan();
     }
 
