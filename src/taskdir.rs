@@ -199,6 +199,22 @@ pub fn work_dir() -> Result<(tempfile::TempDir, Option<crate::cleanup::Claim>), 
     work_dir_in(std::env::temp_dir())
 }
 
+/// Mount this process's own tmpfs of at most `budget` bytes on the empty directory
+/// `dir` (its mode stays the work dir's 0700); see [`crate::workdir`] for the mount
+/// namespace it lives in.
+fn mount_tmpfs(dir: &Path, budget: u64) -> std::io::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    let opts = format!("size={},mode=0700", budget.max(1 << 20));
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(|e| std::io::Error::other(format!("mount tmpfs on `{}` ({opts}): {e}", dir.display())))
+}
+
 /// [`work_dir`] under `parent`.
 fn work_dir_in(
     parent: PathBuf,
@@ -326,11 +342,9 @@ impl TaskDir {
         };
         let (work, claim) = work_dir_in(parent)?;
         if own {
-            crate::workdir::mount_tmpfs(work.path(), budget).map_err(|source| {
-                TaskDirError::Create {
-                    path: work.path().to_owned(),
-                    source,
-                }
+            mount_tmpfs(work.path(), budget).map_err(|source| TaskDirError::Create {
+                path: work.path().to_owned(),
+                source,
             })?;
         }
         let mounted = own;
@@ -389,13 +403,7 @@ impl TaskDir {
         version: NomadVersion,
     ) -> Result<TaskDir, TaskDirError> {
         validate_task_name(task_name)?;
-        let parent = std::env::temp_dir();
-        let work = tempfile::Builder::new()
-            .prefix(&format!("{WORK_DIR_PREFIX}{}.", std::process::id()))
-            .tempdir_in(&parent)
-            .map_err(|source| TaskDirError::WorkDir { parent, source })?;
-        crate::cleanup::register(work.path());
-        let claim = crate::cleanup::claim(work.path());
+        let (work, claim) = work_dir()?;
         let scratch = work.path().to_path_buf();
         // A run's log files (see `sandbox::plan::log_paths`).
         create_dir_mode(&scratch.join("logs"), 0o777)?;

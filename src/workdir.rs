@@ -20,7 +20,6 @@
 //! `/dev/shm` that mount's `nosuid,nodev`, which change nothing for a task that Nomad
 //! gives no setuid file and no device node).
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use crate::archive::{self, ArchiveKind};
@@ -113,21 +112,6 @@ pub fn enter_private_mounts() {
             .map_err(|e| format!("mount(\"/\", MS_REC|MS_SLAVE): {e}"))
         });
     let _ = PRIVATE_MOUNTS.set(r);
-}
-
-/// Mount the checker's own tmpfs of `budget` bytes on the empty directory `dir` (its
-/// mode stays the work dir's 0700).
-pub fn mount_tmpfs(dir: &std::path::Path, budget: u64) -> std::io::Result<()> {
-    use nix::mount::{MsFlags, mount};
-    let opts = format!("size={},mode=0700", budget.max(1 << 20));
-    mount(
-        Some("tmpfs"),
-        dir,
-        Some("tmpfs"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .map_err(|e| std::io::Error::other(format!("mount tmpfs on `{}` ({opts}): {e}", dir.display())))
 }
 
 /// What this process's memory cgroup still allows, when it has a limit.
@@ -310,12 +294,4 @@ pub fn decide(opts: &CheckOptions) -> Result<Decision> {
             !explicit,
         ),
     })
-}
-
-/// The parent directory of a work dir on `placement`.
-pub fn parent(placement: &Placement) -> PathBuf {
-    match placement {
-        Placement::Tmpfs { own: false, .. } => PathBuf::from("/dev/shm"),
-        _ => std::env::temp_dir(),
-    }
 }

@@ -110,23 +110,17 @@ fn elf_children(ctx: &Ctx<'_>, host: &HostLibs, task_path: &str, file: &Resolved
     // so the tree still shows every library the program would need.
     let resolved = ctx.fs.resolve_at(&ctx.cwd, &interp).ok();
     let file_of = |r: &Resolved| r.host.is_some() || r.model.is_some();
-    let (cfg, iinfo) = match resolved.as_ref().filter(|r| file_of(r)) {
-        Some(r) => match ctx.elf(r).as_ref() {
-            Ok(ii) => (
-                ctx.loader_config(&interp, &r.task_path, ii, Some(r)),
-                Rc::new(ii.clone()),
-            ),
-            Err(_) => (
-                Rc::new(LoaderConfig::new(
-                    &interp,
-                    &interp,
-                    &info,
-                    &Default::default(),
-                )),
-                info.clone(),
-            ),
-        },
-        None => (
+    // The interpreter's own parse when it is a file that parses; else the program's.
+    let parsed = resolved
+        .as_ref()
+        .filter(|r| file_of(r))
+        .map(|r| (r, ctx.elf(r)));
+    let (cfg, iinfo) = match &parsed {
+        Some((r, e)) if let Ok(ii) = e.as_ref() => (
+            ctx.loader_config(&interp, &r.task_path, ii, Some(r)),
+            Rc::new(ii.clone()),
+        ),
+        _ => (
             Rc::new(LoaderConfig::new(
                 &interp,
                 &interp,
